@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Installs the Debian packages the end-to-end tests and the benchmark run for real, when they are missing.
+set -euo pipefail
+declare -A BIN=(
+  [prometheus]=/usr/bin/prometheus
+  [prometheus-alertmanager]=/usr/bin/prometheus-alertmanager
+  [nginx-light]=/usr/sbin/nginx
+  [redis-server]=/usr/bin/redis-server
+  [chromium]=/usr/bin/chromium
+  [wrk]=/usr/bin/wrk
+)
+missing=()
+for pkg in "${!BIN[@]}"; do
+  [ -x "${BIN[$pkg]}" ] || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
+  echo "promgate tests: installing ${missing[*]} with apt-get" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2
+  apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
+  # The Debian packages start their services; the tests start their own copies on free ports.
+  for svc in prometheus prometheus-alertmanager nginx redis-server prometheus-node-exporter; do
+    (command -v systemctl >/dev/null && systemctl stop "$svc") >/dev/null 2>&1 || true
+    (command -v service >/dev/null && service "$svc" stop) >/dev/null 2>&1 || true
+  done
+  exit 0
+fi
+echo "promgate tests need these Debian packages: ${missing[*]}" >&2
+echo "Install them with:  sudo apt-get install -y ${missing[*]}" >&2
+exit 1

@@ -1,0 +1,177 @@
+// JSON Web Key Sets from a file (reloaded on change) or a URL (refreshed in the background), HMAC keys included.
+import { createPublicKey, type JsonWebKey } from 'node:crypto';
+import { createLocalJWKSet, createRemoteJWKSet, errors, type CompactJWSHeaderParameters, type CryptoKey, type FlattenedJWSInput, type JWK, type KeyObject } from 'jose';
+import { GatewayError } from '../errors.js';
+import { createReloadableFile, FileConfigError, type ReloadableFile, type SourceDeps } from './reloadable.js';
+
+export type VerifyKey = CryptoKey | KeyObject | JWK | Uint8Array;
+
+export interface KeySet {
+  readonly source: string;
+  /** False until a URL set has been fetched once. */
+  ready(): boolean;
+  /** The key for a header whose kid and alg the caller has already checked. */
+  getKey(header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<VerifyKey>;
+  reload(): Promise<void>;
+  close(): void;
+}
+
+export interface KeySetOptions {
+  timeoutMs: number;
+  cooldownMs: number;
+  /** How often a URL set is re-fetched in the background. */
+  refreshMs: number;
+  /** Start retry delay after a failed first fetch, doubled up to maxRetryMs. */
+  retryMs?: number;
+  maxRetryMs?: number;
+  /** Called whenever the keys change (the token cache must forget tokens verified with old keys). */
+  onChange: () => void;
+}
+
+/** HMAC keys by kid. jose's JWKS helpers refuse `oct` keys, so these are looked up here. */
+type OctKeys = ReadonlyMap<string, readonly { alg?: string; key: Uint8Array }[]>;
+interface Parsed { asym: ReturnType<typeof createLocalJWKSet>; oct: OctKeys }
+
+const ASYM = new Set(['RSA', 'EC', 'OKP']);
+
+/** Which key type an algorithm needs. HS* only with oct keys, everything else only with asymmetric ones. */
+export function isHmacAlg(alg: string): boolean {
+  return alg.startsWith('HS');
+}
+
+/** Validate a JWKS document up front, so that a bad key is a load error rather than a per-request surprise. */
+export function parseJwks(json: unknown, where: string, warn: (msg: string) => void): Parsed {
+  const problems: string[] = [];
+  const keys = typeof json === 'object' && json !== null && Array.isArray((json as { keys?: unknown }).keys) ? (json as { keys: unknown[] }).keys : undefined;
+  if (!keys) throw new FileConfigError([`${where}: expected a JSON Web Key Set ({"keys": [...]})`]);
+  const oct = new Map<string, { alg?: string; key: Uint8Array }[]>();
+  const asymKeys: JWK[] = [];
+  keys.forEach((k, i) => {
+    const at = `${where}: keys[${i}]`;
+    if (typeof k !== 'object' || k === null) return void problems.push(`${at}: not an object`);
+    const jwk = k as JWK;
+    if (typeof jwk.kid !== 'string' || jwk.kid === '') return warn(`${at} has no kid; promgate requires a kid, so it is never used`);
+    if (jwk.use !== undefined && jwk.use !== 'sig') return;
+    if (jwk.kty === 'oct') {
+      if (typeof jwk.k !== 'string' || jwk.k === '') return void problems.push(`${at} (kid ${jwk.kid}): oct key without "k"`);
+      const key = new Uint8Array(Buffer.from(jwk.k, 'base64url'));
+      if (key.length < 32) warn(`${at} (kid ${jwk.kid}): HMAC secret is only ${key.length} bytes; use at least 32`);
+      const list = oct.get(jwk.kid) ?? [];
+      list.push(typeof jwk.alg === 'string' ? { alg: jwk.alg, key } : { key });
+      oct.set(jwk.kid, list);
+    } else if (typeof jwk.kty === 'string' && ASYM.has(jwk.kty)) {
+      // A private key in a verification set is a leak waiting to happen; jose would also refuse it late.
+      if ('d' in jwk) return void problems.push(`${at} (kid ${jwk.kid}): private key; publish only the public part`);
+      try {
+        createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' });
+      } catch (e) {
+        return void problems.push(`${at} (kid ${jwk.kid}): invalid ${jwk.kty} key: ${(e as Error).message}`);
+      }
+      asymKeys.push(jwk);
+    } else warn(`${at} (kid ${jwk.kid}): unsupported kty ${String(jwk.kty)}; ignored`);
+  });
+  if (problems.length > 0) throw new FileConfigError(problems);
+  return { asym: createLocalJWKSet({ keys: asymKeys }), oct };
+}
+
+/** Pick the key: HMAC algs only from oct keys, the rest through jose (which matches kty, crv, alg, use). */
+async function resolveKey(keys: Parsed, header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<VerifyKey> {
+  if (!isHmacAlg(header.alg)) return keys.asym(header, token);
+  const k = keys.oct.get(header.kid ?? '')?.find((x) => x.alg === undefined || x.alg === header.alg)?.key;
+  if (!k) throw new errors.JWKSNoMatchingKey();
+  return k;
+}
+
+export function createKeySet(location: string, source: string, opts: KeySetOptions, deps: SourceDeps): KeySet {
+  const warn = (msg: string): void => deps.logger.warn({ source }, msg);
+  return /^https?:\/\//i.test(location) ? remoteKeySet(location, source, opts, deps, warn) : fileKeySet(location, source, opts, deps, warn);
+}
+
+function fileKeySet(path: string, source: string, opts: KeySetOptions, deps: SourceDeps, warn: (m: string) => void): KeySet {
+  const file: ReloadableFile<Parsed> = createReloadableFile({
+    source, path, deps,
+    parse(text) {
+      let json: unknown;
+      try {
+        json = JSON.parse(text);
+      } catch (e) {
+        throw new FileConfigError([`${path}: not JSON: ${(e as Error).message}`]);
+      }
+      return parseJwks(json, path, warn);
+    },
+    commit: () => opts.onChange(),
+  });
+  return {
+    source,
+    ready: () => true,
+    getKey: (header, token) => resolveKey(file.current(), header, token),
+    reload: async () => void (await file.reload()),
+    close: () => file.close(),
+  };
+}
+
+function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: SourceDeps, warn: (m: string) => void): KeySet {
+  // jose fetches (timeout, redirects refused, cooldown bookkeeping); the keys we verify with are our own
+  // validated copy, swapped only when a fetched set is valid. Refreshes run in the background: jose's
+  // own staleness check would re-fetch on the request path and fail every request while the key
+  // server is down, so its cacheMaxAge is infinite and a failed refresh keeps the last good set.
+  const remote = createRemoteJWKSet(new URL(url), { timeoutDuration: opts.timeoutMs, cooldownDuration: opts.cooldownMs, cacheMaxAge: Number.POSITIVE_INFINITY });
+  let keys: Parsed | undefined;
+  let timer: NodeJS.Timeout | undefined;
+  let closed = false;
+  let retry = opts.retryMs ?? 1000;
+  let lastAttempt = 0;
+
+  async function fetchNow(): Promise<boolean> {
+    lastAttempt = Date.now();
+    try {
+      await remote.reload();
+      const next = parseJwks(remote.jwks(), url, warn);
+      if (!keys) deps.logger.info({ source, url }, 'JWKS loaded');
+      keys = next;
+      retry = opts.retryMs ?? 1000;
+      opts.onChange();
+      deps.onReload?.(source, true);
+      return true;
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      deps.logger.error({ source, url, err }, keys ? 'JWKS refresh failed; keeping the last good keys' : 'JWKS not loaded yet; retrying');
+      deps.onReload?.(source, false, reason);
+      return false;
+    }
+  }
+
+  function schedule(ms: number): void {
+    if (closed) return;
+    timer = setTimeout(() => {
+      void fetchNow().then((ok) => {
+        if (ok || keys) return schedule(opts.refreshMs);
+        retry = Math.min(retry * 2, opts.maxRetryMs ?? 30_000);
+        schedule(retry);
+      });
+    }, ms);
+    timer.unref();
+  }
+  schedule(0);
+
+  return {
+    source,
+    ready: () => keys !== undefined,
+    async getKey(header, token) {
+      if (!keys) throw new GatewayError('PG_AUTHN_UNAVAILABLE', 'token keys are not loaded yet');
+      try {
+        return await resolveKey(keys, header, token);
+      } catch (err) {
+        // Unknown kid: the issuer may have rotated keys. Re-fetch, at most once per cooldown, so a
+        // stream of made-up kids cannot turn into a stream of fetches.
+        if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - lastAttempt < opts.cooldownMs || !(await fetchNow())) throw err;
+        return resolveKey(keys, header, token);
+      }
+    },
+    reload: async () => void (await fetchNow()),
+    close() {
+      closed = true;
+      if (timer) clearTimeout(timer);
+    },
+  };
+}

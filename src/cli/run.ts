@@ -1,0 +1,90 @@
+// `promgate run`: load the config, start the gateway (or N workers), and wire SIGTERM/SIGINT (drain) and SIGHUP (reload).
+import cluster from 'node:cluster';
+import { loadConfig } from '../config/load.js';
+import { ConfigError } from '../config/errors.js';
+import type { Config } from '../config/schema.js';
+import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
+import { startGateway } from '../server/server.js';
+
+export interface RunOptions {
+  file?: string;
+  overrides: Record<string, unknown>;
+  env: NodeJS.ProcessEnv;
+}
+
+export async function runCommand(opts: RunOptions): Promise<void> {
+  // Overrides are merged into a fresh copy each time, so a SIGHUP reload sees the same flags again.
+  const load = () => loadConfig({ file: opts.file, env: opts.env, overrides: structuredClone(opts.overrides) });
+  let first: Config;
+  try {
+    first = load();
+  } catch (e) {
+    if (e instanceof ConfigError) throw new Error(e.message);
+    throw e;
+  }
+  const logger = createLogger(first.server.logLevel);
+  if (first.server.workers > 1 && cluster.isPrimary) return supervise(first.server.workers, first.server.shutdownTimeout, logger);
+  let calls = 0;
+  const gw = await startGateway({ logger, load: () => (calls++ === 0 ? first : load()) }).catch((e: Error) => {
+    flushLogger(logger);
+    throw e;
+  });
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    logger.info({ signal }, 'signal received');
+    gw.shutdown()
+      .then(() => exit(logger, 0))
+      .catch((e: unknown) => {
+        logger.error({ err: e }, 'shutdown failed');
+        exit(logger, 1);
+      });
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+  process.on('SIGHUP', () => {
+    logger.info('SIGHUP: reloading configuration');
+    void gw.reload();
+  });
+  // A worker told to stop by the primary gets a message, not a signal.
+  process.on('message', (m) => {
+    if (m === 'promgate:shutdown') stop('primary');
+    else if (m === 'promgate:reload') void gw.reload();
+  });
+  process.on('uncaughtException', (err) => {
+    logger.fatal({ err }, 'uncaught exception');
+    exit(logger, 70);
+  });
+}
+
+function exit(logger: Logger, code: number): void {
+  flushLogger(logger);
+  process.exit(code);
+}
+
+/** The primary of `--workers N`: forks workers that share the listening socket, relays reload and drain, restarts crashed workers. */
+function supervise(n: number, drainMs: number, logger: Logger): void {
+  let stopping = false;
+  const fork = () => cluster.fork();
+  for (let i = 0; i < n; i++) fork();
+  cluster.on('exit', (w, code, signal) => {
+    if (stopping) {
+      if (Object.keys(cluster.workers ?? {}).length === 0) exit(logger, 0);
+      return;
+    }
+    logger.error({ worker: w.process.pid, code, signal }, 'worker exited; starting a new one');
+    setTimeout(fork, 500);
+  });
+  const each = (msg: string) => Object.values(cluster.workers ?? {}).forEach((w) => w?.send(msg));
+  const stop = () => {
+    if (stopping) return;
+    stopping = true;
+    each('promgate:shutdown');
+    setTimeout(() => exit(logger, 1), drainMs + 5000).unref();
+  };
+  process.on('SIGTERM', stop);
+  process.on('SIGINT', stop);
+  process.on('SIGHUP', () => each('promgate:reload'));
+  logger.info({ workers: n }, 'promgate primary started');
+}

@@ -1,0 +1,135 @@
+// Builds the frozen Config from a YAML file, PROMGATE_* environment variables and flag overrides, in that order.
+import { readFileSync } from 'node:fs';
+import { parse as parseYamlValue } from 'yaml';
+import { configSchema, type Config } from './schema.js';
+import { ConfigError, closest, formatPath } from './errors.js';
+import { keysAt } from './introspect.js';
+import { parseYamlSource, type YamlSource } from './yaml-source.js';
+import { resolveSecretFiles } from './secrets.js';
+import { validateSemantics } from './semantics.js';
+
+export interface LoadOptions {
+  /** Path of the YAML file; optional when flags describe everything. */
+  file?: string;
+  /** Environment (PROMGATE_* keys are read from it). */
+  env?: NodeJS.ProcessEnv;
+  /** Already-structured overrides from command-line flags; they win over file and env. */
+  overrides?: Record<string, unknown>;
+}
+
+export const ENV_PREFIX = 'PROMGATE_';
+/** Env keys that are not config paths. */
+const ENV_RESERVED = new Set(['PROMGATE_CONFIG', 'PROMGATE_LOG_PRETTY']);
+
+export function loadConfig(opts: LoadOptions): Config {
+  let source: YamlSource | undefined;
+  let raw: Record<string, unknown> = {};
+  if (opts.file !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(opts.file, 'utf8');
+    } catch (e) {
+      throw new ConfigError([`${opts.file}: cannot read config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+    }
+    const parsed = parseYamlSource(text, opts.file);
+    if (!parsed.source) throw new ConfigError(parsed.problems);
+    source = parsed.source;
+    if (source.value === null || typeof source.value !== 'object' || Array.isArray(source.value)) {
+      throw new ConfigError([`${opts.file}: the top level must be a mapping (server:, routes:, auth:, tenants:)`]);
+    }
+    raw = source.value as Record<string, unknown>;
+  }
+  const envKeys = applyEnv(raw, opts.env ?? {});
+  if (opts.overrides) deepMerge(raw, opts.overrides);
+
+  const problems: string[] = [];
+  const secretProblems = resolveSecretFiles(raw);
+  const result = configSchema.safeParse(raw);
+  if (!result.success) {
+    for (const issue of result.error.issues) problems.push(describeIssue(issue, source, envKeys));
+  }
+  for (const p of secretProblems) problems.push(locate(p.path, source, envKeys) + p.message);
+  if (result.success) for (const p of validateSemantics(result.data)) problems.push(locate(p.path, source, envKeys) + p.message);
+  if (problems.length > 0) throw new ConfigError(problems);
+  return deepFreeze(result.data!);
+}
+
+type Issue = { code: string; path: PropertyKey[]; message: string; keys?: string[] };
+
+function describeIssue(issue: Issue, source: YamlSource | undefined, envKeys: Map<string, string>): string {
+  if (issue.code === 'unrecognized_keys' && issue.keys) {
+    const allowed = keysAt(configSchema, issue.path);
+    return issue.keys
+      .map((k) => {
+        const hint = closest(k, allowed);
+        return `${locate([...issue.path, k], source, envKeys)}unknown key "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+      })
+      .join('\n  ');
+  }
+  return locate(issue.path, source, envKeys) + issue.message;
+}
+
+/** `file.yaml:12: routes[0].upstream.url: ` or `env PROMGATE_X: …` */
+function locate(path: readonly PropertyKey[], source: YamlSource | undefined, envKeys: Map<string, string>): string {
+  const key = formatPath(path);
+  for (const [p, envName] of envKeys) if (key === p || key.startsWith(p + '.') || key.startsWith(p + '[')) return `env ${envName}: ${key}: `;
+  if (!source) return `${key}: `;
+  const line = source.lineOf(path);
+  return `${source.file}${line ? `:${line}` : ''}: ${key}: `;
+}
+
+function camel(seg: string): string {
+  return seg.toLowerCase().replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase());
+}
+
+/** PROMGATE_SERVER__METRICS_PORT=9100 → server.metricsPort = 9100; `__` separates levels. */
+function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<string, string> {
+  const seen = new Map<string, string>();
+  for (const [name, value] of Object.entries(env)) {
+    if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
+    const path = name.slice(ENV_PREFIX.length).split('__').map((s) => (/^\d+$/.test(s) ? Number(s) : camel(s)));
+    let v: unknown;
+    try {
+      v = parseYamlValue(value);
+    } catch {
+      v = value;
+    }
+    setPath(raw, path, v);
+    seen.set(formatPath(path), name);
+  }
+  return seen;
+}
+
+function setPath(obj: Record<string, unknown>, path: (string | number)[], value: unknown): void {
+  let cur: Record<string | number, unknown> = obj;
+  for (let i = 0; i < path.length - 1; i++) {
+    const seg = path[i]!;
+    if (cur[seg] === null || typeof cur[seg] !== 'object') cur[seg] = typeof path[i + 1] === 'number' ? [] : {};
+    cur = cur[seg] as Record<string | number, unknown>;
+  }
+  cur[path[path.length - 1]!] = value;
+}
+
+export function deepMerge(target: Record<string, unknown>, src: Record<string, unknown>): Record<string, unknown> {
+  for (const [k, v] of Object.entries(src)) {
+    if (v === undefined) continue;
+    const t = target[k];
+    if (v && typeof v === 'object' && !Array.isArray(v) && t && typeof t === 'object' && !Array.isArray(t)) {
+      deepMerge(t as Record<string, unknown>, v as Record<string, unknown>);
+    } else if (Array.isArray(v) && Array.isArray(t) && v.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
+      v.forEach((item, i) => {
+        if (t[i] && typeof t[i] === 'object') deepMerge(t[i] as Record<string, unknown>, item as Record<string, unknown>);
+        else t[i] = item;
+      });
+    } else target[k] = v;
+  }
+  return target;
+}
+
+function deepFreeze<T>(o: T): T {
+  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
+    Object.freeze(o);
+    for (const v of Object.values(o)) deepFreeze(v);
+  }
+  return o;
+}

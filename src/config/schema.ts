@@ -1,0 +1,117 @@
+// The one config schema: every key, its type and its default. Everything else derives from it.
+import { z } from 'zod';
+import { byteSize, duration } from './duration.js';
+import { checkTenantRegex, commaList, httpUrl, labelName, labelValues, urlPath } from './schema-common.js';
+import { authSchema } from './schema-auth.js';
+
+const serverSchema = z.strictObject({
+  host: z.string().default('0.0.0.0').describe('Address to listen on.'),
+  port: z.number().int().min(0).max(65535).default(9092).describe('Port to listen on (prometheus-multi-tenant-proxy default).'),
+  metricsPort: z.number().int().min(1).max(65535).optional().describe('Serve /metrics on this separate port instead of the main one.'),
+  metricsPath: urlPath.default('/metrics'),
+  maxHeaderBytes: z.number().int().min(1024).max(1 << 20).default(16384).describe('Largest request line + headers accepted (431 above it).'),
+  maxBodyBytes: byteSize().default(10 * 1024 * 1024).describe('Largest request body accepted (413 above it).'),
+  maxQueryLength: byteSize().default(65536).describe('Longest PromQL query or match[] accepted (400 above it).'),
+  maxFilteredResponseBytes: byteSize().default(256 * 1024 * 1024).describe('Largest upstream body read whole for filtering (rules, alerts).'),
+  shutdownTimeout: duration().default(30_000).describe('How long SIGTERM waits for in-flight requests.'),
+  requestTimeout: duration().default(300_000).describe('Whole-request limit for a client request.'),
+  keepAliveTimeout: duration().default(65_000),
+  trustedProxies: commaList.default([]).describe('CIDRs whose X-Forwarded-* headers are trusted. Empty: trust none.'),
+  logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+  accessLog: z.boolean().default(true),
+  readyCheckInterval: duration().default(5000).describe('How often upstream reachability for /-/ready is re-checked.'),
+  reloadInterval: duration().default(0).describe('Re-read config and auth files this often (0: only on change and SIGHUP).'),
+  workers: z.number().int().min(1).max(64).default(1).describe('Worker processes (node:cluster).'),
+});
+
+const tenantHeaderSchema = z.strictObject({
+  name: z.string().regex(/^[A-Za-z0-9-]+$/, 'not an HTTP header name'),
+  template: z.string().default('{{values.namespace}}').describe('Value; {{values.<label>}} is the tenant values of a label joined by |, {{user}} the user.'),
+  allowFederation: z.boolean().default(false).describe('Allow a|b multi-tenant values (Mimir/Thanos federation).'),
+});
+
+const upstreamAuthSchema = z.discriminatedUnion('type', [
+  z.strictObject({ type: z.literal('none') }),
+  z.strictObject({ type: z.literal('bearer'), token: z.string().optional(), tokenFile: z.string().optional() }),
+  z.strictObject({ type: z.literal('basic'), username: z.string(), password: z.string().optional(), passwordFile: z.string().optional() }),
+  z.strictObject({ type: z.literal('aws'), region: z.string().optional(), service: z.string().default('aps') }),
+  z.strictObject({ type: z.literal('azure'), scope: z.string().default('https://prometheus.monitor.azure.com/.default') }),
+]);
+
+const upstreamSchema = z.strictObject({
+  url: httpUrl.describe('Base URL; a path is kept as a prefix (e.g. http://mimir/prometheus).'),
+  type: z.enum(['prometheus', 'alertmanager', 'thanos', 'mimir']).default('prometheus'),
+  connectTimeout: duration().default(5000),
+  headersTimeout: duration().default(120_000).describe('Time to the first response byte.'),
+  bodyTimeout: duration().default(300_000).describe('Longest gap between response body chunks.'),
+  connections: z.number().int().min(1).max(4096).default(128).describe('Pooled keep-alive connections to this upstream.'),
+  readyPath: urlPath.default('/-/ready').describe('Path probed for /-/ready (relative to the URL).'),
+  tenantHeader: tenantHeaderSchema.optional(),
+  auth: upstreamAuthSchema.default({ type: 'none' }),
+  tls: z
+    .strictObject({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional(), insecureSkipVerify: z.boolean().default(false) })
+    .optional(),
+});
+
+const routeSchema = z.strictObject({
+  name: z.string().regex(/^[a-zA-Z0-9_.-]+$/).optional().describe('Used in logs and metrics; defaults to the prefix.'),
+  prefix: urlPath.default('/').describe('Path prefix this route owns, e.g. /clusters/host/prometheus.'),
+  apiPrefix: z.string().default('').describe('Extra path clients put before /api (e.g. /prometheus for Mimir); kept when forwarding.'),
+  upstream: upstreamSchema,
+  authMethods: z.array(z.enum(['basic', 'jwt', 'session', 'anonymous'])).optional().describe('Accepted methods; default: every configured one.'),
+  unprotectedPaths: z.array(urlPath).default([]).describe('Exact paths served without authentication.'),
+  protectedPaths: z.array(urlPath).default([]).describe('When set, only these paths (exact, or prefix when ending in /) are served; others get 403.'),
+  allowedGroups: z.array(z.string()).default([]),
+  allowedUsers: z.array(z.string()).default([]),
+  allowedEmails: z.array(z.string()).default([]),
+  allowMetadata: z.boolean().default(false).describe('Serve /api/v1/metadata and /api/v1/targets/metadata (they leak metric names across tenants).'),
+  errorOnConflict: z.boolean().default(false).describe('Refuse (403) selectors that can never match inside the tenant.'),
+  unsafePassthroughPaths: z.array(urlPath).default([]).describe('DANGER: exact paths forwarded with NO tenant enforcement.'),
+});
+
+const ruleMatchSchema = z.strictObject({
+  users: z.array(z.string()).optional(),
+  emails: z.array(z.string()).optional(),
+  groups: z.array(z.string()).optional(),
+  claims: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+});
+
+const tenantRuleSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    match: ruleMatchSchema.default({}),
+    unrestricted: z.boolean().default(false),
+    labels: z.record(labelName, labelValues).default({}).describe('Exact values; may use {{ user }}, {{ email }}, {{ claims.x }}, {{ group }}.'),
+    regex: z.record(labelName, z.string()).default({}).describe('Regex patterns (used as =~); must not match "".'),
+    groupPrefix: z.string().optional().describe('With {{ group }}: only groups with this prefix, prefix stripped.'),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.unrestricted && Object.keys(r.labels).length + Object.keys(r.regex).length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'a rule needs labels, regex, or unrestricted: true' });
+    }
+    for (const [k, p] of Object.entries(r.regex)) {
+      const problem = checkTenantRegex(p);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['regex', k], message: problem });
+    }
+  });
+
+const tenantsSchema = z.strictObject({
+  fromClaims: z.boolean().default(true).describe('Use namespaces/labels from users-file entries and token claims.'),
+  namespaceLabel: labelName.default('namespace'),
+  rules: z.array(tenantRuleSchema).default([]),
+});
+
+export const configSchema = z.strictObject({
+  server: serverSchema.default(() => serverSchema.parse({})),
+  routes: z.array(routeSchema).min(1, 'at least one route is needed'),
+  auth: authSchema.default(() => authSchema.parse({})),
+  tenants: tenantsSchema.default(() => tenantsSchema.parse({})),
+});
+
+export type Config = z.output<typeof configSchema>;
+export type ConfigInput = z.input<typeof configSchema>;
+export type RouteConfig = Config['routes'][number];
+export type UpstreamConfig = RouteConfig['upstream'];
+export type ServerConfig = Config['server'];
+export type TenantsConfig = Config['tenants'];
+export type TenantRuleConfig = TenantsConfig['rules'][number];

@@ -1,0 +1,65 @@
+// Plans Alertmanager v2 requests for a tenant: filtered alert reads, owned silences only.
+import { GatewayError } from '../errors.js';
+import type { RestrictedTenant } from '../tenancy/tenant.js';
+import type { Enforcement } from './endpoints.js';
+import type { EnforceInput, EnforceResult } from './request.js';
+import { alertmanagerFilters, enforceSilenceBody, filterAlertGroups, filterAmAlerts, filterSilences, silenceBelongsTo } from './alertmanager.js';
+import { readBody, mediaType } from '../pipeline/body.js';
+
+/** Reads a JSON document from the same upstream (used to check silence ownership). */
+export type Lookup = (pathAndQuery: string) => Promise<{ status: number; json: unknown }>;
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+function withQuery(path: string, search: string): string {
+  return search === '' ? path : `${path}?${search}`;
+}
+
+/** `/api/v2/silence/<id>` → the sibling path for a given id, keeping any upstream/api prefix. */
+function silencePath(upstreamPath: string, id: string): string {
+  const base = upstreamPath.replace(/\/silences?(\/[^/]*)?$/, '');
+  return `${base}/silence/${id}`;
+}
+
+async function checkOwned(x: EnforceInput, t: RestrictedTenant, id: string): Promise<void> {
+  if (!UUID.test(id)) throw new GatewayError('PG_BAD_REQUEST', `not a silence id: "${id.slice(0, 64)}"`);
+  const r = await x.lookup(silencePath(x.upstreamPath, id));
+  if (r.status === 404) throw new GatewayError('PG_NOT_FOUND', `silence ${id} not found`);
+  if (r.status !== 200) throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `alertmanager answered ${r.status} for silence ${id}`);
+  if (!silenceBelongsTo(r.json, t)) throw new GatewayError('PG_SILENCE_NOT_OWNED', `silence ${id} does not belong to your tenant`);
+}
+
+export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: RestrictedTenant): Promise<EnforceResult> {
+  if (e.kind === 'am-alerts') {
+    const params = new URLSearchParams(x.search);
+    for (const f of alertmanagerFilters(t)) params.append('filter', f);
+    const fn = e.groups ? filterAlertGroups : filterAmAlerts;
+    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, params.toString()), filter: (b) => fn(b, t) }, logQuery: params.getAll('filter').join(' ; ') };
+  }
+  if (e.kind === 'am-silences' && x.method !== 'POST') {
+    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => filterSilences(b, t) } };
+  }
+  if (e.kind === 'am-silences') {
+    const raw = await readBody(x.req, x.maxBodyBytes);
+    if (mediaType(x.req.headers['content-type']) !== 'application/json') throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted as application/json');
+    let body: unknown;
+    try {
+      body = JSON.parse(raw.toString('utf8'));
+    } catch {
+      throw new GatewayError('PG_BAD_BODY', 'silence body is not valid JSON');
+    }
+    const id = body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;
+    if (id !== undefined && id !== '') {
+      if (typeof id !== 'string') throw new GatewayError('PG_BAD_BODY', 'silence id must be a string');
+      await checkOwned(x, t, id);
+    }
+    const enforced = enforceSilenceBody(body, t);
+    return { plan: { type: 'stream', method: 'POST', pathAndQuery: withQuery(x.upstreamPath, x.search), body: Buffer.from(JSON.stringify(enforced)), contentType: 'application/json' } };
+  }
+  if (e.kind === 'am-silence-id') {
+    const id = x.upstreamPath.slice(x.upstreamPath.lastIndexOf('/') + 1);
+    await checkOwned(x, t, id);
+    return { plan: { type: 'stream', method: x.method, pathAndQuery: withQuery(x.upstreamPath, x.search), body: null } };
+  }
+  throw new GatewayError('PG_PATH_REFUSED', 'endpoint not served');
+}

@@ -1,0 +1,158 @@
+// The request pipeline, and the only place that knows the stage order:
+// route match → authenticate → authorize → tenant → enforce → upstream → response (stream or filter).
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, renderError, toGatewayError, wantsJson } from '../errors.js';
+import type { RequestContext } from './context.js';
+import { parseTarget, encodePath } from './path.js';
+import { matchEndpoint } from '../enforce/endpoints.js';
+import { isProtectedPath } from '../routes/table.js';
+import { authenticate } from './authenticate.js';
+import { authorize } from '../authz/rules.js';
+import { enforceRequest, type Plan } from '../enforce/request.js';
+import { upstreamHeaders } from './upstream-headers.js';
+import { forwardStream, forwardWhole, classifyUpstreamError, upstreamError } from '../upstream/forward.js';
+import type { Runtime } from '../server/runtime.js';
+import { ANONYMOUS } from '../authn/anonymous.js';
+import { logAccess, nextRequestId } from './access-log.js';
+
+export function createPipeline(current: () => Runtime) {
+  return function handle(req: IncomingMessage, res: ServerResponse): void {
+    const rt = current();
+    const ctx: RequestContext = { req, res, id: nextRequestId(req), start: performance.now(), path: '', search: '' };
+    res.once('close', () => logAccess(rt, ctx));
+    run(rt, ctx).catch((err: unknown) => fail(rt, ctx, err));
+  };
+}
+
+async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
+  const { req } = ctx;
+  const target = parseTarget(req.url);
+  ctx.path = target.path;
+  ctx.search = target.search;
+  if (rt.own && (await rt.own(ctx))) return;
+
+  const m = rt.routes.match(ctx.path);
+  if (!m) throw new GatewayError('PG_NO_ROUTE', `no route serves ${ctx.path}`);
+  const route = m.route;
+  ctx.route = route;
+  ctx.rel = m.rel;
+  const api = route.cfg.apiPrefix;
+  ctx.apiPath = api !== '' && (m.rel === api || m.rel.startsWith(api + '/')) ? m.rel.slice(api.length) || '/' : m.rel;
+
+  const unprotected = route.unprotected.has(ctx.apiPath) || route.unprotected.has(m.rel);
+  if (!unprotected && !isProtectedPath(route, ctx.apiPath)) {
+    // No WWW-Authenticate here: a browser or Grafana must not prompt for credentials on a path we never serve.
+    throw new GatewayError('PG_PATH_NOT_PROTECTED', `${ctx.apiPath} is not among this route's protected endpoints`);
+  }
+  const method = req.method ?? 'GET';
+  const passthrough = route.passthrough.has(ctx.apiPath);
+  const endpoint = passthrough ? undefined : matchEndpoint(route.kind, ctx.apiPath);
+  if (!passthrough) {
+    if (!endpoint) throw new GatewayError('PG_NOT_FOUND', `${ctx.apiPath} is not a served ${route.kind} endpoint`);
+    if (!endpoint.endpoint.methods.includes(method)) throw new GatewayError('PG_METHOD_NOT_ALLOWED', `${method} is not allowed on ${ctx.apiPath}`, { headers: { allow: endpoint.endpoint.methods.join(', ') } });
+    ctx.endpoint = endpoint;
+  }
+
+  const chain = rt.chains.get(route)!;
+  ctx.identity = unprotected ? ANONYMOUS : await rt.authenticate(chain, ctx, route);
+  if (!unprotected) authorize(route.cfg, ctx.identity);
+
+  const upstreamPath = encodePath(m.rel);
+  const headers = upstreamHeaders(req, ctx.id, rt.trust, rt.stripHeaders.get(route));
+  if (passthrough) {
+    rt.logger.warn({ reqId: ctx.id, path: ctx.path, user: ctx.identity.user }, 'unsafe passthrough: forwarded without tenant enforcement');
+    return execute(rt, ctx, { type: 'stream', method, pathAndQuery: withQuery(upstreamPath, ctx.search), body: method === 'GET' || method === 'HEAD' ? null : req, contentType: req.headers['content-type'] }, headers);
+  }
+  const enforce = endpoint!.endpoint.enforce;
+  if (enforce.kind === 'public') {
+    return execute(rt, ctx, { type: 'stream', method, pathAndQuery: withQuery(upstreamPath, ctx.search), body: null }, headers);
+  }
+  ctx.tenant = rt.tenants.resolve(ctx.identity);
+  rt.addTenantHeaders(route, ctx.tenant, ctx.identity, headers);
+  const lookup = async (pathAndQuery: string) => {
+    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' } }, rt.cfg.server.maxFilteredResponseBytes);
+    let json: unknown = null;
+    try {
+      json = JSON.parse(r.body.toString('utf8'));
+    } catch {
+      // a non-JSON answer is handled by the caller through the status code
+    }
+    return { status: r.status, json };
+  };
+  const result = await enforceRequest({
+    req, method, upstreamPath, search: ctx.search, enforce, tenant: ctx.tenant,
+    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: rt.enforcerFor(route), lookup,
+  });
+  ctx.logQuery = result.logQuery;
+  return execute(rt, ctx, result.plan, headers);
+}
+
+function withQuery(path: string, search: string): string {
+  return search === '' ? path : `${path}?${search}`;
+}
+
+async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Record<string, string | string[]>): Promise<void> {
+  const { res } = ctx;
+  const route = ctx.route!;
+  if (ctx.identity?.setCookies) res.setHeader('set-cookie', ctx.identity.setCookies);
+  if (plan.type === 'json') {
+    sendJson(res, plan.status, plan.body);
+    return;
+  }
+  if (plan.type === 'stream' && Buffer.isBuffer(plan.body)) {
+    headers['content-length'] = String(plan.body.length);
+    if (plan.contentType) headers['content-type'] = plan.contentType;
+  } else if (plan.type !== 'stream' || !plan.body) {
+    delete headers['content-length'];
+    delete headers['content-type'];
+  }
+  const ac = new AbortController();
+  const onClose = () => {
+    if (!res.writableFinished) ac.abort();
+  };
+  res.once('close', onClose);
+  try {
+    await rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
+    if (plan.type === 'stream') {
+      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, signal: ac.signal }, res);
+      return;
+    }
+    headers['accept-encoding'] = 'identity';
+    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, signal: ac.signal }, rt.cfg.server.maxFilteredResponseBytes);
+    let body: unknown;
+    try {
+      body = JSON.parse(r.body.toString('utf8'));
+    } catch {
+      throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `upstream answered ${r.status} with a body that is not JSON`);
+    }
+    sendJson(res, r.status, plan.filter(body));
+  } catch (err) {
+    if (err instanceof GatewayError) throw err;
+    const failure = classifyUpstreamError(err);
+    if (failure === 'aborted' && res.destroyed) return;
+    rt.metrics.upstreamError(route.name, failure);
+    if (res.headersSent) {
+      // Mid-stream failure: the client must see a broken response, never a silently truncated one.
+      res.destroy(err as Error);
+      return;
+    }
+    throw upstreamError(failure, route.name, err);
+  } finally {
+    res.off('close', onClose);
+  }
+}
+
+function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
+
+function fail(rt: Runtime, ctx: RequestContext, err: unknown): void {
+  const ge = toGatewayError(err);
+  if (ge.code === 'PG_INTERNAL') rt.logger.error({ reqId: ctx.id, err }, 'internal error');
+  if (ge.status === 401) rt.metrics.authFailure(ctx.identity?.method ?? 'none', ge.code);
+  ctx.errorCode = ge.code;
+  if (ctx.req.readableEnded === false && !ctx.req.destroyed) ctx.req.resume();
+  renderError(ctx.res, ge, wantsJson(ctx.path || '/api/', ctx.req.headers.accept));
+}

@@ -1,0 +1,66 @@
+// The route table: which configured route owns a path, and the per-route settings compiled once.
+import type { RouteConfig } from '../config/schema.js';
+import { normalizePrefix } from '../config/semantics.js';
+import type { UpstreamKind } from '../enforce/endpoints.js';
+import type { Upstream } from '../upstream/pool.js';
+
+export interface CompiledRoute {
+  readonly name: string;
+  /** Normalized prefix without trailing slash ('/' for the root route). */
+  readonly prefix: string;
+  readonly cfg: RouteConfig;
+  readonly kind: UpstreamKind;
+  readonly upstream: Upstream;
+  readonly unprotected: ReadonlySet<string>;
+  readonly protectedExact: ReadonlySet<string>;
+  readonly protectedPrefixes: readonly string[];
+  readonly passthrough: ReadonlySet<string>;
+}
+
+export function compileRoute(cfg: RouteConfig, upstream: Upstream): CompiledRoute {
+  const prefix = normalizePrefix(cfg.prefix);
+  const kind: UpstreamKind = cfg.upstream.type === 'alertmanager' ? 'alertmanager' : 'prometheus';
+  return {
+    name: cfg.name ?? (prefix === '/' ? 'default' : prefix.slice(1).replace(/[^a-zA-Z0-9_.-]/g, '_')),
+    prefix,
+    cfg,
+    kind,
+    upstream,
+    unprotected: new Set(cfg.unprotectedPaths),
+    protectedExact: new Set(cfg.protectedPaths.filter((p) => !p.endsWith('/'))),
+    protectedPrefixes: cfg.protectedPaths.filter((p) => p.endsWith('/')),
+    passthrough: new Set(cfg.unsafePassthroughPaths),
+  };
+}
+
+export interface RouteMatch {
+  route: CompiledRoute;
+  /** Path below the route prefix, always starting with '/'. */
+  rel: string;
+}
+
+export class RouteTable {
+  private readonly routes: CompiledRoute[];
+  constructor(routes: CompiledRoute[]) {
+    // Longest prefix wins; '/' last.
+    this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
+  }
+  all(): readonly CompiledRoute[] {
+    return this.routes;
+  }
+  match(path: string): RouteMatch | undefined {
+    for (const route of this.routes) {
+      const p = route.prefix;
+      if (p === '/') return { route, rel: path };
+      if (path === p) return { route, rel: '/' };
+      if (path.startsWith(p) && path.charCodeAt(p.length) === 47 /* / */) return { route, rel: path.slice(p.length) };
+    }
+    return undefined;
+  }
+}
+
+export function isProtectedPath(route: CompiledRoute, path: string): boolean {
+  if (route.protectedExact.size === 0 && route.protectedPrefixes.length === 0) return true;
+  if (route.protectedExact.has(path)) return true;
+  return route.protectedPrefixes.some((p) => path.startsWith(p));
+}

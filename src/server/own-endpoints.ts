@@ -1,0 +1,62 @@
+// The gateway's own endpoints: /-/healthy, /-/ready and /metrics (when it shares the main port).
+import type { ServerResponse } from 'node:http';
+import type { RequestContext } from '../pipeline/context.js';
+import type { Runtime } from './runtime.js';
+import type { Readiness } from './readiness.js';
+
+export interface OwnDeps {
+  readiness: Readiness;
+  /** Set while SIGTERM drains: readiness fails so load balancers stop sending traffic. */
+  draining: () => boolean;
+}
+
+function text(res: ServerResponse, status: number, body: string): void {
+  res.writeHead(status, { 'content-type': 'text/plain; charset=utf-8', 'content-length': Buffer.byteLength(body), 'cache-control': 'no-store' });
+  res.end(body);
+}
+
+export function readyReport(rt: Runtime, deps: OwnDeps): { ok: boolean; lines: string[] } {
+  const lines: string[] = [];
+  let ok = true;
+  if (deps.draining()) {
+    ok = false;
+    lines.push('shutting down');
+  }
+  for (const s of deps.readiness.snapshot()) {
+    if (!s.up) ok = false;
+    lines.push(`upstream ${s.route} (${s.url}): ${s.up ? 'reachable' : 'NOT reachable'} (${s.detail})`);
+  }
+  for (const a of rt.authenticators) {
+    if (a.ready && !a.ready()) {
+      ok = false;
+      lines.push(`auth ${a.method}: keys or users not loaded yet`);
+    }
+  }
+  return { ok, lines };
+}
+
+export function createOwnEndpoints(rt: Runtime, deps: OwnDeps): (ctx: RequestContext) => Promise<boolean> | boolean {
+  const metricsPath = rt.cfg.server.metricsPort === undefined ? rt.cfg.server.metricsPath : undefined;
+  return (ctx) => {
+    const p = ctx.path;
+    if (p === '/-/healthy') {
+      text(ctx.res, 200, 'promgate is Healthy.\n');
+      return true;
+    }
+    if (p === '/-/ready') {
+      const r = readyReport(rt, deps);
+      text(ctx.res, r.ok ? 200 : 503, `promgate is ${r.ok ? 'Ready' : 'NOT ready'}.\n${r.lines.join('\n')}\n`);
+      return true;
+    }
+    if (metricsPath !== undefined && p === metricsPath) {
+      return serveMetrics(rt, ctx.res).then(() => true);
+    }
+    return false;
+  };
+}
+
+export async function serveMetrics(rt: Runtime, res: ServerResponse): Promise<void> {
+  const body = await rt.metrics.registry.metrics();
+  res.writeHead(200, { 'content-type': rt.metrics.registry.contentType, 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}

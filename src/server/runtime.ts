@@ -1,0 +1,116 @@
+// Builds everything a request needs from one frozen Config; a reload builds a new Runtime and swaps it in whole.
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import type { GatewayMetrics } from '../observability/metrics.js';
+import type { Authenticator, Identity } from '../authn/identity.js';
+import type { Tenant } from '../tenancy/tenant.js';
+import type { RequestContext } from '../pipeline/context.js';
+import { RouteTable, compileRoute, type CompiledRoute } from '../routes/table.js';
+import { createUpstream, type Upstream } from '../upstream/pool.js';
+import { createProxyTrust, type ProxyTrust } from './trusted-proxies.js';
+import { authenticate as runChain, type AuthChain } from '../pipeline/authenticate.js';
+import { createPromqlEnforcer } from '../enforce/promql.js';
+import type { QueryEnforcer } from '../enforce/params.js';
+import { createBasicAuthenticator } from '../authn/basic.js';
+import { createJwtAuthenticator } from '../authn/jwt.js';
+import { createTenantResolver } from '../tenancy/policy.js';
+import { createTenantHeader } from '../tenancy/tenant-header.js';
+import { normalizeHeaderName } from '../upstream/headers.js';
+
+export interface Runtime {
+  readonly cfg: Config;
+  readonly logger: Logger;
+  readonly metrics: GatewayMetrics;
+  readonly routes: RouteTable;
+  readonly chains: ReadonlyMap<CompiledRoute, AuthChain>;
+  readonly authenticators: readonly Authenticator[];
+  readonly tenants: { resolve(id: Identity): Tenant };
+  enforcerFor(route: CompiledRoute): QueryEnforcer;
+  readonly trust: ProxyTrust;
+  readonly stripHeaders: ReadonlyMap<CompiledRoute, ReadonlySet<string>>;
+  /** Gateway-owned endpoints (health, readiness, metrics, sign-in); true when handled. */
+  own?: (ctx: RequestContext) => Promise<boolean> | boolean;
+  authenticate(chain: AuthChain, ctx: RequestContext, route: CompiledRoute): Promise<Identity>;
+  addTenantHeaders(route: CompiledRoute, tenant: Tenant, id: Identity, headers: Record<string, string | string[]>): void;
+  /** Adds upstream credentials; always the last header change before sending. */
+  sign(route: CompiledRoute, method: string, pathAndQuery: string, headers: Record<string, string | string[]>, body: unknown): Promise<void>;
+  /** Pool keys this runtime uses (the server closes pools no runtime uses any more). */
+  readonly poolKeys: ReadonlySet<string>;
+  close(): Promise<void>;
+}
+
+export interface RuntimeDeps {
+  logger: Logger;
+  metrics: GatewayMetrics;
+  /** Pools kept across reloads, keyed by their upstream settings, so a reload does not drop warm connections. */
+  pools: Map<string, Upstream>;
+}
+
+export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
+  const { logger, metrics } = deps;
+  const onReload = (source: string, ok: boolean, reason?: string) => {
+    metrics.reload(source, ok);
+    if (!ok) logger.error({ source, reason }, 'reload refused; keeping the previous version');
+    else logger.info({ source }, 'reloaded');
+  };
+  const authDeps = { logger, onReload };
+  const byMethod = new Map<string, Authenticator>();
+  if (cfg.auth.jwt) byMethod.set('jwt', createJwtAuthenticator(cfg.auth.jwt, authDeps));
+  if (cfg.auth.basic) byMethod.set('basic', createBasicAuthenticator(cfg.auth.basic, authDeps));
+
+  const usedPools = new Set<string>();
+  const routes: CompiledRoute[] = cfg.routes.map((r) => {
+    const key = JSON.stringify(r.upstream);
+    let up = deps.pools.get(key);
+    if (!up) deps.pools.set(key, (up = createUpstream(r.upstream)));
+    usedPools.add(key);
+    return compileRoute(r, up);
+  });
+  const chains = new Map<CompiledRoute, AuthChain>();
+  const strip = new Map<CompiledRoute, ReadonlySet<string>>();
+  const tenantHeaders = new Map<CompiledRoute, ReturnType<typeof createTenantHeader>>();
+  for (const route of routes) {
+    const methods = route.cfg.authMethods ?? ['session', 'jwt', 'basic', 'anonymous'];
+    const authenticators = methods.flatMap((m) => (byMethod.has(m) ? [byMethod.get(m)!] : []));
+    const anonymous = cfg.auth.anonymous && methods.includes('anonymous');
+    const challenge = authenticators.some((a) => a.method === 'basic')
+      ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`
+      : authenticators.some((a) => a.method === 'jwt') ? 'Bearer' : undefined;
+    chains.set(route, { authenticators, anonymous, challenge });
+    const th = route.cfg.upstream.tenantHeader;
+    if (th) {
+      tenantHeaders.set(route, createTenantHeader(th));
+      strip.set(route, new Set([normalizeHeaderName(th.name)]));
+    }
+  }
+  const claimNames = { namespaces: cfg.auth.jwt?.namespacesClaim ?? 'namespaces', labels: cfg.auth.jwt?.labelsClaim ?? 'labels' };
+  const tenants = createTenantResolver(cfg.tenants, { logger, claimNames });
+  const authenticators = [...byMethod.values()];
+  const enforcer = createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength });
+  const strictEnforcer = createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength, errorOnConflict: true });
+
+  return {
+    cfg,
+    logger,
+    metrics,
+    routes: new RouteTable(routes),
+    chains,
+    authenticators,
+    tenants,
+    enforcerFor: (route) => (route.cfg.errorOnConflict ? strictEnforcer : enforcer),
+    trust: createProxyTrust(cfg.server.trustedProxies),
+    stripHeaders: strip,
+    authenticate: (chain, ctx) => runChain(chain, { headers: ctx.req.headers, path: ctx.path }),
+    addTenantHeaders(route, tenant, id, headers) {
+      const fn = tenantHeaders.get(route);
+      if (!fn) return;
+      const v = fn(tenant, id);
+      if (v !== '') headers[route.cfg.upstream.tenantHeader!.name.toLowerCase()] = v;
+    },
+    sign: async () => {},
+    poolKeys: usedPools,
+    async close() {
+      await Promise.allSettled(authenticators.map(async (a) => a.close?.()));
+    },
+  };
+}

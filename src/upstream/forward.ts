@@ -1,0 +1,99 @@
+// Sends one request upstream over the pool: streamed straight into the client response, or read whole (with a limit) for filtering.
+import type { ServerResponse } from 'node:http';
+import type { Readable } from 'node:stream';
+import { errors as undiciErrors } from 'undici';
+import { GatewayError } from '../errors.js';
+import { cleanResponseHeaders } from './headers.js';
+import type { Upstream } from './pool.js';
+
+export interface ForwardRequest {
+  method: string;
+  /** Path + query relative to the upstream base path, starting with '/'. */
+  pathAndQuery: string;
+  headers: Record<string, string | string[]>;
+  body?: Buffer | string | Readable | null;
+  signal?: AbortSignal;
+}
+
+export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset' | 'aborted';
+
+/** Classify an undici/network error: refused or DNS → unavailable (502), timeouts → timeout (504). */
+export function classifyUpstreamError(err: unknown): UpstreamFailure {
+  const e = err as { code?: string; name?: string; cause?: { code?: string } };
+  const code = e?.code ?? e?.cause?.code ?? '';
+  if (e?.name === 'AbortError' || code === 'UND_ERR_ABORTED' || err instanceof undiciErrors.RequestAbortedError) return 'aborted';
+  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
+  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
+  return 'unavailable';
+}
+
+export function upstreamError(failure: UpstreamFailure, upstreamName: string, err: unknown): GatewayError {
+  if (failure === 'timeout') return new GatewayError('PG_UPSTREAM_TIMEOUT', `upstream ${upstreamName} timed out`, { cause: err });
+  return new GatewayError('PG_UPSTREAM_UNAVAILABLE', `upstream ${upstreamName} is unavailable`, { cause: err });
+}
+
+function fullPath(up: Upstream, pathAndQuery: string): string {
+  return up.basePath === '' ? pathAndQuery : up.basePath + pathAndQuery;
+}
+
+/**
+ * Stream the upstream answer into `res` with backpressure, no buffering. Resolves when the body is done.
+ * `onHead` may adjust the status/headers before they are written (e.g. to add Set-Cookie).
+ */
+export async function forwardStream(
+  up: Upstream,
+  fr: ForwardRequest,
+  res: ServerResponse,
+  onHead?: (status: number, headers: Record<string, string | string[] | undefined>) => void,
+): Promise<number> {
+  let status = 0;
+  await up.pool.stream(
+    {
+      path: fullPath(up, fr.pathAndQuery),
+      method: fr.method as 'GET',
+      headers: fr.headers,
+      body: fr.body ?? null,
+      signal: fr.signal,
+    },
+    ({ statusCode, headers }) => {
+      status = statusCode;
+      onHead?.(statusCode, headers);
+      res.writeHead(statusCode, cleanResponseHeaders(headers));
+      return res;
+    },
+  );
+  return status;
+}
+
+export interface WholeResponse {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: Buffer;
+}
+
+/** Read the whole upstream answer (for responses that must be filtered), refusing bodies over `limit` bytes. */
+export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: number): Promise<WholeResponse> {
+  const r = await up.pool.request({
+    path: fullPath(up, fr.pathAndQuery),
+    method: fr.method as 'GET',
+    headers: fr.headers,
+    body: fr.body ?? null,
+    signal: fr.signal,
+  });
+  const declared = Number(r.headers['content-length'] ?? 0);
+  if (declared > limit) {
+    r.body.destroy();
+    throw new GatewayError('PG_UPSTREAM_RESPONSE_TOO_LARGE', `upstream response of ${declared} bytes is over the ${limit}-byte filtering limit`);
+  }
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of r.body) {
+    size += (chunk as Buffer).length;
+    if (size > limit) {
+      r.body.destroy();
+      throw new GatewayError('PG_UPSTREAM_RESPONSE_TOO_LARGE', `upstream response is over the ${limit}-byte filtering limit`);
+    }
+    chunks.push(chunk as Buffer);
+  }
+  return { status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks, size) };
+}

@@ -1,0 +1,108 @@
+// Config loading: file + env + overrides, defaults, and errors that name the file, line, key and problem.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load.js';
+import { ConfigError } from '../../src/config/errors.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'promgate-cfg-'));
+process.on('exit', () => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+function file(text: string): string {
+  const p = join(dir, `c${n++}.yaml`);
+  writeFileSync(p, text);
+  return p;
+}
+const BASE = `routes:\n  - upstream:\n      url: http://127.0.0.1:9090\nauth:\n  anonymous: true\n`;
+
+function problems(fn: () => unknown): string[] {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof ConfigError, `expected ConfigError, got ${String(e)}`);
+    return [...e.problems];
+  }
+  assert.fail('expected a ConfigError');
+}
+
+test('defaults fill every section', () => {
+  const c = loadConfig({ file: file(BASE) });
+  assert.equal(c.server.port, 9092);
+  assert.equal(c.server.maxQueryLength, 65536);
+  assert.equal(c.routes[0]!.prefix, '/');
+  assert.equal(c.routes[0]!.upstream.type, 'prometheus');
+  assert.equal(c.routes[0]!.upstream.connectTimeout, 5000);
+  assert.ok(Object.isFrozen(c.routes[0]!.upstream), 'config is frozen');
+});
+
+test('env overrides file, flags override env', () => {
+  const f = file(BASE + 'server:\n  port: 1000\n  logLevel: warn\n');
+  const env = { PROMGATE_SERVER__PORT: '2000', PROMGATE_SERVER__METRICS_PORT: '2001', PROMGATE_ROUTES__0__UPSTREAM__CONNECT_TIMEOUT: '2s' };
+  const c = loadConfig({ file: f, env });
+  assert.equal(c.server.port, 2000);
+  assert.equal(c.server.metricsPort, 2001);
+  assert.equal(c.server.logLevel, 'warn');
+  assert.equal(c.routes[0]!.upstream.connectTimeout, 2000);
+  const c2 = loadConfig({ file: f, env, overrides: { server: { port: 3000 } } });
+  assert.equal(c2.server.port, 3000);
+});
+
+test('unknown key is named with its line and a suggestion', () => {
+  const p = problems(() => loadConfig({ file: file(BASE + 'server:\n  prot: 9000\n') }));
+  assert.equal(p.length, 1);
+  assert.match(p[0]!, /c\d+\.yaml:7: server\.prot: unknown key "prot" \(did you mean "port"\?\)/);
+});
+
+test('upstream URL without a scheme names the key path and line', () => {
+  const p = problems(() => loadConfig({ file: file(`routes:\n  - upstream:\n      url: prometheus:9090\n  - prefix: /b\n    upstream:\n      url: "localhost"\nauth: {anonymous: true}\n`) }));
+  assert.ok(p.some((x) => /:3: routes\[0\]\.upstream\.url: /.test(x)), p.join('\n'));
+  assert.ok(p.some((x) => /:6: routes\[1\]\.upstream\.url: not a URL: "localhost"/.test(x)), p.join('\n'));
+});
+
+test('every problem is listed, not only the first', () => {
+  const p = problems(() => loadConfig({ file: file(`server:\n  port: "x"\n  logLevel: loud\nroutes: []\n`) }));
+  assert.ok(p.length >= 3, p.join('\n'));
+  assert.ok(p.some((x) => x.includes('server.port')));
+  assert.ok(p.some((x) => x.includes('server.logLevel')));
+  assert.ok(p.some((x) => x.includes('routes')));
+});
+
+test('unreadable file and invalid YAML are clear errors', () => {
+  const p1 = problems(() => loadConfig({ file: join(dir, 'missing.yaml') }));
+  assert.match(p1[0]!, /missing\.yaml: cannot read config file: ENOENT/);
+  const p2 = problems(() => loadConfig({ file: file('routes: [\n  - a: b\n') }));
+  assert.match(p2[0]!, /c\d+\.yaml:\d+:\d+: YAML error/);
+  const p3 = problems(() => loadConfig({ file: file('- just\n- a list\n') }));
+  assert.match(p3[0]!, /top level must be a mapping/);
+});
+
+test('secret files fill their keys; both set is an error', () => {
+  const secret = join(dir, 'token');
+  writeFileSync(secret, 's3cret\n');
+  const c = loadConfig({ file: file(`routes:\n  - upstream:\n      url: http://x:1\n      auth: {type: bearer, tokenFile: ${secret}}\nauth: {anonymous: true}\n`) });
+  const a = c.routes[0]!.upstream.auth;
+  assert.equal(a.type === 'bearer' ? a.token : undefined, 's3cret');
+  const p = problems(() => loadConfig({ file: file(`routes:\n  - upstream:\n      url: http://x:1\n      auth: {type: bearer, token: a, tokenFile: ${secret}}\nauth: {anonymous: true}\n`) }));
+  assert.match(p[0]!, /routes\[0\]\.upstream\.auth\.tokenFile: set either token or tokenFile/);
+});
+
+test('semantic checks: duplicate prefixes, bad CIDR, no auth method', () => {
+  const p = problems(() =>
+    loadConfig({ file: file(`server:\n  trustedProxies: [10.0.0.0/33]\nroutes:\n  - prefix: /a\n    upstream: {url: "http://x:1"}\n  - prefix: /a/\n    upstream: {url: "http://y:1"}\n`) }),
+  );
+  assert.ok(p.some((x) => /routes\[1\]\.prefix: prefix "\/a\/" is already used by routes\[0\]/.test(x)), p.join('\n'));
+  assert.ok(p.some((x) => /server\.trustedProxies: bad prefix length/.test(x)), p.join('\n'));
+  assert.ok(p.some((x) => /auth: no authentication method/.test(x)), p.join('\n'));
+});
+
+test('a tenant regex that matches the empty string is refused at load', () => {
+  const p = problems(() => loadConfig({ file: file(BASE + 'tenants:\n  rules:\n    - regex: {namespace: "team-.*|"}\n') }));
+  assert.ok(p.some((x) => /tenants\.rules\[0\]\.regex\.namespace: .*matches the empty string/.test(x)), p.join('\n'));
+});
+
+test('an env key that maps to nothing is reported with the variable name', () => {
+  const p = problems(() => loadConfig({ file: file(BASE), env: { PROMGATE_SERVER__PROTT: '1' } }));
+  assert.match(p[0]!, /env PROMGATE_SERVER__PROTT: server\.prott: unknown key "prott" \(did you mean "port"\?\)/);
+});

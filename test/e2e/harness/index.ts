@@ -1,0 +1,13 @@
+// One import for e2e suites: every harness fixture and helper.
+export * from './alertmanager.js';
+export * from './cleanup.js';
+export * from './data.js';
+export * from './exposition.js';
+export * from './http.js';
+export * from './ports.js';
+export * from './procs.js';
+export * from './prometheus.js';
+export * from './promgate.js';
+export * from './rules.js';
+export * from './stack.js';
+export * from './wait.js';

@@ -1,0 +1,59 @@
+// Free-port allocation for e2e fixtures, plus a retry for the rare race where another process grabs the port.
+import { createServer, connect } from 'node:net';
+
+/** Binds 127.0.0.1:0, reads the port the kernel chose, and releases it for the caller to use. */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.unref();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      if (addr === null || typeof addr === 'string') {
+        srv.close();
+        reject(new Error('freePort: server has no TCP address'));
+        return;
+      }
+      const port = addr.port;
+      srv.close((err) => (err ? reject(err) : resolve(port)));
+    });
+  });
+}
+
+/** True when something accepts TCP connections on 127.0.0.1:port. */
+export function isPortOpen(port: number, timeoutMs = 1000): Promise<boolean> {
+  return new Promise((resolve) => {
+    const sock = connect({ host: '127.0.0.1', port });
+    const done = (open: boolean): void => {
+      sock.destroy();
+      resolve(open);
+    };
+    sock.setTimeout(timeoutMs, () => done(false));
+    sock.once('connect', () => done(true));
+    sock.once('error', () => done(false));
+  });
+}
+
+/** An error message that means "somebody else took the port between freePort() and bind()". */
+export function isPortClash(err: unknown): boolean {
+  const msg = err instanceof Error ? err.message : String(err);
+  return /address already in use|EADDRINUSE/i.test(msg);
+}
+
+/**
+ * Runs `start` with a fresh free port, retrying with a new port when the start fails because the
+ * port was taken in the meantime. Any other failure is rethrown at once.
+ */
+export async function withFreePort<T>(start: (port: number) => Promise<T>, attempts = 3): Promise<T> {
+  let last: unknown;
+  for (let i = 0; i < attempts; i++) {
+    const port = await freePort();
+    try {
+      return await start(port);
+    } catch (err) {
+      last = err;
+      if (!isPortClash(err)) throw err;
+    }
+  }
+  throw last;
+}

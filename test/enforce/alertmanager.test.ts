@@ -1,0 +1,300 @@
+// Tests of Alertmanager enforcement: filter rendering (checked against a real Alertmanager), alert filtering, silences.
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import {
+  alertmanagerFilters,
+  enforceSilenceBody,
+  filterAlertGroups,
+  filterAmAlerts,
+  filterSilences,
+  silenceBelongsTo,
+  silenceId,
+  type SilenceMatcher,
+} from '../../src/enforce/alertmanager.js';
+import { GatewayError, type ErrorCode } from '../../src/errors.js';
+import type { LabelConstraint, RestrictedTenant } from '../../src/tenancy/tenant.js';
+
+function tenant(id: string, ...constraints: LabelConstraint[]): RestrictedTenant {
+  return { unrestricted: false, id, constraints };
+}
+const ns = (...values: string[]): LabelConstraint => ({ label: 'namespace', kind: 'values', values });
+const WEIRD = 'we"ird\\ns\ttab\nline';
+const TEAM_A = tenant('team-a', ns('team-a'));
+const TENANT_D = tenant('tenant.d', ns('tenant.d'));
+const TENANT_XD = tenant('tenantxd', ns('tenantxd'));
+const MULTI = tenant('multi', ns('team-a', 'tenant.d'));
+const REGEX_D = tenant('regex-d', { label: 'namespace', kind: 'regex', pattern: 'tenant\\..+' });
+const WEIRD_T = tenant('weird', ns(WEIRD));
+const WEIRD_MULTI = tenant('weird-multi', ns(WEIRD, 'tenant.d'));
+const TWO = tenant('two', { label: 'cluster', kind: 'values', values: ['c2'] }, ns('team-a'));
+
+function assertCode(fn: () => unknown, code: ErrorCode): void {
+  assert.throws(fn, (e: unknown) => e instanceof GatewayError && e.code === code);
+}
+
+describe('alertmanagerFilters rendering', () => {
+  const cases: [RestrictedTenant, string[]][] = [
+    [TEAM_A, ['namespace="team-a"']],
+    [MULTI, ['namespace=~"team-a|tenant\\\\.d"']],
+    [REGEX_D, ['namespace=~"tenant\\\\..+"']],
+    [WEIRD_T, ['namespace="we\\"ird\\\\ns\ttab\\nline"']],
+    [TWO, ['cluster="c2"', 'namespace="team-a"']],
+  ];
+  for (const [t, want] of cases) it(t.id, () => assert.deepEqual(alertmanagerFilters(t), want));
+  it('refuses a label name Alertmanager 0.25 cannot parse', () => {
+    assertCode(() => alertmanagerFilters(tenant('dots', { label: 'k8s.namespace', kind: 'values', values: ['a'] })), 'PG_TENANT_UNREPRESENTABLE');
+  });
+});
+
+const AM_BIN = '/usr/bin/prometheus-alertmanager';
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+describe('against a real Alertmanager', { skip: existsSync(AM_BIN) ? false : `${AM_BIN} not installed` }, () => {
+  let dir = '';
+  let child: ChildProcess | undefined;
+  let base = '';
+  let log = '';
+
+  async function call(path: string, init?: RequestInit): Promise<unknown> {
+    const res = await fetch(`${base}${path}`, init);
+    const text = await res.text();
+    assert.equal(res.status, 200, `${path}: ${res.status} ${text}\n${log}`);
+    return text === '' ? undefined : JSON.parse(text);
+  }
+  const post = (path: string, body: unknown): Promise<unknown> =>
+    call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
+  const query = (t: RestrictedTenant): string => new URLSearchParams(alertmanagerFilters(t).map((f): [string, string] => ['filter', f])).toString();
+  const names = (alerts: unknown[]): string[] =>
+    alerts.map((a) => (a as { labels: Record<string, string> }).labels.alertname ?? '').sort();
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'promgate-am-'));
+    await writeFile(join(dir, 'am.yml'), 'route: {receiver: default, group_by: [namespace]}\nreceivers: [{name: default}]\n');
+    const port = await freePort();
+    base = `http://127.0.0.1:${port}`;
+    child = spawn(AM_BIN, [
+      `--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`,
+      `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=',
+    ], { stdio: ['ignore', 'pipe', 'pipe'] });
+    child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
+    for (let i = 0; ; i++) {
+      const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
+      if (ok) break;
+      if (i > 100 || child.exitCode !== null) throw new Error(`alertmanager did not start:\n${log}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    const alert = (alertname: string, labels: Record<string, string>): unknown => ({ labels: { alertname, ...labels } });
+    await post('/api/v2/alerts', [
+      alert('A', { namespace: 'team-a' }), alert('B', { namespace: 'tenant.d' }), alert('C', { namespace: 'tenantxd' }),
+      alert('D', { namespace: 'team-b' }), alert('E', { namespace: WEIRD }), alert('F', {}),
+      alert('G', { namespace: 'team-a', cluster: 'c2' }),
+    ]);
+  });
+
+  after(async () => {
+    if (child && child.exitCode === null) {
+      const exited = new Promise((r) => child?.once('exit', r));
+      child.kill('SIGTERM');
+      await exited;
+    }
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  const cases: [RestrictedTenant, string[]][] = [
+    [TEAM_A, ['A', 'G']], [TENANT_D, ['B']], [TENANT_XD, ['C']], [MULTI, ['A', 'B', 'G']],
+    [REGEX_D, ['B']], [WEIRD_T, ['E']], [WEIRD_MULTI, ['B', 'E']], [TWO, ['G']],
+  ];
+  for (const [t, want] of cases) {
+    it(`GET /api/v2/alerts with the filters of ${t.id}`, async () => {
+      const alerts = await call(`/api/v2/alerts?${query(t)}`);
+      assert.deepEqual(names(filterAmAlerts(alerts, t)), want);
+      assert.deepEqual(names(alerts as unknown[]), want, 'upstream already filtered alone');
+    });
+  }
+
+  it('GET /api/v2/alerts/groups with the filters, then filterAlertGroups', async () => {
+    const groups = filterAlertGroups(await call(`/api/v2/alerts/groups?${query(MULTI)}`), MULTI);
+    const all = groups.flatMap((g) => (g as { alerts: unknown[] }).alerts);
+    assert.deepEqual(names(all), ['A', 'B', 'G']);
+  });
+
+  it('accepts enforced silences, which mute only the tenant\'s alerts and come back owned', async () => {
+    const body = { matchers: [{ name: 'alertname', value: 'A|D', isRegex: true }], startsAt: new Date().toISOString(),
+      endsAt: new Date(Date.now() + 3600_000).toISOString(), createdBy: 'test', comment: 'promgate test' };
+    const a = (await post('/api/v2/silences', enforceSilenceBody(body, TEAM_A))) as { silenceID: string };
+    const bodyB = { ...body, matchers: [{ name: 'alertname', value: 'B', isRegex: false }] };
+    const m = (await post('/api/v2/silences', enforceSilenceBody(bodyB, MULTI))) as { silenceID: string };
+    const silences = await call('/api/v2/silences');
+    const ids = (t: RestrictedTenant): string[] => filterSilences(silences, t).map((s) => (s as { id: string }).id).sort();
+    assert.deepEqual(ids(TEAM_A), [a.silenceID]);
+    assert.deepEqual(ids(MULTI), [a.silenceID, m.silenceID].sort());
+    assert.deepEqual(ids(TENANT_D), []);
+    const one = await call(`/api/v2/silence/${silenceId(`/api/v2/silence/${m.silenceID}`)}`);
+    assert.equal(silenceBelongsTo(one, MULTI), true);
+    const state = Object.fromEntries((await call('/api/v2/alerts') as { labels: { alertname: string }; status: { state: string } }[])
+      .map((x) => [x.labels.alertname, x.status.state]));
+    assert.deepEqual([state.A, state.B, state.D], ['suppressed', 'suppressed', 'active']);
+  });
+});
+
+const m = (name: string, value: string, isRegex = false, isEqual?: boolean): SilenceMatcher =>
+  (isEqual === undefined ? { name, value, isRegex } : { name, value, isRegex, isEqual });
+const silence = (...matchers: unknown[]): unknown =>
+  ({ id: 'x', matchers, startsAt: '', endsAt: '', createdBy: 'u', comment: 'c', status: { state: 'active' } });
+
+describe('silenceBelongsTo', () => {
+  const table: [string, RestrictedTenant, unknown, boolean][] = [
+    ['equality on the tenant value', TEAM_A, silence(m('namespace', 'team-a')), true],
+    ['isEqual true', TEAM_A, silence(m('namespace', 'team-a', false, true)), true],
+    ['negative matcher', TEAM_A, silence(m('namespace', 'team-a', false, false)), false],
+    ['negative beside a positive one', TEAM_A, silence(m('namespace', 'x', false, false), m('namespace', 'team-a')), true],
+    ['other tenant value', TEAM_A, silence(m('namespace', 'team-b')), false],
+    ['other label only', TEAM_A, silence(m('alertname', 'A')), false],
+    ['regex of the literal', TEAM_A, silence(m('namespace', 'team-a', true)), true],
+    ['regex with escaped punctuation', TEAM_A, silence(m('namespace', 'team\\-a', true)), true],
+    ['escaped letter is no literal (\\t is a tab)', TEAM_A, silence(m('namespace', '\\team-a', true)), false],
+    ['regex wildcard', TEAM_A, silence(m('namespace', 'team-.*', true)), false],
+    ['regex alternation with a foreign value', TEAM_A, silence(m('namespace', 'team-a|team-b', true)), false],
+    ['no matchers', TEAM_A, silence(), false],
+    ['matchers missing', TEAM_A, { id: 'x' }, false],
+    ['not an object', TEAM_A, 'namespace="team-a"', false],
+    ['malformed matcher beside a good one', TEAM_A, silence(m('namespace', 'team-a'), { name: 'a', value: 1, isRegex: false }), false],
+    ['isEqual not a boolean', TEAM_A, silence({ name: 'namespace', value: 'team-a', isRegex: false, isEqual: 'yes' }), false],
+    ['unescaped dot regex (matches tenantxd)', TENANT_D, silence(m('namespace', 'tenant.d', true)), false],
+    ['escaped dot regex', TENANT_D, silence(m('namespace', 'tenant\\.d', true)), true],
+    ['equality tenant.d', TENANT_D, silence(m('namespace', 'tenant.d')), true],
+    ['equality tenantxd', TENANT_D, silence(m('namespace', 'tenantxd')), false],
+    ['rendered alternation', MULTI, silence(m('namespace', 'team-a|tenant\\.d', true)), true],
+    ['reordered alternation', MULTI, silence(m('namespace', 'tenant\\.d|team-a', true)), true],
+    ['one value of several', MULTI, silence(m('namespace', 'team-a')), true],
+    ['empty alternative', MULTI, silence(m('namespace', 'team-a|', true)), false],
+    ['grouped alternation', MULTI, silence(m('namespace', '(team-a|tenant\\.d)', true)), false],
+    ['backslash class', MULTI, silence(m('namespace', 'team\\-\\w', true)), false],
+    ['regex tenant: same pattern', REGEX_D, silence(m('namespace', 'tenant\\..+', true)), true],
+    ['regex tenant: other pattern', REGEX_D, silence(m('namespace', 'tenant\\..*', true)), false],
+    ['regex tenant: equality inside', REGEX_D, silence(m('namespace', 'tenant.x')), true],
+    ['regex tenant: equality outside', REGEX_D, silence(m('namespace', 'tenantxd')), false],
+    ['two constraints, both confined', TWO, silence(m('namespace', 'team-a'), m('cluster', 'c2')), true],
+    ['two constraints, one confined', TWO, silence(m('namespace', 'team-a')), false],
+  ];
+  for (const [name, t, s, want] of table) it(`${t.id}: ${name} → ${want}`, () => assert.equal(silenceBelongsTo(s, t), want));
+});
+
+describe('filterSilences', () => {
+  it('keeps the tenant\'s silences in order', () => {
+    const body = [silence(m('namespace', 'team-a')), silence(m('namespace', 'tenant.d', true)),
+      silence(m('namespace', 'tenant\\.d', true)), silence(m('namespace', 'tenant.d'))];
+    assert.deepEqual(filterSilences(body, TENANT_D), [body[2], body[3]]);
+    assert.deepEqual(filterSilences(body, TEAM_A), [body[0]]);
+  });
+  it('throws PG_UPSTREAM_BAD_RESPONSE on a non-array or a non-object item', () => {
+    assertCode(() => filterSilences({ silences: [] }, TEAM_A), 'PG_UPSTREAM_BAD_RESPONSE');
+    assertCode(() => filterSilences([null], TEAM_A), 'PG_UPSTREAM_BAD_RESPONSE');
+  });
+});
+
+describe('filterAmAlerts / filterAlertGroups (defence in depth)', () => {
+  const al = (alertname: string, namespace: string): unknown => ({ labels: { alertname, namespace }, status: { state: 'active' }, fingerprint: alertname });
+  it('drops foreign alerts and empty groups', () => {
+    const groups = [
+      { labels: { namespace: 'team-a' }, receiver: { name: 'r' }, alerts: [al('A', 'team-a'), al('X', 'tenantxd')] },
+      { labels: {}, receiver: { name: 'r' }, alerts: [al('C', 'tenantxd')] },
+    ];
+    assert.deepEqual(filterAlertGroups(groups, TEAM_A), [{ ...groups[0], alerts: [al('A', 'team-a')] }]);
+    assert.deepEqual(filterAmAlerts([al('A', 'team-a'), al('B', 'tenant.d'), al('C', 'tenantxd')], TENANT_D), [al('B', 'tenant.d')]);
+  });
+  for (const [name, fn] of [
+    ['alerts not an array', () => filterAmAlerts({}, TEAM_A)],
+    ['alert labels missing', () => filterAmAlerts([{ status: {} }], TEAM_A)],
+    ['groups not an array', () => filterAlertGroups(null, TEAM_A)],
+    ['group alerts missing', () => filterAlertGroups([{ labels: {} }], TEAM_A)],
+    ['group alert labels not strings', () => filterAlertGroups([{ alerts: [{ labels: { namespace: ['team-a'] } }] }], TEAM_A)],
+  ] as [string, () => unknown][]) {
+    it(`throws PG_UPSTREAM_BAD_RESPONSE: ${name}`, () => assertCode(fn, 'PG_UPSTREAM_BAD_RESPONSE'));
+  }
+});
+
+describe('enforceSilenceBody', () => {
+  const base = { startsAt: '2026-01-01T00:00:00Z', endsAt: '2026-01-02T00:00:00Z', createdBy: 'alice', comment: 'deploy' };
+  const body = (...matchers: unknown[]): Record<string, unknown> => ({ ...base, matchers });
+  const matchersOf = (b: unknown): unknown => (b as { matchers: unknown }).matchers;
+  const tenantM = { name: 'namespace', value: 'team-a', isRegex: false, isEqual: true };
+
+  it('appends the tenant matcher after the user\'s', () => {
+    const out = enforceSilenceBody(body(m('alertname', 'A')), TEAM_A);
+    assert.deepEqual(out, { ...base, matchers: [m('alertname', 'A'), tenantM] });
+    assert.equal(silenceBelongsTo(out, TEAM_A), true);
+  });
+  it('adds nothing when a user matcher already confines the tenant label', () => {
+    const input = body(m('namespace', 'team-a'), m('alertname', 'A'));
+    assert.deepEqual(enforceSilenceBody(input, TEAM_A), input);
+  });
+  it('keeps a conflicting or wider user matcher and still appends (matchers are ANDed)', () => {
+    assert.deepEqual(matchersOf(enforceSilenceBody(body(m('namespace', 'team-b')), TEAM_A)), [m('namespace', 'team-b'), tenantM]);
+    assert.deepEqual(matchersOf(enforceSilenceBody(body(m('namespace', 'team-.*', true)), TEAM_A)), [m('namespace', 'team-.*', true), tenantM]);
+  });
+  it('appends regex matchers for multi-value and regex tenants, one per constraint', () => {
+    assert.deepEqual(matchersOf(enforceSilenceBody(body(m('a', 'b')), MULTI)), [m('a', 'b'), m('namespace', 'team-a|tenant\\.d', true, true)]);
+    assert.deepEqual(matchersOf(enforceSilenceBody(body(m('a', 'b')), REGEX_D)), [m('a', 'b'), m('namespace', 'tenant\\..+', true, true)]);
+    assert.deepEqual(matchersOf(enforceSilenceBody(body(m('namespace', 'team-a')), TWO)), [m('namespace', 'team-a'), m('cluster', 'c2', false, true)]);
+  });
+  it('keeps other fields and does not modify its input', () => {
+    const input = { ...body(m('a', 'b')), id: '8f23dd03-21fe-416a-9cca-7ed6eb529e97', extra: { x: 1 } };
+    const copy = structuredClone(input);
+    const out = enforceSilenceBody(input, TEAM_A);
+    assert.equal(out.id, input.id);
+    assert.deepEqual(out.extra, { x: 1 });
+    assert.deepEqual(input, copy);
+  });
+  it('always yields a silence that belongs to the tenant (property)', () => {
+    const tenants = [TEAM_A, TENANT_D, MULTI, REGEX_D, WEIRD_MULTI, TWO];
+    const matcher = fc.record({
+      name: fc.constantFrom('namespace', 'cluster', 'alertname'),
+      value: fc.oneof(fc.constantFrom('team-a', 'tenant.d', 'tenant\\.d', 'team-a|tenant\\.d', '.*', 'c2', ''), fc.string()),
+      isRegex: fc.boolean(),
+      isEqual: fc.option(fc.boolean(), { nil: undefined }),
+    }).map((x) => (x.isEqual === undefined ? { name: x.name, value: x.value, isRegex: x.isRegex } : x));
+    fc.assert(fc.property(fc.array(matcher, { minLength: 1, maxLength: 5 }), fc.constantFrom(...tenants), (ms, t) =>
+      silenceBelongsTo(enforceSilenceBody(body(...ms), t), t)));
+  });
+  const bad: [string, unknown][] = [
+    ['null', null], ['an array', [body(m('a', 'b'))]], ['no matchers', { ...base }], ['empty matchers', body()],
+    ['matchers not an array', { ...base, matchers: m('a', 'b') }], ['matcher without isRegex', body({ name: 'a', value: 'b' })],
+    ['isRegex a string', body({ name: 'a', value: 'b', isRegex: 'true' })], ['value a number', body({ name: 'a', value: 1, isRegex: false })],
+    ['isEqual null', body({ name: 'a', value: 'b', isRegex: false, isEqual: null })], ['matcher a string', body('a="b"')],
+    ['startsAt missing', { ...body(m('a', 'b')), startsAt: undefined }], ['endsAt a number', { ...body(m('a', 'b')), endsAt: 1 }],
+    ['createdBy missing', { ...body(m('a', 'b')), createdBy: undefined }], ['comment null', { ...body(m('a', 'b')), comment: null }],
+    ['id not a UUID', { ...body(m('a', 'b')), id: '../silences' }],
+  ];
+  for (const [name, b] of bad) it(`rejects a malformed body with PG_BAD_BODY: ${name}`, () => assertCode(() => enforceSilenceBody(b, TEAM_A), 'PG_BAD_BODY'));
+});
+
+describe('silenceId', () => {
+  const id = '8f23dd03-21fe-416a-9cca-7ed6eb529e97';
+  it('returns the UUID of a silence path, with or without a route prefix', () => {
+    assert.equal(silenceId(`/api/v2/silence/${id}`), id);
+    assert.equal(silenceId(`/clusters/host/alertmanager/api/v2/silence/${id.toUpperCase()}`), id.toUpperCase());
+  });
+  for (const p of ['/api/v2/silence/nope', '/api/v2/silence/', `/api/v2/silence/${id}/`, `/api/v2/silence/${id}?x=1`,
+    `/api/v2/silence/${id}x`, `/api/v2/silences/${id}`, `/api/v2/silence/../silence/${id}x`, `/api/v2/silence/${id.replace(/-/g, '')}`]) {
+    it(`rejects ${p} with PG_BAD_REQUEST`, () => assertCode(() => silenceId(p), 'PG_BAD_REQUEST'));
+  }
+});
