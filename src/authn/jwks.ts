@@ -18,8 +18,9 @@ export interface KeySet {
 
 export interface KeySetOptions {
   timeoutMs: number;
+  /** Least time between fetches caused by unknown kids. */
   cooldownMs: number;
-  /** How often a URL set is re-fetched in the background. */
+  /** How often a URL set is re-fetched in the background (0: never; unknown kids still trigger a fetch). */
   refreshMs: number;
   /** Start retry delay after a failed first fetch, doubled up to maxRetryMs. */
   retryMs?: number;
@@ -111,11 +112,11 @@ function fileKeySet(path: string, source: string, opts: KeySetOptions, deps: Sou
 }
 
 function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: SourceDeps, warn: (m: string) => void): KeySet {
-  // jose fetches (timeout, redirects refused, cooldown bookkeeping); the keys we verify with are our own
+  // jose only fetches (timeout, redirects refused, JSON checks); the keys we verify with are our own
   // validated copy, swapped only when a fetched set is valid. Refreshes run in the background: jose's
   // own staleness check would re-fetch on the request path and fail every request while the key
   // server is down, so its cacheMaxAge is infinite and a failed refresh keeps the last good set.
-  const remote = createRemoteJWKSet(new URL(url), { timeoutDuration: opts.timeoutMs, cooldownDuration: opts.cooldownMs, cacheMaxAge: Number.POSITIVE_INFINITY });
+  const remote = createRemoteJWKSet(new URL(url), { timeoutDuration: Math.round(opts.timeoutMs), cooldownDuration: opts.cooldownMs, cacheMaxAge: Number.POSITIVE_INFINITY });
   let keys: Parsed | undefined;
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -145,7 +146,8 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
     if (closed) return;
     timer = setTimeout(() => {
       void fetchNow().then((ok) => {
-        if (ok || keys) return schedule(opts.refreshMs);
+        // refreshMs 0: no periodic refresh (unknown kids and reload() still fetch).
+        if (ok || keys) return opts.refreshMs > 0 ? schedule(opts.refreshMs) : undefined;
         retry = Math.min(retry * 2, opts.maxRetryMs ?? 30_000);
         schedule(retry);
       });

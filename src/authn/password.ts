@@ -24,7 +24,7 @@ const REFUSED: readonly [RegExp, string][] = [
   [/^\$[56]\$/, 'SHA-crypt ($5$/$6$) is not supported; use bcrypt or argon2id'],
   [/^\$argon2(?:i|d)\$/, 'only the argon2id variant is supported'],
   [/^\$2[a-z]?\$/, 'malformed bcrypt hash (expected $2a$/$2b$/$2y$, a two-digit cost and 53 characters)'],
-  [/^\$(?:scrypt|pbkdf2|7|y|gy)/, 'this hash format is not supported; use bcrypt or argon2id'],
+  [/^\$(?:scrypt|pbkdf2[-a-z0-9]*|7|y|gy)\$/, 'this hash format is not supported; use bcrypt or argon2id'],
 ];
 
 /** One key per process: HMACs made with it never leave memory and never outlive a restart. */

@@ -51,6 +51,8 @@ const anyOf = (patterns: string | readonly string[], fold = false): Test => {
 /**
  * Every field given must match (AND); within a field any listed pattern may match (OR). A rule with
  * an empty `match` applies to every identity, anonymous included when anonymous access is enabled.
+ * `users` matches Identity.user (the basic username, or the token's userClaim); where users can
+ * edit that claim at their provider, match on `claims: {sub: ...}` instead.
  */
 function compileMatch(m: TenantRuleConfig['match']): (id: Identity) => boolean {
   const checks: ((id: Identity) => boolean)[] = [];
