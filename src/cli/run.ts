@@ -5,6 +5,7 @@ import { ConfigError } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
 import { startGateway } from '../server/server.js';
+import { watchConfigFile } from '../config/watch.js';
 
 export interface RunOptions {
   file?: string;
@@ -29,10 +30,15 @@ export async function runCommand(opts: RunOptions): Promise<void> {
     flushLogger(logger);
     throw e;
   });
+  // The policy lives in the config file: a saved change reloads it like SIGHUP; a refused one keeps the old config.
+  const watcher = opts.file ? watchConfigFile(opts.file, () => void gw.reload()) : undefined;
+  const interval = first.server.reloadInterval;
+  if (watcher && interval > 0) setInterval(() => watcher.poll(), interval).unref();
   let stopping = false;
   const stop = (signal: string) => {
     if (stopping) return;
     stopping = true;
+    watcher?.close();
     logger.info({ signal }, 'signal received');
     gw.shutdown()
       .then(() => exit(logger, 0))
