@@ -20,6 +20,9 @@ export function validateSemantics(cfg: Config): SemanticProblem[] {
     }
     const up = r.upstream.auth;
     if (up.type === 'bearer' && !up.token && !up.tokenFile) problems.push({ path: ['routes', i, 'upstream', 'auth'], message: 'bearer needs token or tokenFile' });
+    if (up.type === 'aws' || up.type === 'azure') {
+      problems.push({ path: ['routes', i, 'upstream', 'auth', 'type'], message: `${up.type} request signing is not available in this version of promgate (requests would reach the backend unsigned)` });
+    }
   });
   try {
     createProxyTrust(cfg.server.trustedProxies);

@@ -16,6 +16,7 @@ import { createJwtAuthenticator } from '../authn/jwt.js';
 import { createTenantResolver } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
+import { createSigner, type Signer } from '../upstream/signers/index.js';
 
 export interface Runtime {
   readonly cfg: Config;
@@ -69,6 +70,7 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
   const chains = new Map<CompiledRoute, AuthChain>();
   const strip = new Map<CompiledRoute, ReadonlySet<string>>();
   const tenantHeaders = new Map<CompiledRoute, ReturnType<typeof createTenantHeader>>();
+  const signers = new Map<CompiledRoute, Signer>();
   for (const route of routes) {
     const methods = route.cfg.authMethods ?? ['session', 'jwt', 'basic', 'anonymous'];
     const authenticators = methods.flatMap((m) => (byMethod.has(m) ? [byMethod.get(m)!] : []));
@@ -77,6 +79,8 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
       ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`
       : authenticators.some((a) => a.method === 'jwt') ? 'Bearer' : undefined;
     chains.set(route, { authenticators, anonymous, challenge });
+    const signer = createSigner(route.cfg.upstream);
+    if (signer) signers.set(route, signer);
     const th = route.cfg.upstream.tenantHeader;
     if (th) {
       tenantHeaders.set(route, createTenantHeader(th));
@@ -107,7 +111,9 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
       const v = fn(tenant, id);
       if (v !== '') headers[route.cfg.upstream.tenantHeader!.name.toLowerCase()] = v;
     },
-    sign: async () => {},
+    sign: async (route, _method, _path, headers) => {
+      signers.get(route)?.(headers);
+    },
     poolKeys: usedPools,
     async close() {
       await Promise.allSettled(authenticators.map(async (a) => a.close?.()));

@@ -160,15 +160,16 @@ tenants:
   assert.equal(r.json.code, 'PG_TENANT_NONE');
 });
 
-test('backend tenant header: set from the tenant, client copies removed, federation only when allowed', async () => {
+test('backend tenant header and upstream credentials: set by promgate, client copies removed, federation only when allowed', async () => {
   const users = tmp.file('users2.yaml');
+  writeFileSync(tmp.file('upstream-token'), 'upstream-secret\n');
   writeFileSync(users, 'users:\n  - {username: a, password: pa, namespace: team-a}\n  - {username: b, password: pb, namespaces: [team-b, team-c]}\n');
   const p = await pg({
     configYaml: `server: {host: 127.0.0.1, port: {{PORT}}}
 routes:
   - name: mimir
     prefix: /mimir
-    upstream: {url: "${stub.url}/prometheus", type: mimir, tenantHeader: {name: X-Scope-OrgID}}
+    upstream: {url: "${stub.url}/prometheus", type: mimir, tenantHeader: {name: X-Scope-OrgID}, auth: {type: bearer, tokenFile: "${tmp.file('upstream-token')}"}}
   - name: thanos
     prefix: /thanos
     upstream: {url: "${stub.url}", type: thanos, tenantHeader: {name: THANOS-TENANT, allowFederation: true}}
@@ -180,6 +181,7 @@ auth: {basic: {usersFile: "${users}"}}
   const h = stub.received.at(-1)!.headers;
   assert.equal(h['x-scope-orgid'], 'team-a');
   assert.equal(h['x_scope_orgid'], undefined);
+  assert.equal(h.authorization, 'Bearer upstream-secret', "the client's Basic credentials are replaced by the upstream's");
   assert.equal(stub.received.at(-1)!.url.split('?')[0], '/prometheus/api/v1/query');
   const refused = await call(p.url, '/mimir/api/v1/query?query=up', basic('b', 'pb'));
   assert.equal(refused.status, 403);
