@@ -78,7 +78,7 @@ const oidcSchema = z.strictObject({
   cookie: z
     .strictObject({
       name: z.string().regex(/^[A-Za-z0-9_\-.]+$/, 'cookie names may use letters, digits, "_", "-" and "."').default('_oauth2_proxy'),
-      secret: z.array(z.string()).optional().describe('Cookie secrets, newest first: 32 raw bytes, or base64/base64url of 16, 24 or 32 bytes. The first seals; every one opens.'),
+      secret: z.union([z.string().transform((v) => [v]), z.array(z.string())]).optional().describe('Cookie secrets, newest first: 32 raw bytes, or base64/base64url of 16, 24 or 32 bytes. The first seals; every one opens.'),
       secretFile: z.string().optional(),
       domains: z.array(z.string()).default([]),
       path: z.string().default('/'),

@@ -3,6 +3,14 @@ import { createServer, type IncomingMessage, type ServerResponse, type Server } 
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
 import { generateKeyPair, exportJWK } from 'jose';
+import { pino } from 'pino';
+import type { Redis } from 'ioredis';
+import { authSchema, type OidcConfig, type OidcConfigInput } from '../../../src/config/schema-auth.js';
+import { GatewayError } from '../../../src/errors.js';
+import { createSessionAuthenticator, type SessionAuthenticator } from '../../../src/authn/session/authenticator.js';
+import { createOAuth2Endpoints, type OAuth2Endpoints } from '../../../src/forward-auth/endpoints.js';
+import { upstreamIdentityHeaders } from '../../../src/forward-auth/headers.js';
+import { createProxyTrust } from '../../../src/server/trusted-proxies.js';
 
 // oidc-provider ships no type declarations: the little of its API used here, typed by hand.
 interface ProviderCtx {
@@ -131,7 +139,7 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
     conformIdTokenClaims: opts.claimsInIdToken === false,
     features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
-    ttl: { AccessToken: opts.accessTokenTtl ?? 3600 },
+    ttl: { AccessToken: opts.accessTokenTtl ?? 3600, IdToken: 3600, Interaction: 600, Session: 3600, Grant: 3600, RefreshToken: 86_400 },
     pkce: { required: () => true },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
     issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(g: string): boolean }) => opts.refreshTokens !== false && client.grantTypeAllowed('refresh_token'),
@@ -283,6 +291,11 @@ export class TestBrowser {
     this.jar = jar;
   }
 
+  /** Another browser holding a copy of this one's cookies (to replay what it held at this moment). */
+  clone(): TestBrowser {
+    return new TestBrowser(this.jar.clone(), this.extraHeaders);
+  }
+
   /** One request, no redirect following; cookies sent and stored. */
   async request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
     const headers: Record<string, string> = { ...this.extraHeaders, ...init.headers };
@@ -312,10 +325,18 @@ export class TestBrowser {
 
   /**
    * Starts at `startUrl` (the gateway's /oauth2/start or a protected page), signs in at the test IdP and
-   * follows redirects until the gateway's callback answered; returns that answer (a redirect to rd).
+   * follows redirects up to the gateway's callback, which is returned without being requested.
    */
-  async login(startUrl: string, user: { id: string; password: string }, callbackPath = '/oauth2/callback'): Promise<{ res: Response; hops: Hop[] }> {
-    const first = await this.follow(startUrl);
+  async reachCallback(startUrl: string, user: { id: string; password: string }, callbackPath = '/oauth2/callback'): Promise<{ callbackUrl: string; hops: Hop[] }> {
+    let callbackUrl: string | undefined;
+    const stopAtCallback = (next: string) => {
+      if (new URL(next).pathname !== callbackPath) return false;
+      callbackUrl = next;
+      return true;
+    };
+    const first = await this.follow(startUrl, stopAtCallback);
+    // Still signed in at the IdP (single sign-on): straight back to the callback, no form.
+    if (callbackUrl) return { callbackUrl, hops: first.hops };
     const html = await first.res.text();
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
     if (first.res.status !== 200 || !action) throw new Error(`no login form at ${first.url} (${first.res.status}): ${html.slice(0, 300)}`);
@@ -327,12 +348,97 @@ export class TestBrowser {
     });
     const loc = posted.headers.get('location');
     if (!loc) throw new Error(`login refused (${posted.status}): ${(await posted.text()).slice(0, 300)}`);
-    let seenCallback = false;
-    const rest = await this.follow(new URL(loc, formUrl).href, (next) => {
-      if (seenCallback) return true;
-      if (new URL(next).pathname === callbackPath) seenCallback = true;
-      return false;
-    });
-    return { res: rest.res, hops: [...first.hops, ...rest.hops] };
+    const rest = await this.follow(new URL(loc, formUrl).href, stopAtCallback);
+    const reached = callbackUrl as string | undefined;
+    if (!reached) throw new Error(`never reached ${callbackPath}: ${rest.hops.map((h) => `${h.status} ${h.url}`).join(' -> ')}`);
+    return { callbackUrl: reached, hops: [...first.hops, ...rest.hops] };
   }
+
+  /** reachCallback, then the callback itself: its answer is normally a 302 to rd with the session cookie. */
+  async login(startUrl: string, user: { id: string; password: string }, callbackPath = '/oauth2/callback'): Promise<{ res: Response; callbackUrl: string }> {
+    const { callbackUrl } = await this.reachCallback(startUrl, user, callbackPath);
+    return { res: await this.request(callbackUrl), callbackUrl };
+  }
+}
+
+// ---- A gateway under test: the sign-in endpoints and a protected path on a plain node:http server ----
+
+export interface TestGateway {
+  url: string;
+  cfg: OidcConfig;
+  session: SessionAuthenticator;
+  endpoints: OAuth2Endpoints;
+  close(): Promise<void>;
+}
+
+export interface LateServer {
+  url: string;
+  server: Server;
+}
+
+/** A listening server whose handler is attached later (its URL must be registered at the IdP first). */
+export async function lateServer(): Promise<LateServer> {
+  const server = createServer();
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
+}
+
+/**
+ * Mounts the endpoints the way the pipeline does: /oauth2/* and /ping, /ready to the endpoints; /protected/*
+ * authenticated by the session authenticator, answering 200 with the identity headers it would send upstream.
+ */
+export function mountGateway(at: LateServer, oidc: OidcConfigInput, opts: { trustedProxies?: string[]; redis?: Redis } = {}): TestGateway {
+  const cfg = authSchema.parse({ oidc }).oidc!;
+  const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
+  const session = createSessionAuthenticator(cfg, { logger, redis: opts.redis });
+  const trust = createProxyTrust(opts.trustedProxies ?? []);
+  const endpoints = createOAuth2Endpoints(cfg, { logger, trust, session, authenticate: async (r) => session.authenticate(r) });
+  at.server.removeAllListeners('request');
+  at.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const url = new URL(req.url ?? '/', at.url);
+    const run = async () => {
+      if (endpoints.handles(url.pathname)) return endpoints.handle(req, res, url);
+      if (!url.pathname.startsWith('/protected')) return void res.writeHead(404).end();
+      let id;
+      try {
+        id = await session.authenticate({ headers: req.headers, path: url.pathname });
+      } catch (e) {
+        if (e instanceof GatewayError && e.status === 401) return endpoints.unauthenticated(req, res, url);
+        throw e;
+      }
+      if (!id) return endpoints.unauthenticated(req, res, url);
+      const body = JSON.stringify({ user: id.user, upstream: upstreamIdentityHeaders(id, cfg) });
+      res.writeHead(200, { 'content-type': 'application/json', ...(id.setCookies ? { 'set-cookie': id.setCookies } : {}) });
+      res.end(body);
+    };
+    run().catch((e: unknown) => {
+      const err = e instanceof GatewayError ? e : new GatewayError('PG_INTERNAL', String(e));
+      if (!res.headersSent) res.writeHead(err.status, { 'content-type': 'text/plain' });
+      res.end(err.code);
+    });
+  });
+  return {
+    url: at.url,
+    cfg,
+    session,
+    endpoints,
+    close: async () => {
+      await session.close();
+      at.server.closeAllConnections();
+      await new Promise<void>((r) => at.server.close(() => r()));
+    },
+  };
+}
+
+/** Base gateway settings for a test IdP client: http everywhere, a fresh cookie secret. */
+export function gatewayOidc(idp: OidcProviderFixture, client: ClientCreds, extra: Partial<OidcConfigInput> = {}, secret = randomBytes(32).toString('base64')): OidcConfigInput {
+  return {
+    issuerUrl: idp.issuer,
+    clientId: client.clientId,
+    clientSecret: client.clientSecret,
+    clientAuthMethod: client === idp.clients.post ? 'client_secret_post' : 'client_secret_basic',
+    insecure: true,
+    ...extra,
+    cookie: { secret: [secret], secure: false, ...extra.cookie },
+  };
 }

@@ -1,0 +1,148 @@
+// The oauth2-proxy-compatible endpoints under /oauth2 (sign_in, start, callback, sign_out, userinfo, auth), /ping and /ready.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { GatewayError, toGatewayError } from '../errors.js';
+import type { Logger } from '../observability/logger.js';
+import type { OidcConfig } from '../config/schema-auth.js';
+import type { AuthRequest, Identity } from '../authn/identity.js';
+import type { ProxyTrust } from '../server/trusted-proxies.js';
+import { cookieHost, type SessionAuthenticator } from '../authn/session/authenticator.js';
+import { parseCookies } from '../authn/session/cookies.js';
+import { createRedirectValidator } from './redirect.js';
+import { callbackUrl, chooseRedirect, forwarded, wantsApiAnswer } from './request-info.js';
+import { authResponseHeaders } from './headers.js';
+import { isAllowed, queryAllows } from './allowed.js';
+import { createSkipAuthMatcher, skipAuthPath } from './skip-auth.js';
+import { loginFailedPage, redirect, sendApiError, sendJson, sendText, signInPage } from './respond.js';
+import { signOut } from './sign-out.js';
+
+export interface OAuth2EndpointDeps {
+  logger: Logger;
+  trust: ProxyTrust;
+  session: SessionAuthenticator;
+  /** The whole chain for these endpoints: session, and JWT bearer tokens when skipJwtBearerTokens. */
+  authenticate(req: AuthRequest): Promise<Identity | null>;
+}
+
+export interface OAuth2Endpoints {
+  handles(path: string): boolean;
+  handle(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void>;
+  /** For a route that accepts sessions and found no identity: login redirect for browsers, 401 JSON for APIs. */
+  unauthenticated(req: IncomingMessage, res: ServerResponse, url: URL): void;
+}
+
+const ACTIONS = ['sign_in', 'start', 'callback', 'sign_out', 'userinfo', 'auth'] as const;
+type Action = (typeof ACTIONS)[number];
+
+export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps): OAuth2Endpoints {
+  const prefix = cfg.proxyPrefix.replace(/\/+$/, '');
+  const { session, trust, logger } = deps;
+  const validate = createRedirectValidator(cfg.whitelistDomains);
+  const skip = createSkipAuthMatcher(cfg.skipAuthRoutes);
+  const apiRoutes = cfg.apiRoutes.map((r) => new RegExp(r));
+  const routes = new Map<string, Action>(ACTIONS.map((a) => [`${prefix}/${a}`, a]));
+  const choice = { validate, trust, proxyPrefix: prefix };
+  const startUrl = (rd: string) => `${prefix}/start?rd=${encodeURIComponent(rd)}`;
+
+  /** The identity, or the refusal turned into a status with the session cookies cleared. */
+  async function identify(req: IncomingMessage, path: string): Promise<{ id: Identity | null; err?: GatewayError; clear: string[] }> {
+    try {
+      return { id: await deps.authenticate({ headers: req.headers, path }), clear: [] };
+    } catch (e) {
+      const err = toGatewayError(e);
+      if (err.status >= 500) logger.error({ err: err.message, code: err.code }, 'authentication failed');
+      return { id: null, err, clear: err.status === 401 ? session.clearCookies(req.headers) : [] };
+    }
+  }
+
+  async function auth(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const f = forwarded(req, trust);
+    if (f.uri !== undefined && cfg.skipAuthRoutes.length > 0) {
+      const p = skipAuthPath(f.uri);
+      if (p !== null && skip(f.method ?? req.method ?? 'GET', p)) return sendText(res, 202, '');
+    }
+    const { id, err, clear } = await identify(req, url.pathname);
+    if (!id) return sendText(res, err && err.status !== 401 ? err.status : 401, err && err.status !== 401 ? err.errorType : 'Unauthorized', clear);
+    if (!isAllowed(id, session.rules) || !queryAllows(id, url.searchParams)) return sendText(res, 403, 'Forbidden', id.setCookies ?? []);
+    sendText(res, 202, '', id.setCookies ?? [], authResponseHeaders(id, cfg));
+  }
+
+  async function userinfo(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const { id, err, clear } = await identify(req, url.pathname);
+    if (!id) return sendApiError(res, err ?? new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), clear);
+    const pref = id.claims.preferred_username;
+    sendJson(res, 200, {
+      user: id.user,
+      email: id.email,
+      groups: id.groups.length > 0 ? id.groups : undefined,
+      preferredUsername: typeof pref === 'string' ? pref : undefined,
+    }, id.setCookies ?? []);
+  }
+
+  async function start(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    const rd = chooseRedirect(req, url, choice);
+    const out = await session.login.start({
+      rd,
+      redirectUri: callbackUrl(req, trust, cfg.redirectUrl, prefix),
+      cookies: parseCookies(req.headers),
+      host: cookieHost(req.headers),
+    });
+    redirect(res, out.location, out.setCookies);
+  }
+
+  async function callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
+    try {
+      const result = await session.login.finish({ query: url.searchParams, cookies: parseCookies(req.headers), host: cookieHost(req.headers) });
+      try {
+        const created = await session.createSession(result, req.headers);
+        logger.info({ user: created.state.user, email: created.state.email }, 'signed in');
+        redirect(res, validate(result.rd) ?? '/', [...created.setCookies, result.clearCsrf]);
+      } catch (e) {
+        throw Object.assign(toGatewayError(e), { clearCsrf: result.clearCsrf });
+      }
+    } catch (e) {
+      const err = toGatewayError(e);
+      logger.warn({ err: err.message, code: err.code }, 'sign-in failed');
+      const clear = (err as GatewayError & { clearCsrf?: string }).clearCsrf;
+      loginFailedPage(res, err, `${prefix}/sign_in`, clear ? [clear] : []);
+    }
+  }
+
+  const handlers: Record<Action, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>> = {
+    sign_in: async (req, res, url) => signInPage(res, startUrl(chooseRedirect(req, url, choice))),
+    start,
+    callback,
+    sign_out: (req, res, url) => signOut(req, res, url, { cfg, session, choice, logger }),
+    userinfo,
+    auth,
+  };
+
+  return {
+    handles: (path) => routes.has(path) || (cfg.pingPath !== '' && path === cfg.pingPath) || (cfg.readyPath !== '' && path === cfg.readyPath),
+    async handle(req, res, url) {
+      const path = url.pathname;
+      if (path === cfg.pingPath) return sendText(res, 200, 'OK');
+      if (path === cfg.readyPath) {
+        if (!session.provider.ready()) session.provider.warm();
+        const ok = session.ready();
+        return sendText(res, ok ? 200 : 503, ok ? 'OK' : 'NOT READY');
+      }
+      const action = routes.get(path);
+      if (!action) return sendText(res, 404, 'Not Found');
+      try {
+        await handlers[action](req, res, url);
+      } catch (e) {
+        const err = toGatewayError(e);
+        if (err.status >= 500) logger.error({ err: err.message, code: err.code, cause: String(err.cause ?? '') }, `${action} failed`);
+        if (wantsApiAnswer(req, path, apiRoutes)) sendApiError(res, err);
+        else loginFailedPage(res, err, `${prefix}/sign_in`);
+      }
+    },
+    unauthenticated(req, res, url) {
+      const clear = session.clearCookies(req.headers);
+      if (wantsApiAnswer(req, url.pathname, apiRoutes)) {
+        return sendApiError(res, new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), clear);
+      }
+      redirect(res, startUrl(validate(url.pathname + url.search) ?? '/'), clear);
+    },
+  };
+}
