@@ -123,7 +123,12 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
   let retry = opts.retryMs ?? 1000;
   let lastAttempt = 0;
 
-  async function fetchNow(): Promise<boolean> {
+  let inflight: Promise<boolean> | undefined;
+  /** Concurrent callers share one fetch. */
+  function fetchNow(): Promise<boolean> {
+    return (inflight ??= fetchOnce().finally(() => (inflight = undefined)));
+  }
+  async function fetchOnce(): Promise<boolean> {
     lastAttempt = Date.now();
     try {
       await remote.reload();
@@ -160,6 +165,8 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
     source,
     ready: () => keys !== undefined,
     async getKey(header, token) {
+      // Right after start-up the first fetch may still be running: wait for it rather than refuse.
+      if (!keys && inflight) await inflight;
       if (!keys) throw new GatewayError('PG_AUTHN_UNAVAILABLE', 'token keys are not loaded yet');
       try {
         return await resolveKey(keys, header, token);

@@ -9,6 +9,7 @@ import { ConfigError } from '../config/errors.js';
 import { addK8spinFlags, k8spinOverrides } from './k8spin-flags.js';
 import { runCommand } from './run.js';
 import { hashPassword } from '../authn/password.js';
+import { parseOauth2ProxyOptions, type Oauth2ProxyOptions } from './oauth2-proxy-flags.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -31,9 +32,15 @@ const run = program
   .addOption(new Option('--workers <n>', 'worker processes (node:cluster)').argParser(Number))
   .allowExcessArguments(false);
 addK8spinFlags(run);
+let oauth2: Oauth2ProxyOptions | undefined;
 run.action(async (opts: Record<string, unknown>) => {
   const file = opts.config as string | undefined;
-  const overrides = k8spinOverrides(opts, (k) => run.getOptionValueSource(k) as never, file !== undefined);
+  const o2 = oauth2!;
+  const oauth2Mode = Object.keys(o2.oidc).length > 0 || o2.upstream !== undefined;
+  // Without a config file and without oauth2-proxy options, the prometheus-multi-tenant-proxy flags and their
+  // defaults describe the whole gateway, exactly as that proxy behaves.
+  const overrides = k8spinOverrides(opts, (k) => run.getOptionValueSource(k) as never, file !== undefined || oauth2Mode);
+  if (oauth2Mode) deepMerge(overrides, oauth2Overrides(o2));
   const extra: Record<string, unknown> = {};
   if (opts.metricsPort !== undefined) extra.metricsPort = opts.metricsPort;
   if (opts.logLevel !== undefined) extra.logLevel = opts.logLevel;
@@ -87,4 +94,22 @@ program
     process.stdout.write(`promgate ${pkg.version} (node ${process.version})\n`);
   });
 
-program.parseAsync(process.argv).catch((e: Error) => fail(e.message));
+/** oauth2-proxy options → config: auth.oidc, server address, and `--upstream` as a generic app route. */
+function oauth2Overrides(o2: Oauth2ProxyOptions): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  if (Object.keys(o2.oidc).length > 0) out.auth = { oidc: o2.oidc };
+  if (Object.keys(o2.server).length > 0) out.server = o2.server;
+  if (o2.upstream !== undefined) out.routes = [{ name: 'upstream', prefix: '/', upstream: { url: o2.upstream, type: 'http' } }];
+  return out;
+}
+
+let argv = process.argv;
+if (argv[2] === 'run') {
+  // oauth2-proxy's flags and OAUTH2_PROXY_* variables are taken first; everything else goes to the parser below.
+  oauth2 = parseOauth2ProxyOptions(argv.slice(3), process.env);
+  if (oauth2.unsupported.length > 0) fail(`unsupported oauth2-proxy option(s): ${oauth2.unsupported.join(', ')} (see the README's migration table)`);
+  if (oauth2.errors.length > 0) fail(oauth2.errors.join('\n'));
+  for (const name of oauth2.ignored) process.stderr.write(`promgate: oauth2-proxy option ${name} has no effect here and is ignored\n`);
+  argv = [...argv.slice(0, 3), ...oauth2.rest];
+}
+program.parseAsync(argv).catch((e: Error) => fail(e.message));

@@ -84,6 +84,8 @@ const SUPPORTED: Record<string, Spec> = {
     const ups = list(v);
     if (ups.length > 1) return `--upstream given ${ups.length} times: promgate takes one upstream from oauth2-proxy flags; configure more as routes`;
     const u = ups[0] ?? '';
+    // static://202 is how oauth2-proxy is run as a pure forward-auth backend: no upstream route at all.
+    if (/^static:\/\/\d{3}$/i.test(u)) return undefined;
     if (!/^https?:\/\//i.test(u)) return `--upstream=${u}: only http(s):// upstreams are supported (not file://, static:// or unix://)`;
     c.out.upstream = u;
   }, 'upstreams'),

@@ -20,6 +20,7 @@ export interface LoadOptions {
 export const ENV_PREFIX = 'PROMGATE_';
 /** Env keys that are not config paths. */
 const ENV_RESERVED = new Set(['PROMGATE_CONFIG', 'PROMGATE_LOG_PRETTY']);
+const TOP_LEVEL = new Set(Object.keys(configSchema.shape));
 
 export function loadConfig(opts: LoadOptions): Config {
   let source: YamlSource | undefined;
@@ -87,7 +88,11 @@ function applyEnv(raw: Record<string, unknown>, env: NodeJS.ProcessEnv): Map<str
   const seen = new Map<string, string>();
   for (const [name, value] of Object.entries(env)) {
     if (!name.startsWith(ENV_PREFIX) || ENV_RESERVED.has(name) || value === undefined) continue;
-    const path = name.slice(ENV_PREFIX.length).split('__').map((s) => (/^\d+$/.test(s) ? Number(s) : camel(s)));
+    const rest = name.slice(ENV_PREFIX.length);
+    const path = rest.split('__').map((s) => (/^\d+$/.test(s) ? Number(s) : camel(s)));
+    // PROMGATE_SERVER__PORT and PROMGATE_AUTH are config; a variable without `__` whose name is not a
+    // top-level section (PROMGATE_E2E_BIN, a tool's own setting) is not ours to refuse.
+    if (!rest.includes('__') && !TOP_LEVEL.has(String(path[0]))) continue;
     let v: unknown;
     try {
       v = parseYamlValue(value);

@@ -40,7 +40,7 @@ const upstreamAuthSchema = z.discriminatedUnion('type', [
 
 const upstreamSchema = z.strictObject({
   url: httpUrl.describe('Base URL; a path is kept as a prefix (e.g. http://mimir/prometheus).'),
-  type: z.enum(['prometheus', 'alertmanager', 'thanos', 'mimir']).default('prometheus'),
+  type: z.enum(['prometheus', 'alertmanager', 'thanos', 'mimir', 'http']).default('prometheus').describe('http: any web app behind sign-in (all paths forwarded with identity headers, no tenant enforcement).'),
   connectTimeout: duration().default(5000),
   headersTimeout: duration().default(120_000).describe('Time to the first response byte.'),
   bodyTimeout: duration().default(300_000).describe('Longest gap between response body chunks.'),
@@ -103,7 +103,7 @@ const tenantsSchema = z.strictObject({
 
 export const configSchema = z.strictObject({
   server: serverSchema.default(() => serverSchema.parse({})),
-  routes: z.array(routeSchema).min(1, 'at least one route is needed'),
+  routes: z.array(routeSchema).default([]).describe('At least one, unless auth.oidc is set (forward-auth only).'),
   auth: authSchema.default(() => authSchema.parse({})),
   tenants: tenantsSchema.default(() => tenantsSchema.parse({})),
 });

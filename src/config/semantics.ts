@@ -33,6 +33,7 @@ export function validateSemantics(cfg: Config): SemanticProblem[] {
     problems.push({ path: ['server', 'metricsPort'], message: 'must differ from server.port (leave it unset to serve /metrics on the main port)' });
   }
   const a = cfg.auth;
+  if (cfg.routes.length === 0 && !a.oidc) problems.push({ path: ['routes'], message: 'at least one route is needed (or auth.oidc, to serve only /oauth2/* forward auth)' });
   if (!a.basic && !a.jwt && !a.oidc && !a.anonymous) {
     problems.push({ path: ['auth'], message: 'no authentication method is configured (set auth.basic, auth.jwt, auth.oidc, or auth.anonymous: true)' });
   }

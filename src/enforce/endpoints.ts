@@ -65,7 +65,7 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { path: '/api/v1/otlp/*', methods: ANY, upstream: 'prometheus', enforce: { kind: 'refuse', reason: WRITE, adminOk: false } },
   { path: '/api/v1/notifications/*', methods: ANY, upstream: 'prometheus', enforce: { kind: 'refuse', reason: 'server notifications are shared', adminOk: true } },
   // ---- Prometheus web UI: pages and assets only; every API call it makes goes through the entries above ----
-  ...['/', '/graph', '/query', '/alerts', '/rules', '/targets', '/service-discovery', '/status', '/tsdb-status', '/flags', '/config', '/agent', '/alertmanager-discovery', '/explore']
+  ...['/', '/graph', '/graph/', '/query', '/alerts', '/rules', '/targets', '/service-discovery', '/status', '/tsdb-status', '/flags', '/config', '/agent', '/alertmanager-discovery', '/explore']
     .map((path): Endpoint => ({ path, methods: R, upstream: 'prometheus', enforce: { kind: 'public' } })),
   ...['/manifest.json', '/favicon.ico', '/favicon.svg', '/static/*', '/assets/*', '/classic/static/*', '/classic/graph', '/user/*', '/new/*']
     .map((path): Endpoint => ({ path, methods: R, upstream: 'prometheus', enforce: { kind: 'public' } })),

@@ -14,6 +14,8 @@ import { forwardStream, forwardWhole, classifyUpstreamError, upstreamError } fro
 import type { Runtime } from '../server/runtime.js';
 import { ANONYMOUS } from '../authn/anonymous.js';
 import { logAccess, nextRequestId } from './access-log.js';
+import { rewriteLocation } from '../upstream/location.js';
+import type { CompiledRoute } from '../routes/table.js';
 
 export function createPipeline(current: () => Runtime) {
   return function handle(req: IncomingMessage, res: ServerResponse): void {
@@ -39,13 +41,15 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   const api = route.cfg.apiPrefix;
   ctx.apiPath = api !== '' && (m.rel === api || m.rel.startsWith(api + '/')) ? m.rel.slice(api.length) || '/' : m.rel;
 
-  const unprotected = route.unprotected.has(ctx.apiPath) || route.unprotected.has(m.rel);
+  const method = req.method ?? 'GET';
+  const unprotected = route.unprotected.has(ctx.apiPath) || route.unprotected.has(m.rel) || (rt.skipAuth?.(method, ctx.path) ?? false);
   if (!unprotected && !isProtectedPath(route, ctx.apiPath)) {
     // No WWW-Authenticate here: a browser or Grafana must not prompt for credentials on a path we never serve.
     throw new GatewayError('PG_PATH_NOT_PROTECTED', `${ctx.apiPath} is not among this route's protected endpoints`);
   }
-  const method = req.method ?? 'GET';
-  const passthrough = route.passthrough.has(ctx.apiPath);
+  // Generic HTTP apps behind sign-in (oauth2-proxy's --upstream): no endpoint table, no tenant.
+  const generic = route.cfg.upstream.type === 'http';
+  const passthrough = generic || route.passthrough.has(ctx.apiPath);
   const endpoint = passthrough ? undefined : matchEndpoint(route.kind, ctx.apiPath);
   if (!passthrough) {
     if (!endpoint) throw new GatewayError('PG_NOT_FOUND', `${ctx.apiPath} is not a served ${route.kind} endpoint`);
@@ -54,13 +58,28 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   }
 
   const chain = rt.chains.get(route)!;
-  ctx.identity = unprotected ? ANONYMOUS : await rt.authenticate(chain, ctx, route);
-  if (!unprotected) authorize(route.cfg, ctx.identity);
+  if (unprotected) ctx.identity = ANONYMOUS;
+  else {
+    try {
+      ctx.identity = await rt.authenticate(chain, ctx, route);
+    } catch (e) {
+      // A route that signs browsers in answers "no session" with a login redirect (or 401 JSON for API callers).
+      if (rt.oauth && chain.authenticators.some((a) => a.method === 'session') && e instanceof GatewayError && (e.code === 'PG_AUTHN_REQUIRED' || e.code === 'PG_AUTHN_TOKEN_EXPIRED')) {
+        ctx.errorCode = e.code;
+        rt.metrics.authFailure('session', e.code);
+        rt.oauth.unauthenticated(req, ctx.res, new URL(req.url ?? '/', 'http://promgate'));
+        return;
+      }
+      throw e;
+    }
+    authorize(route.cfg, ctx.identity);
+  }
 
   const upstreamPath = encodePath(m.rel);
   const headers = upstreamHeaders(req, ctx.id, rt.trust, rt.stripHeaders.get(route));
+  rt.identityHeaders(ctx.identity, headers);
   if (passthrough) {
-    rt.logger.warn({ reqId: ctx.id, path: ctx.path, user: ctx.identity.user }, 'unsafe passthrough: forwarded without tenant enforcement');
+    if (!generic) rt.logger.warn({ reqId: ctx.id, path: ctx.path, user: ctx.identity.user }, 'unsafe passthrough: forwarded without tenant enforcement');
     return execute(rt, ctx, { type: 'stream', method, pathAndQuery: withQuery(upstreamPath, ctx.search), body: method === 'GET' || method === 'HEAD' ? null : req, contentType: req.headers['content-type'] }, headers);
   }
   const enforce = endpoint!.endpoint.enforce;
@@ -114,7 +133,7 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
   try {
     await rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
     if (plan.type === 'stream') {
-      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, signal: ac.signal }, res);
+      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, signal: ac.signal }, res, fixLocation(route));
       return;
     }
     headers['accept-encoding'] = 'identity';
@@ -140,6 +159,14 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
   } finally {
     res.off('close', onClose);
   }
+}
+
+/** Upstream redirects (the Prometheus UI's /graph → /graph/ …) must point back through this route. */
+function fixLocation(route: CompiledRoute) {
+  return (_status: number, headers: Record<string, string | string[] | undefined>) => {
+    const loc = headers.location;
+    if (typeof loc === 'string') headers.location = rewriteLocation(loc, route.upstream, route.prefix);
+  };
 }
 
 function sendJson(res: ServerResponse, status: number, body: unknown): void {

@@ -51,6 +51,9 @@ export function createOwnEndpoints(rt: Runtime, deps: OwnDeps): (ctx: RequestCon
     if (metricsPath !== undefined && p === metricsPath) {
       return serveMetrics(rt, ctx.res).then(() => true);
     }
+    if (rt.oauth?.handles(p)) {
+      return rt.oauth.handle(ctx.req, ctx.res, new URL(ctx.req.url ?? '/', 'http://promgate')).then(() => true);
+    }
     return false;
   };
 }

@@ -17,6 +17,11 @@ import { createTenantResolver } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
 import { createSigner, type Signer } from '../upstream/signers/index.js';
+import { wireOidc } from './oidc-wiring.js';
+import type { OAuth2Endpoints } from '../forward-auth/endpoints.js';
+import { upstreamIdentityHeaders } from '../forward-auth/headers.js';
+import { createSkipAuthMatcher, type SkipAuthMatcher } from '../forward-auth/skip-auth.js';
+import { stripSessionCookies } from '../authn/session/strip.js';
 
 export interface Runtime {
   readonly cfg: Config;
@@ -29,6 +34,12 @@ export interface Runtime {
   enforcerFor(route: CompiledRoute): QueryEnforcer;
   readonly trust: ProxyTrust;
   readonly stripHeaders: ReadonlyMap<CompiledRoute, ReadonlySet<string>>;
+  /** The /oauth2 endpoints when OIDC sign-in is configured. */
+  readonly oauth?: OAuth2Endpoints;
+  /** oauth2-proxy skip-auth-route rules: matching requests skip authentication. */
+  readonly skipAuth?: SkipAuthMatcher;
+  /** Identity headers for the upstream (X-Forwarded-User…, pass-access-token, pass-authorization-header). */
+  identityHeaders(id: Identity, headers: Record<string, string | string[]>): void;
   /** Gateway-owned endpoints (health, readiness, metrics, sign-in); true when handled. */
   own?: (ctx: RequestContext) => Promise<boolean> | boolean;
   authenticate(chain: AuthChain, ctx: RequestContext, route: CompiledRoute): Promise<Identity>;
@@ -55,9 +66,16 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
     else logger.info({ source }, 'reloaded');
   };
   const authDeps = { logger, onReload };
+  const trust = createProxyTrust(cfg.server.trustedProxies);
   const byMethod = new Map<string, Authenticator>();
-  if (cfg.auth.jwt) byMethod.set('jwt', createJwtAuthenticator(cfg.auth.jwt, authDeps));
+  const oidc = wireOidc(cfg, { logger, trust, onReload });
+  if (oidc) byMethod.set('session', oidc.session);
+  // With skip-jwt-bearer-tokens the bearer authenticator also carries auth.jwt's own keys and issuers.
+  if (oidc?.bearer) byMethod.set('jwt', oidc.bearer);
+  else if (cfg.auth.jwt) byMethod.set('jwt', createJwtAuthenticator(cfg.auth.jwt, authDeps));
   if (cfg.auth.basic) byMethod.set('basic', createBasicAuthenticator(cfg.auth.basic, authDeps));
+  const oidcCfg = cfg.auth.oidc;
+  const cookiePrefix = oidcCfg?.cookie.name;
 
   const usedPools = new Set<string>();
   const routes: CompiledRoute[] = cfg.routes.map((r) => {
@@ -102,7 +120,18 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
     authenticators,
     tenants,
     enforcerFor: (route) => (route.cfg.errorOnConflict ? strictEnforcer : enforcer),
-    trust: createProxyTrust(cfg.server.trustedProxies),
+    trust,
+    oauth: oidc?.endpoints,
+    skipAuth: oidcCfg && oidcCfg.skipAuthRoutes.length > 0 ? createSkipAuthMatcher(oidcCfg.skipAuthRoutes) : undefined,
+    identityHeaders(id, headers) {
+      // promgate's own cookies never reach the upstream: they carry sealed tokens the backend has no use for.
+      if (cookiePrefix && typeof headers.cookie === 'string') {
+        const kept = stripSessionCookies(headers.cookie, cookiePrefix);
+        if (kept === '') delete headers.cookie;
+        else headers.cookie = kept;
+      }
+      if (oidcCfg && id.method !== 'anonymous') Object.assign(headers, upstreamIdentityHeaders(id, oidcCfg));
+    },
     stripHeaders: strip,
     authenticate: (chain, ctx) => runChain(chain, { headers: ctx.req.headers, path: ctx.path }),
     addTenantHeaders(route, tenant, id, headers) {

@@ -62,11 +62,18 @@ test('upstream URL without a scheme names the key path and line', () => {
 });
 
 test('every problem is listed, not only the first', () => {
-  const p = problems(() => loadConfig({ file: file(`server:\n  port: "x"\n  logLevel: loud\nroutes: []\n`) }));
+  const p = problems(() => loadConfig({ file: file(`server:\n  port: "x"\n  logLevel: loud\nroutes: [{prefix: /a}]\n`) }));
   assert.ok(p.length >= 3, p.join('\n'));
   assert.ok(p.some((x) => x.includes('server.port')));
   assert.ok(p.some((x) => x.includes('server.logLevel')));
-  assert.ok(p.some((x) => x.includes('routes')));
+  assert.ok(p.some((x) => x.includes('routes[0].upstream')));
+});
+
+test('no route is an error unless OIDC forward auth is all that is wanted', () => {
+  const p = problems(() => loadConfig({ file: file('auth: {anonymous: true}\n') }));
+  assert.match(p[0]!, /routes: at least one route is needed/);
+  const c = loadConfig({ file: file('auth:\n  oidc: {issuerUrl: "https://idp.example.com", clientId: x, clientSecret: y, cookie: {secret: "0123456789abcdef0123456789abcdef"}}\n') });
+  assert.equal(c.routes.length, 0);
 });
 
 test('unreadable file and invalid YAML are clear errors', () => {
@@ -100,6 +107,11 @@ test('semantic checks: duplicate prefixes, bad CIDR, no auth method', () => {
 test('a tenant regex that matches the empty string is refused at load', () => {
   const p = problems(() => loadConfig({ file: file(BASE + 'tenants:\n  rules:\n    - regex: {namespace: "team-.*|"}\n') }));
   assert.ok(p.some((x) => /tenants\.rules\[0\]\.regex\.namespace: .*matches the empty string/.test(x)), p.join('\n'));
+});
+
+test('PROMGATE_ variables that are not config paths (no __, not a section) are left alone', () => {
+  const c = loadConfig({ file: file(BASE), env: { PROMGATE_E2E_PROMETHEUS: '/usr/bin/prometheus', PROMGATE_PROPERTY_N: '5' } });
+  assert.equal(c.server.port, 9092);
 });
 
 test('an env key that maps to nothing is reported with the variable name', () => {

@@ -113,6 +113,8 @@ export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusI
       `--web.listen-address=127.0.0.1:${port}`,
       '--web.enable-admin-api',
       '--web.enable-lifecycle',
+      // Alerts that fire before Alertmanager is discovered are otherwise resent only after a minute.
+      '--rules.alert.resend-delay=1s',
       ...(routePrefix ? [`--web.external-url=${url}${routePrefix}`, `--web.route-prefix=${routePrefix}`] : []),
       ...(o.extraArgs ?? []),
     ];
