@@ -6,7 +6,7 @@ const basicSchema = z.strictObject({
   usersFile: z.string().optional().describe('prometheus-multi-tenant-proxy users file (users: [{username, password, namespace(s), labels}]).'),
   htpasswdFile: z.string().optional().describe('htpasswd file (bcrypt); tenants come from tenants.rules.'),
   realm: z.string().default('promgate'),
-  cacheTtl: duration().default(300_000).describe('How long a verified password is remembered (keyed hash, never the password).'),
+  cacheTtl: duration().prefault('5m').describe('How long a verified password is remembered (keyed hash, never the password).'),
   allowPlaintext: z.boolean().default(true).describe('Accept plaintext passwords in the users file (logged as a warning).'),
 });
 
@@ -24,17 +24,17 @@ const jwtSchema = z.strictObject({
   algorithms: z
     .array(z.enum(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512']))
     .default(['RS256', 'RS384', 'RS512', 'PS256', 'PS384', 'PS512', 'ES256', 'ES384', 'ES512', 'EdDSA', 'HS256', 'HS384', 'HS512']),
-  clockSkew: duration().default(30_000),
+  clockSkew: duration().prefault('30s'),
   namespacesClaim: z.string().default('namespaces'),
   labelsClaim: z.string().default('labels'),
   groupsClaim: z.string().default('groups'),
   userClaim: z.string().default('preferred_username'),
   emailClaim: z.string().default('email'),
   tokenHeader: z.string().default('Token').describe('Fallback header carrying the raw token.'),
-  remoteTimeout: duration().default(5000),
-  remoteCooldown: duration().default(30_000),
-  remoteCacheMaxAge: duration().default(600_000).describe('How often a JWKS URL is re-fetched in the background (a failed fetch keeps the last good keys).'),
-  cacheTtl: duration().default(60_000).describe('How long a verified token is remembered (never past its exp).'),
+  remoteTimeout: duration().prefault('5s'),
+  remoteCooldown: duration().prefault('30s'),
+  remoteCacheMaxAge: duration().prefault('10m').describe('How often a JWKS URL is re-fetched in the background (a failed fetch keeps the last good keys).'),
+  cacheTtl: duration().prefault('1m').describe('How long a verified token is remembered (never past its exp).'),
   requireExp: z.boolean().default(false).describe('Refuse tokens without exp (prometheus-multi-tenant-proxy tokens often have none).'),
 });
 
@@ -52,7 +52,7 @@ const oidcSchema = z.strictObject({
   redirectUrl: z.string().optional().describe('Callback URL registered at the provider; default <proto>://<host><proxyPrefix>/callback of the request.'),
   scopes: z.array(z.string()).optional().describe('Default: openid email profile, plus groups when allowedGroups is set.'),
   insecure: z.boolean().default(false).describe('Allow an http:// provider (tests, labs).'),
-  httpTimeout: duration().default(10_000).describe('Timeout of each request to the provider.'),
+  httpTimeout: duration().prefault('10s').describe('Timeout of each request to the provider.'),
   groupsClaim: z.string().default('groups').describe('Claim holding the groups; a dotted path (realm_access.roles) works when no claim has that literal name.'),
   emailClaim: z.string().default('email'),
   userClaim: z.string().default('preferred_username').describe('Claim used as the user name; falls back to email, then sub (oauth2-proxy --user-id-claim).'),
@@ -84,9 +84,9 @@ const oidcSchema = z.strictObject({
       path: z.string().default('/'),
       secure: z.boolean().default(true),
       sameSite: z.enum(['lax', 'strict', 'none', '']).default('lax'),
-      expire: duration().default(168 * 3_600_000),
-      refresh: duration().default(0),
-      csrfExpire: duration().default(600_000).describe('Lifetime of the per-login CSRF cookie.'),
+      expire: duration().prefault('168h'),
+      refresh: duration().prefault('0s'),
+      csrfExpire: duration().prefault('10m').describe('Lifetime of the per-login CSRF cookie.'),
     })
     .default(cookieDefaults),
   sessionStore: z.enum(['cookie', 'redis']).default('cookie'),
