@@ -97,10 +97,20 @@ function surrogate(src: string, i: number): number {
 const strictParser = parser.configure({ strict: true });
 const NO_PARSE = /^No parse at (\d+)$/;
 
+/**
+ * Prometheus 2.x's `holt_winters` was renamed in 3.0, and the grammar only knows the new name. The parse
+ * sees a known function name of the same length in its place, so every offset stays valid and the text
+ * that is spliced and forwarded keeps `holt_winters` for a 2.x backend. Lezer does not check arity.
+ */
+const LEGACY_FUNCTION = /(?<![A-Za-z0-9_:])holt_winters(?=\s*\()/g;
+function maskLegacy(src: string): string {
+  return src.includes('holt_winters') ? src.replace(LEGACY_FUNCTION, 'day_of_month') : src;
+}
+
 /** The tree, or the position where parsing stopped. Never throws. */
 export function parse(src: string): Tree | number {
   try {
-    return strictParser.parse(src);
+    return strictParser.parse(maskLegacy(src));
   } catch (e) {
     const m = e instanceof Error ? NO_PARSE.exec(e.message) : null;
     return m ? Math.min(Number(m[1]), src.length) : 0;

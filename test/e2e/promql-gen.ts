@@ -118,7 +118,7 @@ export interface GenOptions {
   maxDepth?: number;
   /**
    * Generate holt_winters (Prometheus 2.x only; Prometheus 3 renamed it double_exponential_smoothing).
-   * Off by default: the PromQL grammar promgate parses with (lezer-promql, Prometheus 3) does not know it.
+   * On by default: the test Prometheus is 2.42, and promgate accepts the 2.x name.
    */
   holtWinters?: boolean;
 }
@@ -129,7 +129,7 @@ export class PromqlGen {
 
   constructor(rng: Rng, opts: GenOptions) {
     this.r = rng;
-    this.o = { maxDepth: 4, holtWinters: false, ...opts };
+    this.o = { maxDepth: 4, holtWinters: true, ...opts };
   }
 
   /** One random expression of any type (mostly instant vectors). */

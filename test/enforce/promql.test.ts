@@ -61,6 +61,10 @@ const CASES: Case[] = [
   ['rate({"http.requests"}[5m])', `rate({"http.requests",${TA}}[5m])`],
   // ranges, subqueries, offset and @
   ['rate(x[5m])', `rate(x{${TA}}[5m])`],
+  // Prometheus 2.x name of double_exponential_smoothing: parsed, enforced and forwarded under its own name.
+  ['holt_winters(x[5m], 0.5, 0.5)', `holt_winters(x{${TA}}[5m], 0.5, 0.5)`],
+  ['holt_winters (x[1m],0.1,0.9) + holt_winters_total', `holt_winters (x{${TA}}[1m],0.1,0.9) + holt_winters_total{${TA}}`],
+  ['double_exponential_smoothing(x[5m], 0.5, 0.5)', `double_exponential_smoothing(x{${TA}}[5m], 0.5, 0.5)`],
   ['irate(x{a="b"}[1m])', `irate(x{a="b",${TA}}[1m])`],
   ['increase(x[1h])', `increase(x{${TA}}[1h])`],
   ['rate(x[5m:])', `rate(x{${TA}}[5m:])`],
