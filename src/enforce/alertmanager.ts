@@ -1,7 +1,7 @@
 // Alertmanager v2 enforcement: alert filters, defence-in-depth alert filtering, silence ownership and silence bodies.
 import { GatewayError } from '../errors.js';
 import { constraintMatcher, constraintTest, type LabelConstraint, type RestrictedTenant } from '../tenancy/tenant.js';
-import { badResponse, isObject, keepAlerts, labelsTest, readArray, type JsonObject } from './filters/alerts.js';
+import { badResponse, isObject, keepAlerts, labelsTest, readArray, type JsonObject } from './filters/shape.js';
 
 /** One matcher of an Alertmanager v2 silence; `isEqual` absent means equality (Alertmanager's default). */
 export interface SilenceMatcher {

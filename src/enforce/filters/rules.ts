@@ -10,7 +10,7 @@ import {
   readLabels,
   type JsonObject,
   type LabelsTest,
-} from './alerts.js';
+} from './shape.js';
 
 /**
  * `/api/v1/rules` (with or without `type`, `rule_name[]`, `rule_group[]`, `file[]`, `group_limit`,

@@ -9,7 +9,7 @@ import {
   readLabels,
   type JsonObject,
   type LabelsTest,
-} from './alerts.js';
+} from './shape.js';
 
 /**
  * `/api/v1/targets` (any `state`, any `scrapePool`): keep active targets whose target `labels` satisfy
