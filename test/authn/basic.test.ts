@@ -6,7 +6,7 @@ import { hash as argon2Hash } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { createBasicAuthenticator } from '../../src/authn/basic.js';
 import type { Identity } from '../../src/authn/identity.js';
-import { hashPassword, verifyPassword } from '../../src/authn/password.js';
+import { classifyPassword, dummyLike, hashPassword, verifyPassword, verifyStored, type StoredPassword } from '../../src/authn/password.js';
 import type { BasicAuthConfig } from '../../src/config/schema-auth.js';
 import { GatewayError } from '../../src/errors.js';
 import { basicHeader, captureLogger, caught, tempDir, waitFor, writeFile } from './helpers.js';
@@ -173,43 +173,45 @@ test('a cached credential skips the hash check', async (t) => {
   const a = createBasicAuthenticator(cfg({ usersFile }), { logger });
   t.after(() => a.close?.());
   const r = req('u', 'pw');
-  let start = process.hrtime.bigint();
   const first = await a.authenticate(r);
-  const bcryptNs = Number(process.hrtime.bigint() - start);
-  start = process.hrtime.bigint();
+  // bcryptjs only answers asynchronously, so a synchronous answer is proof that no hash check ran.
   for (let i = 0; i < 1000; i++) assert.equal(a.authenticate(r), first, 'a cache hit answers synchronously with the same identity');
-  const cachedNs = Number(process.hrtime.bigint() - start);
-  t.diagnostic(`one bcrypt check ${(bcryptNs / 1e6).toFixed(1)} ms; cached check ${(cachedNs / 1000 / 1000).toFixed(2)} µs`);
-  assert.ok(cachedNs < bcryptNs / 5, `1000 cached checks (${cachedNs} ns) should take well under one bcrypt (${bcryptNs} ns)`);
   // Failures are not cached: the wrong password is refused every time.
   await assert.rejects(async () => a.authenticate(req('u', 'bad')), { code: 'PG_AUTHN_BAD_CREDENTIALS' });
   await assert.rejects(async () => a.authenticate(req('u', 'bad')), { code: 'PG_AUTHN_BAD_CREDENTIALS' });
 });
 
-test('an unknown user costs about as much as a wrong password', async (t) => {
+test('an unknown user pays for a hash check as costly as a real one', async (t) => {
+  // Timing itself is measured by nothing here (a timed test flakes on a busy machine); what makes the two
+  // paths cost the same is that the unknown user is checked against a well-formed hash of the same kind and cost.
+  for (const real of [classified(bcrypt.hashSync('pw', 8)), classified(await argon2Hash('pw', { memoryCost: 2048, timeCost: 2 }))]) {
+    const dummy = dummyLike(real);
+    assert.equal(dummy.kind, real.kind);
+    if (real.kind === 'bcrypt' && dummy.kind === 'bcrypt') {
+      assert.equal(bcrypt.getRounds(dummy.hash), 8, 'same bcrypt cost');
+      assert.notEqual(dummy.hash, real.hash);
+    }
+    if (real.kind === 'argon2id' && dummy.kind === 'argon2id') {
+      assert.deepEqual([dummy.memoryCost, dummy.timeCost, dummy.parallelism], [real.memoryCost, real.timeCost, real.parallelism], 'same argon2 parameters');
+    }
+    // Well-formed: the library runs the full check and answers false, it does not bail out early with an error.
+    assert.equal(await verifyStored('nope', dummy), false);
+  }
   const dir = tempDir(t);
   const usersFile = writeFile(dir, 'c.yaml', `users:\n  - {username: u, password: '${bcrypt.hashSync('pw', 8)}', namespace: n}\n`);
   const { logger } = captureLogger();
   const a = createBasicAuthenticator(cfg({ usersFile }), { logger });
   t.after(() => a.close?.());
-  const time = async (user: string): Promise<number> => {
-    const s = process.hrtime.bigint();
-    await assert.rejects(async () => a.authenticate(req(user, 'nope')), { code: 'PG_AUTHN_BAD_CREDENTIALS' });
-    return Number(process.hrtime.bigint() - s);
-  };
-  await time('u');
-  // Medians of alternating samples, so a busy machine (the rest of the suite runs alongside) cannot skew one side.
-  const knowns: number[] = [];
-  const unknowns: number[] = [];
-  for (let i = 0; i < 5; i++) {
-    knowns.push(await time('u'));
-    unknowns.push(await time('nobody'));
-  }
-  const median = (xs: number[]) => [...xs].sort((x, y) => x - y)[2]!;
-  const known = median(knowns);
-  const unknown = median(unknowns);
-  assert.ok(unknown > known / 3, `unknown user ${unknown} ns vs wrong password ${known} ns`);
+  const unknown = a.authenticate(req('nobody', 'nope'));
+  assert.ok(unknown instanceof Promise, 'an unknown user is not refused synchronously: it waits for the dummy check');
+  await assert.rejects(async () => unknown, { code: 'PG_AUTHN_BAD_CREDENTIALS' });
 });
+
+function classified(hash: string): StoredPassword {
+  const c = classifyPassword(hash, { plaintextAllowed: false });
+  assert.ok(c.ok, `classify ${hash}`);
+  return c.stored;
+}
 
 test('reload adds a user; a bad reload keeps the old users and reports the failure', async (t) => {
   const dir = tempDir(t);

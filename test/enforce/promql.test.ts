@@ -241,7 +241,7 @@ describe('errorOnConflict', () => {
     for (const re of ['(a*)*b', '(.*)*x', 'a*a*a*a*a*a*a*a*b']) {
       assert.match(enforceQuery(`up{namespace=~"${re}"}`, long, strict), /namespace/);
     }
-    assert.ok(performance.now() - t0 < 500);
+    assert.ok(performance.now() - t0 < 2000, 'a backtracking regex would take far longer than this bound');
     assert.equal(code(() => enforceQuery('up{namespace=~".*b.*"}', long, strict)), 'PG_ENFORCE_CONFLICT');
   });
   it('without the option the conflicting query is rewritten, keeping both matchers', () => {
@@ -284,7 +284,7 @@ describe('refusals', () => {
   it('junk fails fast (strict parsing, no error recovery)', () => {
     const t0 = performance.now();
     assert.equal(code(() => enforceQuery('}])'.repeat(20000), A)), 'PG_BAD_QUERY');
-    assert.ok(performance.now() - t0 < 200, 'error recovery on junk must not stall the event loop');
+    assert.ok(performance.now() - t0 < 2000, 'error recovery on junk must not stall the event loop');
   });
   it('deep nesting and lone surrogates', () => {
     assert.equal(code(() => enforceQuery(`${'('.repeat(300)}x${')'.repeat(300)}`, A)), 'PG_BAD_QUERY');
