@@ -1,5 +1,6 @@
-// The gateway's own metrics (prom-client); names start with promgate_. Children are cached so the hot path does no label hashing.
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+// The gateway's own metrics (prom-client); names start with promgate_. The per-request ones are plain counters until a scrape reads them.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { DurationHistogram, RequestCounts } from './request-stats.js';
 
 export interface GatewayMetrics {
   registry: Registry;
@@ -14,19 +15,23 @@ export interface GatewayMetrics {
 export function createMetrics(): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const requests = new Counter({
+  const counts = new RequestCounts();
+  // Registered but fed only from collect(): the request path never touches prom-client.
+  new Counter({
     name: 'promgate_requests_total',
     help: 'Requests handled, by route, method, HTTP status and tenant.',
     labelNames: ['route', 'method', 'code', 'tenant'] as const,
     registers: [registry],
+    collect() {
+      counts.flush(this);
+    },
   });
-  const duration = new Histogram({
-    name: 'promgate_request_duration_seconds',
-    help: 'Time from request to the end of the response, by route.',
-    labelNames: ['route'] as const,
-    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
-    registers: [registry],
-  });
+  const duration = new DurationHistogram(
+    'promgate_request_duration_seconds',
+    'Time from request to the end of the response, by route.',
+    [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+  );
+  duration.register(registry);
   const upstreamErrors = new Counter({
     name: 'promgate_upstream_errors_total',
     help: 'Failed upstream calls, by route and reason (unavailable, timeout, reset).',
@@ -60,22 +65,11 @@ export function createMetrics(): GatewayMetrics {
   const up = new Gauge({ name: 'promgate_upstream_up', help: 'Upstream reachability as last checked for /-/ready.', labelNames: ['route'] as const, registers: [registry] });
   const cacheOps = new Counter({ name: 'promgate_cache_requests_total', help: 'Cache lookups by cache and result.', labelNames: ['cache', 'result'] as const, registers: [registry] });
 
-  const reqChildren = new Map<string, { inc(): void }>();
-  const durChildren = new Map<string, { observe(v: number): void }>();
   return {
     registry,
     request(route, method, status, tenant, seconds) {
-      const key = `${route}\0${method}\0${status}\0${tenant}`;
-      let c = reqChildren.get(key);
-      if (!c) {
-        c = requests.labels(route, method, String(status), tenant);
-        // bounded: tenants × routes × statuses is small, but never let a bug grow it without limit
-        if (reqChildren.size < 50_000) reqChildren.set(key, c);
-      }
-      c.inc();
-      let d = durChildren.get(route);
-      if (!d) durChildren.set(route, (d = duration.labels(route)));
-      d.observe(seconds);
+      counts.inc(route, method, status, tenant);
+      duration.observe(route, seconds);
     },
     upstreamError: (route, reason) => upstreamErrors.labels(route, reason).inc(),
     authFailure: (method, code) => authFailures.labels(method, code).inc(),

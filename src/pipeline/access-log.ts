@@ -3,7 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from './context.js';
 import type { Runtime } from '../server/runtime.js';
-import { infoLine } from '../observability/logger.js';
+import { infoWriter } from '../observability/logger.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PREFIX = randomBytes(4).toString('hex');
@@ -24,23 +24,49 @@ export function logAccess(rt: Runtime, ctx: RequestContext): void {
   const tenant = ctx.tenant ? (ctx.tenant.unrestricted ? 'unrestricted' : ctx.tenant.id) : '';
   rt.metrics.request(route, ctx.req.method ?? 'GET', status, tenant, seconds);
   if (!rt.cfg.server.accessLog) return;
-  infoLine(
-    rt.logger,
+  const durationMs = Math.round(seconds * 100000) / 100;
+  const query = ctx.logQuery && ctx.logQuery.length > 2048 ? ctx.logQuery.slice(0, 2048) + '…' : ctx.logQuery;
+  const write = infoWriter(rt.logger);
+  if (write) {
+    write(members(ctx, status, durationMs, tenant, route, query), 'request');
+    return;
+  }
+  rt.logger.info(
     {
       reqId: ctx.id,
       method: ctx.req.method,
       path: ctx.path,
       status,
-      durationMs: Math.round(seconds * 100000) / 100,
+      durationMs,
       user: ctx.identity?.user,
       auth: ctx.identity?.method,
       tenant: tenant || undefined,
       unrestricted: ctx.tenant?.unrestricted || undefined,
       route,
-      query: ctx.logQuery && ctx.logQuery.length > 2048 ? ctx.logQuery.slice(0, 2048) + '…' : ctx.logQuery,
+      query,
       code: ctx.errorCode,
       aborted: ctx.res.writableFinished ? undefined : true,
     },
     'request',
   );
+}
+
+const q = JSON.stringify;
+
+/** The access line's fields as JSON members, in the object's key order, undefined ones left out (as pino does). */
+function members(ctx: RequestContext, status: number, durationMs: number, tenant: string, route: string, query: string | undefined): string {
+  const method = ctx.req.method;
+  const id = ctx.identity;
+  let s = `"reqId":${q(ctx.id)}`;
+  if (method !== undefined) s += `,"method":${q(method)}`;
+  s += `,"path":${q(ctx.path)},"status":${status},"durationMs":${q(durationMs)}`;
+  if (id?.user !== undefined) s += `,"user":${q(id.user)}`;
+  if (id?.method !== undefined) s += `,"auth":${q(id.method)}`;
+  if (tenant) s += `,"tenant":${q(tenant)}`;
+  if (ctx.tenant?.unrestricted) s += ',"unrestricted":true';
+  s += `,"route":${q(route)}`;
+  if (query !== undefined) s += `,"query":${q(query)}`;
+  if (ctx.errorCode !== undefined) s += `,"code":${q(ctx.errorCode)}`;
+  if (!ctx.res.writableFinished) s += ',"aborted":true';
+  return s;
 }

@@ -10,11 +10,17 @@ export interface AuthChain {
   readonly challenge?: string;
 }
 
-export async function authenticate(chain: AuthChain, req: AuthRequest): Promise<Identity> {
-  for (const a of chain.authenticators) {
-    const r = a.authenticate(req);
-    const id = r instanceof Promise ? await r : r;
-    if (id) return id;
+/**
+ * Synchronous while the authenticators answer synchronously (a cached credential), so the common request
+ * allocates no promise here; an authenticator that must wait (a first password check, a JWKS fetch) makes
+ * the rest of the chain asynchronous. A refusal may therefore throw or reject: callers await inside try.
+ */
+export function authenticate(chain: AuthChain, req: AuthRequest, start = 0): Identity | Promise<Identity> {
+  const list = chain.authenticators;
+  for (let i = start; i < list.length; i++) {
+    const r = list[i]!.authenticate(req);
+    if (r instanceof Promise) return r.then((id) => id ?? authenticate(chain, req, i + 1));
+    if (r) return r;
   }
   if (chain.anonymous) return ANONYMOUS;
   throw new GatewayError('PG_AUTHN_REQUIRED', 'authentication required', chain.challenge ? { headers: { 'www-authenticate': chain.challenge } } : {});

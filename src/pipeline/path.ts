@@ -43,9 +43,10 @@ export function parseTarget(url: string | undefined): RequestTarget {
 }
 
 const SAFE_SEGMENT = /^[A-Za-z0-9\-._~!$&'()*+,;=:@]*$/;
+const SAFE_PATH = /^[A-Za-z0-9\-._~!$&'()*+,;=:@/]*$/;
 
 /** Encode a decoded path for the upstream request line. */
 export function encodePath(path: string): string {
-  if (SAFE_SEGMENT.test(path.replace(/\//g, ''))) return path;
+  if (SAFE_PATH.test(path)) return path;
   return path.split('/').map((s) => (SAFE_SEGMENT.test(s) ? s : encodeURIComponent(s))).join('/');
 }

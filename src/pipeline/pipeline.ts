@@ -18,12 +18,14 @@ import { logAccess, nextRequestId } from './access-log.js';
 import { rewriteLocation } from '../upstream/location.js';
 import type { CompiledRoute } from '../routes/table.js';
 
-export function createPipeline(current: () => Runtime) {
+/** `onDone` runs when each response closes (the server's in-flight count). */
+export function createPipeline(current: () => Runtime, onDone?: () => void) {
   return function handle(req: IncomingMessage, res: ServerResponse): void {
     const rt = current();
     const ctx: RequestContext = { req, res, id: nextRequestId(req), start: performance.now(), path: '', search: '' };
-    // One 'close' listener per request does the access log and, while an upstream call runs, its abort.
+    // One 'close' listener per request: in-flight count, access log, and the upstream abort while a call runs.
     res.once('close', () => {
+      onDone?.();
       logAccess(rt, ctx);
       ctx.onClose?.();
     });
@@ -36,7 +38,11 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   const target = parseTarget(req.url);
   ctx.path = target.path;
   ctx.search = target.search;
-  if (rt.own && (await rt.own(ctx))) return;
+  if (rt.own) {
+    // Most requests are not for promgate's own endpoints; a plain `false` needs no await.
+    const own = rt.own(ctx);
+    if (own === true || (own !== false && (await own))) return;
+  }
 
   const m = rt.routes.match(ctx.path);
   if (!m) throw new GatewayError('PG_NO_ROUTE', `no route serves ${ctx.path}`);
@@ -66,7 +72,8 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   if (unprotected) ctx.identity = ANONYMOUS;
   else {
     try {
-      ctx.identity = await rt.authenticate(chain, ctx, route);
+      const id = rt.authenticate(chain, ctx, route);
+      ctx.identity = id instanceof Promise ? await id : id;
     } catch (e) {
       // A route that signs browsers in answers "no session" with a login redirect (or 401 JSON for API callers).
       if (rt.oauth && chain.authenticators.some((a) => a.method === 'session') && e instanceof GatewayError && (e.code === 'PG_AUTHN_REQUIRED' || e.code === 'PG_AUTHN_TOKEN_EXPIRED')) {
@@ -130,19 +137,39 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
     delete headers['content-length'];
     delete headers['content-type'];
   }
-  // undici takes an EventEmitter as the abort signal; it costs far less per request than an AbortController
-  // (EventTarget) and aborts the same way: a client that goes away before the answer cancels the upstream call.
-  const signal = new EventEmitter();
+  // A client that goes away before the answer is complete cancels the upstream call, also when it leaves
+  // before the call starts. The response's one 'close' listener (ctx.onClose) does it: no AbortController.
+  let cancel: (() => void) | undefined;
+  let gone = false;
   ctx.onClose = () => {
-    if (!res.writableFinished) signal.emit('abort');
+    if (res.writableFinished) return;
+    gone = true;
+    cancel?.();
+  };
+  const onCancel = (c: () => void) => {
+    cancel = c;
+    if (gone) c();
   };
   try {
-    await rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
+    const signing = rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
+    if (signing) await signing;
     if (plan.type === 'stream') {
-      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, signal }, res, fixLocation(route, ctx.identity?.setCookies));
+      const onHead = fixLocation(route, ctx.identity?.setCookies);
+      if (ctx.tenant && plan.method === 'GET' && !plan.body) {
+        // A tenant-enforced GET: identical in-flight calls of the same tenant share one upstream call.
+        await route.upstream.coalescer.stream({ tenantId: ctx.tenant.id, route: route.name, pathAndQuery: plan.pathAndQuery, headers, onCancel }, res, onHead);
+        return;
+      }
+      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, onCancel }, res, onHead);
       return;
     }
     headers['accept-encoding'] = 'identity';
+    // undici takes an EventEmitter (with `aborted`) as the abort signal; far cheaper than an AbortController.
+    const signal = Object.assign(new EventEmitter(), { aborted: false });
+    onCancel(() => {
+      signal.aborted = true;
+      signal.emit('abort');
+    });
     const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
     let body: unknown;
     try {

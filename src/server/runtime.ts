@@ -42,10 +42,10 @@ export interface Runtime {
   identityHeaders(id: Identity, headers: Record<string, string | string[]>): void;
   /** Gateway-owned endpoints (health, readiness, metrics, sign-in); true when handled. */
   own?: (ctx: RequestContext) => Promise<boolean> | boolean;
-  authenticate(chain: AuthChain, ctx: RequestContext, route: CompiledRoute): Promise<Identity>;
+  authenticate(chain: AuthChain, ctx: RequestContext, route: CompiledRoute): Identity | Promise<Identity>;
   addTenantHeaders(route: CompiledRoute, tenant: Tenant, id: Identity, headers: Record<string, string | string[]>): void;
-  /** Adds upstream credentials; always the last header change before sending. */
-  sign(route: CompiledRoute, method: string, pathAndQuery: string, headers: Record<string, string | string[]>, body: unknown): Promise<void>;
+  /** Adds upstream credentials; always the last header change before sending. A promise only when signing must wait. */
+  sign(route: CompiledRoute, method: string, pathAndQuery: string, headers: Record<string, string | string[]>, body: unknown): Promise<void> | void;
   /** Pool keys this runtime uses (the server closes pools no runtime uses any more). */
   readonly poolKeys: ReadonlySet<string>;
   close(): Promise<void>;
@@ -140,7 +140,7 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
       const v = fn(tenant, id);
       if (v !== '') headers[route.cfg.upstream.tenantHeader!.name.toLowerCase()] = v;
     },
-    sign: async (route, _method, _path, headers) => {
+    sign: (route, _method, _path, headers) => {
       signers.get(route)?.(headers);
     },
     poolKeys: usedPools,

@@ -70,11 +70,10 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     return rt;
   };
   let rt = build(cfg);
-  const pipeline = createPipeline(() => rt);
   let inflight = 0;
+  const pipeline = createPipeline(() => rt, () => inflight--);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inflight++;
-    res.once('close', () => inflight--);
     if (draining) res.setHeader('connection', 'close');
     pipeline(req, res);
   };

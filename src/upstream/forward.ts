@@ -4,7 +4,7 @@ import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
 import { errors as undiciErrors } from 'undici';
 import { GatewayError } from '../errors.js';
-import { cleanResponseHeaders } from './headers.js';
+import { ResponseStreamer, type OnHead } from './stream-handler.js';
 import type { Upstream } from './pool.js';
 
 export interface ForwardRequest {
@@ -15,6 +15,8 @@ export interface ForwardRequest {
   body?: Buffer | string | Readable | null;
   /** An AbortSignal, or an EventEmitter that emits 'abort' (undici takes both; the emitter is cheaper). */
   signal?: AbortSignal | EventEmitter;
+  /** forwardStream only: receives the function that cancels the upstream call (cheaper than a signal). */
+  onCancel?: (cancel: () => void) => void;
 }
 
 export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset' | 'aborted';
@@ -39,32 +41,23 @@ function fullPath(up: Upstream, pathAndQuery: string): string {
 }
 
 /**
- * Stream the upstream answer into `res` with backpressure, no buffering. Resolves when the body is done.
- * `onHead` may adjust the status/headers before they are written (e.g. to add Set-Cookie).
+ * Stream the upstream answer into `res` with backpressure, no buffering. Resolves with the status once the
+ * whole answer is handed to `res`. `onHead` may adjust the status/headers before they are written (e.g. to
+ * add Set-Cookie). A failure after the head destroys `res`, so a truncated body never looks complete.
  */
-export async function forwardStream(
-  up: Upstream,
-  fr: ForwardRequest,
-  res: ServerResponse,
-  onHead?: (status: number, headers: Record<string, string | string[] | undefined>) => void,
-): Promise<number> {
-  let status = 0;
-  await up.pool.stream(
-    {
-      path: fullPath(up, fr.pathAndQuery),
-      method: fr.method as 'GET',
-      headers: fr.headers,
-      body: fr.body ?? null,
-      signal: fr.signal,
-    },
-    ({ statusCode, headers }) => {
-      status = statusCode;
-      onHead?.(statusCode, headers);
-      res.writeHead(statusCode, cleanResponseHeaders(headers));
-      return res;
-    },
-  );
-  return status;
+export function forwardStream(up: Upstream, fr: ForwardRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
+  return new Promise<number>((resolve, reject) => {
+    const body = fr.body ?? null;
+    const h = new ResponseStreamer(res, body, onHead, resolve, reject);
+    fr.onCancel?.(() => h.cancel());
+    const signal = fr.signal;
+    if (signal) {
+      if ('aborted' in signal && signal.aborted) h.cancel();
+      else if ('addEventListener' in signal) signal.addEventListener('abort', () => h.cancel(), { once: true });
+      else signal.once('abort', () => h.cancel());
+    }
+    up.pool.dispatch({ path: fullPath(up, fr.pathAndQuery), method: fr.method as 'GET', headers: fr.headers, body }, h);
+  });
 }
 
 export interface WholeResponse {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Pool } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
+import { Coalescer } from './coalesce.js';
 
 export interface Upstream {
   readonly pool: Pool;
@@ -9,6 +10,8 @@ export interface Upstream {
   /** Path prefix of the upstream URL, without a trailing slash ('' for none). */
   readonly basePath: string;
   readonly cfg: UpstreamConfig;
+  /** Shares identical in-flight GETs of one tenant (see coalesce.ts). */
+  readonly coalescer: Coalescer;
   close(): Promise<void>;
 }
 
@@ -35,5 +38,5 @@ export function createUpstream(cfg: UpstreamConfig): Upstream {
     },
   });
   const basePath = url.pathname.replace(/\/+$/, '');
-  return { pool, origin: url.origin, basePath, cfg, close: () => pool.close() };
+  return { pool, origin: url.origin, basePath, cfg, coalescer: new Coalescer(pool, basePath), close: () => pool.close() };
 }
