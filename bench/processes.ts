@@ -1,0 +1,89 @@
+// Starts the processes under test: promgate (built CLI, via the e2e launcher) and the bare proxy, each in its own process.
+import { fileURLToPath } from 'node:url';
+import { request } from 'node:http';
+import { spawnProc, type Proc } from '../test/e2e/harness/procs.js';
+import { REPO_ROOT, startPromgate, type PromgateInstance } from '../test/e2e/harness/promgate.js';
+import { waitFor, sleep } from '../test/e2e/harness/wait.js';
+
+export interface Service {
+  name: string;
+  origin: string;
+  pid: number;
+  /** Count CPU and memory over the process tree (node:cluster primary + workers). */
+  tree: boolean;
+  /** Bytes the process wrote to stdout (access log) so far. */
+  stdoutBytes(): number;
+  stop(): Promise<unknown>;
+}
+
+/** One GET; resolves with the status (0 when the connection fails). */
+export function status(url: string): Promise<number> {
+  return new Promise((resolve) => {
+    const req = request(url, { agent: false }, (res) => {
+      res.resume();
+      res.once('end', () => resolve(res.statusCode ?? 0));
+    });
+    req.once('error', () => resolve(0));
+    req.setTimeout(2000, () => req.destroy());
+    req.end();
+  });
+}
+
+/**
+ * The harness captures stdout line by line for tests; at thousands of access-log lines a second that
+ * would cost the bench process real CPU on a 2-core box, so only the byte count is kept.
+ */
+function countStdout(proc: Proc): () => number {
+  let bytes = 0;
+  const out = proc.child.stdout;
+  out?.removeAllListeners('data');
+  out?.on('data', (c: Buffer) => (bytes += c.length));
+  return () => bytes;
+}
+
+export interface GatewayStart {
+  service: Service;
+  /** Process start → first 200 from /-/healthy, in ms. */
+  startupMs: number;
+  inst: PromgateInstance;
+}
+
+export async function startGateway(name: string, configYaml: string, env: Record<string, string> = {}): Promise<GatewayStart> {
+  const t0 = performance.now();
+  const inst = await startPromgate({ configYaml, env, waitHealthy: false });
+  await waitFor(async () => (await status(`${inst.url}/-/healthy`)) === 200, {
+    what: `${name} /-/healthy`,
+    timeoutMs: 20_000,
+    intervalMs: 5,
+    procs: [inst.proc],
+  });
+  const startupMs = performance.now() - t0;
+  const workers = /workers: ([0-9]+)/.exec(configYaml)?.[1];
+  const tree = workers !== undefined && Number(workers) > 1;
+  if (tree) await sleep(500); // every worker has bound the shared socket before the first run
+  const bytes = countStdout(inst.proc);
+  return {
+    startupMs,
+    inst,
+    service: { name, origin: inst.url, pid: inst.proc.pid!, tree, stdoutBytes: bytes, stop: () => inst.stop() },
+  };
+}
+
+const BARE = fileURLToPath(new URL('./bare-proxy.ts', import.meta.url));
+
+export async function startBare(name: string, upstream: string, env: Record<string, string> = {}): Promise<Service> {
+  const proc = spawnProc(name, process.execPath, ['--import', 'tsx', BARE, upstream], { env, cwd: REPO_ROOT });
+  const line = await waitFor(() => proc.stdoutLines().find((l) => l.startsWith('BARE_PORT ')), {
+    what: `${name} port`,
+    timeoutMs: 20_000,
+    intervalMs: 20,
+    procs: [proc],
+  });
+  const origin = `http://127.0.0.1:${line.slice(10)}`;
+  return { name, origin, pid: proc.pid!, tree: false, stdoutBytes: () => 0, stop: () => proc.stop() };
+}
+
+/** Prometheus itself as a target: no proxy in between. */
+export function directService(origin: string, pid: number): Service {
+  return { name: 'direct', origin, pid, tree: false, stdoutBytes: () => 0, stop: async () => undefined };
+}
