@@ -53,6 +53,18 @@ const upstreamSchema = z.strictObject({
     .optional(),
 });
 
+const resultsCacheSchema = z
+  .strictObject({
+    ttl: duration().prefault('0s').describe('Serve a tenant\'s repeated query and query_range answers for this long (0: off; a few seconds is typical).'),
+    instantAlign: duration().optional().describe('Instant queries\' time (absent: now) is rounded down to a multiple of this; default: the ttl.'),
+    maxBytes: byteSize().prefault('64MiB').describe('Memory for cached answers, per route.'),
+    maxEntryBytes: byteSize().prefault('4MiB').describe('Larger answers are streamed and not kept.'),
+  })
+  .superRefine((c, ctx) => {
+    if (c.ttl > 3_600_000) ctx.addIssue({ code: 'custom', path: ['ttl'], message: 'at most 1h: this cache is for answers seconds old' });
+    if (c.maxEntryBytes > c.maxBytes) ctx.addIssue({ code: 'custom', path: ['maxEntryBytes'], message: 'larger than maxBytes' });
+  });
+
 const routeSchema = z.strictObject({
   name: z.string().regex(/^[a-zA-Z0-9_.-]+$/).optional().describe('Used in logs and metrics; defaults to the prefix.'),
   prefix: urlPath.default('/').describe('Path prefix this route owns, e.g. /clusters/host/prometheus.'),
@@ -67,6 +79,7 @@ const routeSchema = z.strictObject({
   allowMetadata: z.boolean().default(false).describe('Serve /api/v1/metadata and /api/v1/targets/metadata (they leak metric names across tenants).'),
   errorOnConflict: z.boolean().default(false).describe('Refuse (403) selectors that can never match inside the tenant.'),
   unsafePassthroughPaths: z.array(urlPath).default([]).describe('DANGER: exact paths forwarded with NO tenant enforcement.'),
+  resultsCache: resultsCacheSchema.default(() => resultsCacheSchema.parse({})).describe('Opt-in short cache of query answers, keyed by tenant and the rewritten, time-aligned request.'),
 });
 
 const ruleMatchSchema = z.strictObject({

@@ -17,6 +17,7 @@ import { ANONYMOUS } from '../authn/anonymous.js';
 import { logAccess, nextRequestId } from './access-log.js';
 import { rewriteLocation } from '../upstream/location.js';
 import type { CompiledRoute } from '../routes/table.js';
+import { isQueryPath } from '../upstream/results-cache.js';
 
 /** `onDone` runs when each response closes (the server's in-flight count). */
 export function createPipeline(current: () => Runtime, onDone?: () => void) {
@@ -151,13 +152,22 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
     if (gone) c();
   };
   try {
-    const signing = rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
+    // A tenant-enforced read may share its answer (results cache, coalescing); decided before signing,
+    // because the cache aligns the request and signing must cover what is really sent.
+    const call = plan.type === 'stream' && ctx.tenant ? sharedCall(route, ctx.tenant.id, plan, headers) : undefined;
+    const signing = call
+      ? rt.sign(route, call.method, call.pathAndQuery, headers, call.body)
+      : rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
     if (signing) await signing;
     if (plan.type === 'stream') {
       const onHead = fixLocation(route, ctx.identity?.setCookies);
-      if (ctx.tenant && plan.method === 'GET' && !plan.body) {
-        // A tenant-enforced GET: identical in-flight calls of the same tenant share one upstream call.
-        await route.upstream.coalescer.stream({ tenantId: ctx.tenant.id, route: route.name, pathAndQuery: plan.pathAndQuery, headers, onCancel }, res, onHead);
+      if (call) {
+        // Served from the results cache when it holds the call, else identical in-flight calls of the same
+        // tenant share one upstream call (whose answer the cache then keeps).
+        const cache = route.resultsCache;
+        if (call.key !== undefined && cache?.serve(call.key, res, onHead, Date.now())) return;
+        const sink = call.key !== undefined ? cache?.sink(call.key, Date.now) : undefined;
+        await route.upstream.coalescer.stream({ tenantId: ctx.tenant!.id, route: route.name, method: call.method, pathAndQuery: call.pathAndQuery, body: call.body, headers, onCancel }, res, onHead, sink);
         return;
       }
       await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, onCancel }, res, onHead);
@@ -192,6 +202,33 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
   } finally {
     ctx.onClose = undefined;
   }
+}
+
+interface SharedCall {
+  method: 'GET' | 'POST';
+  pathAndQuery: string;
+  body: Buffer | null;
+  /** Results-cache key, when the route caches this call. */
+  key?: string;
+}
+
+/**
+ * How a tenant-enforced request may share its answer: every body-less GET (coalesced), and a query or
+ * query_range POST with its form read whole. With the route's results cache, the call is aligned (the
+ * aligned form is what goes upstream) and keyed. Anything else (an Alertmanager write) is never shared.
+ */
+function sharedCall(route: CompiledRoute, tenantId: string, plan: Extract<Plan, { type: 'stream' }>, headers: Record<string, string | string[]>): SharedCall | undefined {
+  const body = Buffer.isBuffer(plan.body) ? plan.body : plan.body ? undefined : null;
+  if (body === undefined) return undefined;
+  const method = plan.method === 'GET' && body === null ? 'GET' : plan.method === 'POST' && body !== null ? 'POST' : undefined;
+  if (!method) return undefined;
+  const c = route.resultsCache?.prepare(tenantId, route.name, method, plan.pathAndQuery, headers, body, Date.now());
+  if (c) {
+    if (c.body) headers['content-length'] = String(c.body.length);
+    return { method, pathAndQuery: c.pathAndQuery, body: c.body, key: c.key };
+  }
+  if (method === 'POST' && !isQueryPath(plan.pathAndQuery)) return undefined;
+  return { method, pathAndQuery: plan.pathAndQuery, body };
 }
 
 /**

@@ -3,6 +3,7 @@ import type { RouteConfig } from '../config/schema.js';
 import { normalizePrefix } from '../config/semantics.js';
 import type { UpstreamKind } from '../enforce/endpoints.js';
 import type { Upstream } from '../upstream/pool.js';
+import { ResultsCache } from '../upstream/results-cache.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -15,9 +16,11 @@ export interface CompiledRoute {
   readonly protectedExact: ReadonlySet<string>;
   readonly protectedPrefixes: readonly string[];
   readonly passthrough: ReadonlySet<string>;
+  /** Present when the route turns the results cache on (a reload starts it empty). */
+  readonly resultsCache?: ResultsCache;
 }
 
-export function compileRoute(cfg: RouteConfig, upstream: Upstream): CompiledRoute {
+export function compileRoute(cfg: RouteConfig, upstream: Upstream, onCacheLookup?: (hit: boolean) => void): CompiledRoute {
   const prefix = normalizePrefix(cfg.prefix);
   const kind: UpstreamKind = cfg.upstream.type === 'alertmanager' ? 'alertmanager' : 'prometheus';
   return {
@@ -30,6 +33,9 @@ export function compileRoute(cfg: RouteConfig, upstream: Upstream): CompiledRout
     protectedExact: new Set(cfg.protectedPaths.filter((p) => !p.endsWith('/'))),
     protectedPrefixes: cfg.protectedPaths.filter((p) => p.endsWith('/')),
     passthrough: new Set(cfg.unsafePassthroughPaths),
+    resultsCache: cfg.resultsCache.ttl > 0 && kind === 'prometheus'
+      ? new ResultsCache({ ...cfg.resultsCache, instantAlign: cfg.resultsCache.instantAlign ?? cfg.resultsCache.ttl }, onCacheLookup)
+      : undefined,
   };
 }
 

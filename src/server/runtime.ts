@@ -83,7 +83,7 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
     let up = deps.pools.get(key);
     if (!up) deps.pools.set(key, (up = createUpstream(r.upstream)));
     usedPools.add(key);
-    return compileRoute(r, up);
+    return compileRoute(r, up, (hit) => metrics.cache('results', hit));
   });
   const chains = new Map<CompiledRoute, AuthChain>();
   const strip = new Map<CompiledRoute, ReadonlySet<string>>();

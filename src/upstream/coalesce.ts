@@ -1,4 +1,4 @@
-// Request coalescing: identical in-flight GETs from one tenant share one upstream call, whose answer streams to every caller.
+// Request coalescing: identical in-flight reads from one tenant share one upstream call, whose answer streams to every caller.
 import type { ServerResponse } from 'node:http';
 import { errors, util, type Dispatcher } from 'undici';
 import { cleanResponseHeaders } from './headers.js';
@@ -13,14 +13,22 @@ const NOISE = new Set(['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', '
  * (tenant header, identity headers, Accept-Encoding, …) is included, so callers that would get a different
  * answer from the upstream never share one. Parts are length-prefixed, so no value can pose as another.
  */
-export function coalesceKey(tenantId: string, route: string, method: string, pathAndQuery: string, headers: Readonly<Record<string, string | string[]>>): string {
+export function coalesceKey(tenantId: string, route: string, method: string, pathAndQuery: string, headers: Readonly<Record<string, string | string[]>>, body: Buffer | null = null): string {
   let k = `${tenantId.length}:${tenantId}${route.length}:${route}${method.length}:${method}${pathAndQuery.length}:${pathAndQuery}`;
   for (const name of Object.keys(headers).sort()) {
     if (NOISE.has(name)) continue;
     const v = String(headers[name]);
     k += `${name.length}:${name}${v.length}:${v}`;
   }
+  if (body !== null) k += `body${body.length}:${body.toString('latin1')}`;
   return k;
+}
+
+/** Watches the one upstream answer of a group as it streams by (the results cache keeps a copy). */
+export interface Sink {
+  head(status: number, headers: Record<string, string | string[] | undefined>): void;
+  data(chunk: Buffer): void;
+  done(): void;
 }
 
 interface Member {
@@ -39,7 +47,7 @@ class Group {
   private blocked = 0;
   private status = 0;
 
-  constructor(private readonly close: () => void) {}
+  constructor(private readonly close: () => void, private readonly sink: Sink | undefined) {}
 
   leave(m: Member): void {
     if (!this.members.delete(m)) return;
@@ -63,6 +71,7 @@ class Group {
     this.status = statusCode;
     this.resume = resume;
     const headers = util.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
+    this.sink?.head(statusCode, headers);
     for (const m of this.members) {
       const own = { ...headers }; // onHead adds caller-specific headers (a refreshed session's Set-Cookie)
       m.onHead?.(statusCode, own);
@@ -72,6 +81,7 @@ class Group {
   }
 
   onData(chunk: Buffer): boolean {
+    this.sink?.data(chunk);
     for (const m of this.members) {
       if (!m.res.write(chunk) && !m.blocked) {
         m.blocked = true;
@@ -84,6 +94,7 @@ class Group {
 
   onComplete(): void {
     this.close();
+    this.sink?.done();
     for (const m of this.members) {
       m.res.end();
       m.resolve(this.status);
@@ -110,7 +121,10 @@ class Group {
 export interface CoalescedRequest {
   tenantId: string;
   route: string;
+  /** GET, or POST with a form body already read whole (rewritten or aligned); the body is part of the key. */
+  method: 'GET' | 'POST';
   pathAndQuery: string;
+  body: Buffer | null;
   headers: Record<string, string | string[]>;
   /** Receives the function that withdraws this caller (its client went away). */
   onCancel?: (cancel: () => void) => void;
@@ -123,7 +137,7 @@ interface Open {
   key?: string;
 }
 
-const keyOf = (r: CoalescedRequest): string => coalesceKey(r.tenantId, r.route, 'GET', r.pathAndQuery, r.headers);
+const keyOf = (r: CoalescedRequest): string => coalesceKey(r.tenantId, r.route, r.method, r.pathAndQuery, r.headers, r.body);
 
 /**
  * Groups per upstream, found by path+query first: a request with no twin in flight (the common case) costs
@@ -135,8 +149,11 @@ export class Coalescer {
 
   constructor(private readonly pool: Dispatcher, private readonly basePath: string) {}
 
-  /** Streams the answer into `res`, sharing the upstream call with identical in-flight requests; resolves with the status. */
-  stream(r: CoalescedRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
+  /**
+   * Streams the answer into `res`, sharing the upstream call with identical in-flight requests; resolves with
+   * the status. A new upstream call reports its answer to `sink` (a joining caller's sink is not needed).
+   */
+  stream(r: CoalescedRequest, res: ServerResponse, onHead?: OnHead, sink?: Sink): Promise<number> {
     return new Promise<number>((resolve, reject) => {
       const m: Member = { res, onHead, resolve, reject, blocked: false };
       const list = this.open.get(r.pathAndQuery);
@@ -149,13 +166,13 @@ export class Coalescer {
           return;
         }
       }
-      const entry: Open = { group: new Group(() => this.forget(r.pathAndQuery, entry)), first: r };
+      const entry: Open = { group: new Group(() => this.forget(r.pathAndQuery, entry), sink), first: r };
       if (list) list.push(entry);
       else this.open.set(r.pathAndQuery, [entry]);
       entry.group.members.add(m);
       r.onCancel?.(() => entry.group.leave(m));
       const path = this.basePath === '' ? r.pathAndQuery : this.basePath + r.pathAndQuery;
-      this.pool.dispatch({ path, method: 'GET', headers: r.headers, body: null }, entry.group);
+      this.pool.dispatch({ path, method: r.method, headers: r.headers, body: r.body }, entry.group);
     });
   }
 

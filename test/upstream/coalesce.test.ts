@@ -48,7 +48,7 @@ before(async () => {
       if (!res.writableFinished) cancel?.();
     });
     up.coalescer
-      .stream({ tenantId: tenant, route: 'r', pathAndQuery, headers, onCancel: (c) => (cancel = c) }, res)
+      .stream({ tenantId: tenant, route: 'r', method: 'GET', pathAndQuery, body: null, headers, onCancel: (c) => (cancel = c) }, res)
       .catch(() => undefined);
   });
   frontUrl = await listen(front);
@@ -103,6 +103,9 @@ test('the key separates tenants, paths and upstream headers, and ignores per-req
   // A tenant id cannot be forged out of another tenant's id and route: the parts are length-prefixed.
   assert.notEqual(coalesceKey('a1:r', 'x', 'GET', '/p', {}), coalesceKey('a', 'r1:x', 'GET', '/p', {}));
   assert.notEqual(coalesceKey('ab', 'c', 'GET', '/p', {}), coalesceKey('a', 'bc', 'GET', '/p', {}));
+  // A POST's form body is part of its identity.
+  assert.notEqual(coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('query=up')), coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('query=down')));
+  assert.notEqual(coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('')), coalesceKey('a', 'r', 'POST', '/p', {}));
 });
 
 test('a caller that leaves does not disturb the others; when every caller leaves, the upstream call is cancelled', async () => {
