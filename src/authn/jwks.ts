@@ -111,13 +111,20 @@ function fileKeySet(path: string, source: string, opts: KeySetOptions, deps: Sou
   };
 }
 
+/**
+ * The last valid key set fetched from each URL in this process. A config reload builds new key sets; they
+ * start from these keys (public keys: nothing secret is kept) and refresh in the background, so a reload
+ * neither refuses tokens until the next fetch nor loses good keys while the key server is down.
+ */
+const lastGood = new Map<string, Parsed>();
+
 function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: SourceDeps, warn: (m: string) => void): KeySet {
   // jose only fetches (timeout, redirects refused, JSON checks); the keys we verify with are our own
   // validated copy, swapped only when a fetched set is valid. Refreshes run in the background: jose's
   // own staleness check would re-fetch on the request path and fail every request while the key
   // server is down, so its cacheMaxAge is infinite and a failed refresh keeps the last good set.
   const remote = createRemoteJWKSet(new URL(url), { timeoutDuration: Math.round(opts.timeoutMs), cooldownDuration: opts.cooldownMs, cacheMaxAge: Number.POSITIVE_INFINITY });
-  let keys: Parsed | undefined;
+  let keys: Parsed | undefined = lastGood.get(url);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
   let retry = opts.retryMs ?? 1000;
@@ -135,6 +142,7 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
       const next = parseJwks(remote.jwks(), url, warn);
       if (!keys) deps.logger.info({ source, url }, 'JWKS loaded');
       keys = next;
+      lastGood.set(url, next);
       retry = opts.retryMs ?? 1000;
       opts.onChange();
       deps.onReload?.(source, true);

@@ -43,7 +43,13 @@ export interface ReloadableFileOptions<T> {
  */
 export function createReloadableFile<T>(opts: ReloadableFileOptions<T>): ReloadableFile<T> {
   const { source, path, deps } = opts;
-  let lastText = readFileSync(path, 'utf8');
+  let lastText: string;
+  try {
+    lastText = readFileSync(path, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new Error(`${source}: cannot read ${path}: ${why}`);
+  }
   let snapshot = opts.parse(lastText);
   opts.commit?.(snapshot);
 

@@ -20,7 +20,7 @@ export function addK8spinFlags(cmd: Command): Command {
     .addOption(new Option('--auth-type <type>', 'basic or jwt').env('PROM_PROXY_AUTH_TYPE').choices(['basic', 'jwt']).default(DEFAULTS.authType))
     .addOption(new Option('--auth-config <file|url>', 'users file (basic) or JWKS file/URL (jwt)').env('PROM_PROXY_AUTH_CONFIG').default(DEFAULTS.authConfig))
     .addOption(new Option('--reload-interval <minutes>', 'reload the auth config every N minutes').env('PROM_PROXY_RELOAD_INTERVAL').default(DEFAULTS.reloadInterval).argParser(parseMinutes))
-    .addOption(new Option('--aws', 'sign upstream requests with AWS SigV4 (service aps)').env('PROM_PROXY_USE_AWS').default(false));
+    .addOption(new Option('--aws [bool]', 'sign upstream requests with AWS SigV4 (service aps); --aws=false is off').env('PROM_PROXY_USE_AWS').default(false).preset(true).argParser(parseBool));
 }
 
 function parsePort(v: string): number {
@@ -41,8 +41,11 @@ function list(v: unknown): string[] {
   return String(v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
 }
 
-function truthy(v: unknown): boolean {
-  return v === true || (typeof v === 'string' && /^(1|t|true|yes|on)$/i.test(v));
+/** Go's strconv.ParseBool, which prometheus-multi-tenant-proxy's boolean flag and PROM_PROXY_USE_AWS go through. */
+function parseBool(v: string): boolean {
+  if (/^(1|t|T|TRUE|true|True)$/.test(v)) return true;
+  if (/^(0|f|F|FALSE|false|False)$/.test(v)) return false;
+  throw new Error(`--aws / PROM_PROXY_USE_AWS: not a boolean: "${v}" (use true or false)`);
 }
 
 /**
@@ -59,7 +62,7 @@ export function k8spinOverrides(opts: Record<string, unknown>, source: (key: str
   if (given('port')) server.port = opts.port;
   if (given('reloadInterval')) server.reloadInterval = Number(opts.reloadInterval) * 60_000;
   if (given('prometheusEndpoint')) upstream.url = opts.prometheusEndpoint;
-  if (given('aws') && truthy(opts.aws)) upstream.auth = { type: 'aws' };
+  if (given('aws') && opts.aws === true) upstream.auth = { type: 'aws' };
   if (given('unprotectedEndpoints')) route.unprotectedPaths = list(opts.unprotectedEndpoints);
   if (given('protectedEndpoints')) route.protectedPaths = list(opts.protectedEndpoints);
   if (given('authType') || given('authConfig')) {

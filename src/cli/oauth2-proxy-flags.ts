@@ -76,7 +76,9 @@ const SUPPORTED: Record<string, Spec> = {
   'allowed-group': s('list', oidc('allowedGroups', list), 'allowed_groups'),
   'oidc-groups-claim': s('string', oidc('groupsClaim', str)),
   'oidc-email-claim': s('string', oidc('emailClaim', str)),
-  'user-id-claim': s('string', oidc('userClaim', str)),
+  // oauth2-proxy's deprecated alias of --oidc-email-claim (the claim its user "ID", the email, comes from).
+  'user-id-claim': s('string', oidc('emailClaim', str)),
+  'skip-provider-button': s('bool', oidc('skipProviderButton', bool)),
   'insecure-oidc-allow-unverified-email': s('bool', oidc('allowUnverifiedEmail', bool)),
   scope: s('string', oidc('scopes', (v) => str(v).split(/\s+/).filter((x) => x !== ''))),
   'whitelist-domain': s('list', oidc('whitelistDomains', list), 'whitelist_domains'),
@@ -131,7 +133,7 @@ const SUPPORTED: Record<string, Spec> = {
  */
 const UNSUPPORTED: Record<string, 'bool' | 'value'> = {};
 for (const f of ['github-org', 'github-team', 'github-repo', 'github-token', 'github-user', 'gitlab-group', 'gitlab-project', 'google-group', 'google-admin-email', 'google-service-account-json', 'google-target-principal', 'azure-tenant', 'azure-graph-group-field', 'entra-id-allowed-tenant', 'bitbucket-team', 'bitbucket-repository', 'keycloak-group', 'allowed-role', 'htpasswd-file', 'htpasswd-user-group', 'custom-templates-dir', 'custom-sign-in-logo', 'banner', 'footer', 'login-url', 'redeem-url', 'profile-url', 'validate-url', 'oidc-jwks-url', 'oidc-audience-claim', 'oidc-extra-audience', 'oidc-public-key-file', 'resource', 'prompt', 'approval-prompt', 'acr-values', 'jwt-key', 'jwt-key-file', 'pubjwk-url', 'provider-display-name', 'provider-ca-file', 'backend-logout-url', 'basic-auth-password', 'https-address', 'tls-cert-file', 'tls-key-file', 'tls-min-version', 'tls-cipher-suite', 'metrics-address', 'metrics-secure-address', 'metrics-tls-cert-file', 'metrics-tls-key-file', 'real-client-ip-header', 'trusted-ip', 'signature-key', 'redis-username', 'redis-password', 'redis-sentinel-password', 'redis-sentinel-master-name', 'redis-ca-path', 'redis-sentinel-connection-urls', 'redis-cluster-connection-urls', 'redis-connection-idle-timeout', 'flush-interval', 'upstream-timeout', 'alpha-config', 'ping-user-agent', 'force-code-challenge-method', 'cookie-csrf-per-request-limit', 'cookie-csrf-samesite']) UNSUPPORTED[f] = 'value';
-for (const f of ['skip-provider-button', 'ssl-insecure-skip-verify', 'ssl-upstream-insecure-skip-verify', 'display-htpasswd-form', 'session-cookie-minimal', 'encode-state', 'allow-query-semicolons', 'force-https', 'force-json-errors', 'skip-auth-preflight', 'skip-auth-strip-headers', 'skip-claims-from-profile-url', 'skip-oidc-discovery', 'insecure-oidc-skip-issuer-verification', 'use-system-trust-store', 'set-basic-auth', 'prefer-email-to-user', 'pass-host-header', 'redis-use-sentinel', 'redis-use-cluster', 'redis-insecure-skip-tls-verify', 'gcp-healthchecks', 'relative-redirect-url', 'entra-id-federated-token-auth', 'google-use-application-default-credentials']) UNSUPPORTED[f] = 'bool';
+for (const f of ['ssl-insecure-skip-verify', 'ssl-upstream-insecure-skip-verify', 'display-htpasswd-form', 'session-cookie-minimal', 'encode-state', 'allow-query-semicolons', 'force-https', 'force-json-errors', 'skip-auth-preflight', 'skip-auth-strip-headers', 'skip-claims-from-profile-url', 'skip-oidc-discovery', 'insecure-oidc-skip-issuer-verification', 'use-system-trust-store', 'set-basic-auth', 'prefer-email-to-user', 'pass-host-header', 'redis-use-sentinel', 'redis-use-cluster', 'redis-insecure-skip-tls-verify', 'gcp-healthchecks', 'relative-redirect-url', 'entra-id-federated-token-auth', 'google-use-application-default-credentials']) UNSUPPORTED[f] = 'bool';
 
 /** Accepted and ignored: logging knobs, and switches whose safe side promgate always takes. */
 const IGNORED: Record<string, 'bool' | 'value'> = {};
@@ -251,5 +253,7 @@ export function parseOauth2ProxyOptions(argv: readonly string[], env: NodeJS.Pro
     } else apply(name, v, `--${name}`);
   }
   if (Object.keys(c.cookie).length > 0) out.oidc.cookie = c.cookie;
+  // oauth2-proxy's user (X-Auth-Request-User, X-Forwarded-User) is the subject; its preferred_username has a header of its own.
+  if (Object.keys(out.oidc).length > 0) out.oidc.userClaim ??= 'sub';
   return out;
 }

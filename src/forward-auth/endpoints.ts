@@ -61,8 +61,11 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
       if (p !== null && skip(f.method ?? req.method ?? 'GET', p)) return sendText(res, 202, '');
     }
     const { id, err, clear } = await identify(req, url.pathname);
-    if (!id) return sendText(res, err && err.status !== 401 ? err.status : 401, err && err.status !== 401 ? err.errorType : 'Unauthorized', clear);
-    if (!isAllowed(id, session.rules) || !queryAllows(id, url.searchParams)) return sendText(res, 403, 'Forbidden', id.setCookies ?? []);
+    // As oauth2-proxy: a caller that fails the sign-in rules is 401 (no usable session); 403 is kept for the
+    // per-request query limits (allowed_groups, allowed_emails, allowed_email_domains). Outages stay 5xx.
+    if (!id) return err && err.status >= 500 ? sendText(res, err.status, err.errorType, clear) : sendText(res, 401, 'Unauthorized', clear);
+    if (!isAllowed(id, session.rules)) return sendText(res, 401, 'Unauthorized', id.setCookies ?? []);
+    if (!queryAllows(id, url.searchParams)) return sendText(res, 403, 'Forbidden', id.setCookies ?? []);
     sendText(res, 202, '', id.setCookies ?? [], authResponseHeaders(id, cfg));
   }
 
@@ -108,7 +111,11 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
   }
 
   const handlers: Record<Action, (req: IncomingMessage, res: ServerResponse, url: URL) => Promise<void>> = {
-    sign_in: async (req, res, url) => signInPage(res, startUrl(chooseRedirect(req, url, choice))),
+    sign_in: async (req, res, url) => {
+      const next = startUrl(chooseRedirect(req, url, choice));
+      if (cfg.skipProviderButton) redirect(res, next);
+      else signInPage(res, next);
+    },
     start,
     callback,
     sign_out: (req, res, url) => signOut(req, res, url, { cfg, session, choice, logger }),

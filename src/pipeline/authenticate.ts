@@ -10,6 +10,18 @@ export interface AuthChain {
   readonly challenge?: string;
 }
 
+/** Which method refused a request (for promgate_auth_failures_total), keyed by the error it threw. */
+const refusedBy = new WeakMap<object, string>();
+
+export function refusingMethod(err: unknown): string {
+  return (typeof err === 'object' && err !== null && refusedBy.get(err)) || 'none';
+}
+
+function tag(err: unknown, method: string): unknown {
+  if (typeof err === 'object' && err !== null && !refusedBy.has(err)) refusedBy.set(err, method);
+  return err;
+}
+
 /**
  * Synchronous while the authenticators answer synchronously (a cached credential), so the common request
  * allocates no promise here; an authenticator that must wait (a first password check, a JWKS fetch) makes
@@ -18,8 +30,21 @@ export interface AuthChain {
 export function authenticate(chain: AuthChain, req: AuthRequest, start = 0): Identity | Promise<Identity> {
   const list = chain.authenticators;
   for (let i = start; i < list.length; i++) {
-    const r = list[i]!.authenticate(req);
-    if (r instanceof Promise) return r.then((id) => id ?? authenticate(chain, req, i + 1));
+    const a = list[i]!;
+    let r: ReturnType<Authenticator['authenticate']>;
+    try {
+      r = a.authenticate(req);
+    } catch (e) {
+      throw tag(e, a.method);
+    }
+    if (r instanceof Promise) {
+      return r.then(
+        (id) => id ?? authenticate(chain, req, i + 1),
+        (e: unknown) => {
+          throw tag(e, a.method);
+        },
+      );
+    }
     if (r) return r;
   }
   if (chain.anonymous) return ANONYMOUS;

@@ -7,7 +7,7 @@ import type { RequestContext } from './context.js';
 import { parseTarget, encodePath } from './path.js';
 import { matchEndpoint } from '../enforce/endpoints.js';
 import { isProtectedPath } from '../routes/table.js';
-import { authenticate } from './authenticate.js';
+import { refusingMethod } from './authenticate.js';
 import { authorize } from '../authz/rules.js';
 import { enforceRequest, type Plan } from '../enforce/request.js';
 import { upstreamHeaders } from './upstream-headers.js';
@@ -254,7 +254,7 @@ function sendJson(res: ServerResponse, status: number, body: unknown): void {
 function fail(rt: Runtime, ctx: RequestContext, err: unknown): void {
   const ge = toGatewayError(err);
   if (ge.code === 'PG_INTERNAL') rt.logger.error({ reqId: ctx.id, err }, 'internal error');
-  if (ge.status === 401) rt.metrics.authFailure(ctx.identity?.method ?? 'none', ge.code);
+  if (ge.status === 401) rt.metrics.authFailure(ctx.identity?.method ?? refusingMethod(err), ge.code);
   ctx.errorCode = ge.code;
   if (ctx.req.readableEnded === false && !ctx.req.destroyed) ctx.req.resume();
   renderError(ctx.res, ge, wantsJson(ctx.path || '/api/', ctx.req.headers.accept));

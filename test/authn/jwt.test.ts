@@ -143,6 +143,26 @@ test('a JWKS URL that is down at start: not ready and 503 until it comes up, the
   assert.equal((await a.authenticate(bearer(tok)))?.subject, 'late');
 });
 
+test('a config reload keeps the keys of a JWKS URL: tokens keep working at once, even with the key server down', async (t) => {
+  const k = await asymKey('RS256', 'kept');
+  let up = true;
+  // Once down, the server answers with something that is not a key set: every fetch fails.
+  const srv = await jsonServer(() => (up ? jwks(k) : { error: 'down' }));
+  t.after(() => srv.close());
+  const cfg = jwtConfig({ jwks: srv.url, remoteTimeout: 500 });
+  const before = createJwtAuthenticator(cfg, { logger: captureLogger().logger });
+  t.after(() => before.close?.());
+  await waitFor(() => before.ready?.() === true);
+  const tok = await sign(k, { sub: 'kept' });
+  up = false;
+  // What a reload does: a new authenticator from the same config slice, the old one closed.
+  before.close?.();
+  const after = createJwtAuthenticator(cfg, { logger: captureLogger().logger, jwksRetryMs: 50 });
+  t.after(() => after.close?.());
+  assert.equal(after.ready?.(), true, 'ready at once with the last good keys');
+  assert.equal((await after.authenticate(bearer(tok)))?.subject, 'kept');
+});
+
 test('a JWKS URL that rotates keys: an unknown kid triggers one re-fetch', async (t) => {
   const k1 = await asymKey('RS256', 'k1');
   const k2 = await asymKey('ES256', 'k2');

@@ -35,6 +35,22 @@ test('a typical ingress-nginx deployment (flags) maps onto auth.oidc and validat
   assert.equal(cfg.cookie.refresh, 9 * 60_000);
   assert.equal(cfg.proxyPrefix, '/auth');
   assert.equal(cfg.groupsClaim, 'roles');
+  assert.equal(cfg.emailClaim, 'mail');
+  assert.equal(cfg.userClaim, 'sub', 'as oauth2-proxy: the user is the subject');
+  assert.equal(cfg.skipProviderButton, false);
+});
+
+test('user and email claims as oauth2-proxy has them; --skip-provider-button', () => {
+  const r = parseOauth2ProxyOptions(['--oidc-issuer-url=https://idp', '--user-id-claim=upn', '--skip-provider-button'], {});
+  assert.deepEqual(r.errors, []);
+  assert.deepEqual(r.unsupported, []);
+  const cfg = authSchema.parse({ oidc: { ...r.oidc, clientId: 'c', cookie: { secret: ['0123456789abcdef0123456789abcdef'] } } }).oidc!;
+  assert.equal(cfg.emailClaim, 'upn', '--user-id-claim is oauth2-proxy\'s deprecated alias of --oidc-email-claim');
+  assert.equal(cfg.userClaim, 'sub');
+  assert.equal(cfg.skipProviderButton, true);
+  // The native config keeps its own default when no oauth2-proxy option is given.
+  assert.equal(parseOauth2ProxyOptions(['run'], {}).oidc.userClaim, undefined);
+  assert.equal(authSchema.parse({ oidc: { issuerUrl: 'https://idp', clientId: 'c', cookie: { secret: ['0123456789abcdef0123456789abcdef'] } } }).oidc!.userClaim, 'preferred_username');
 });
 
 test('OAUTH2_PROXY_* variables: plural names for lists, comma-separated; flags win over the environment', () => {
@@ -72,10 +88,10 @@ test('OAUTH2_PROXY_* variables: plural names for lists, comma-separated; flags w
 
 test('unsupported oauth2-proxy options are reported by name and their values consumed', () => {
   const r = parseOauth2ProxyOptions(
-    ['--github-org', 'acme', '--banner=hi', '--custom-templates-dir', '/t', '--htpasswd-file=/h', '--skip-provider-button', '--ssl-insecure-skip-verify=true', '--request-logging=false', 'run'],
+    ['--github-org', 'acme', '--banner=hi', '--custom-templates-dir', '/t', '--htpasswd-file=/h', '--ssl-insecure-skip-verify=true', '--request-logging=false', 'run'],
     { OAUTH2_PROXY_GOOGLE_GROUPS: 'x', OAUTH2_PROXY_MADE_UP_OPTION: 'y' },
   );
-  assert.deepEqual(r.unsupported.sort(), ['--banner', '--custom-templates-dir', '--github-org', '--htpasswd-file', '--skip-provider-button', '--ssl-insecure-skip-verify', 'OAUTH2_PROXY_GOOGLE_GROUPS', 'OAUTH2_PROXY_MADE_UP_OPTION'].sort());
+  assert.deepEqual(r.unsupported.sort(), ['--banner', '--custom-templates-dir', '--github-org', '--htpasswd-file', '--ssl-insecure-skip-verify', 'OAUTH2_PROXY_GOOGLE_GROUPS', 'OAUTH2_PROXY_MADE_UP_OPTION'].sort());
   assert.deepEqual(r.ignored, ['--request-logging']);
   assert.deepEqual(r.rest, ['run']);
 });

@@ -108,6 +108,9 @@ test('prometheus-multi-tenant-proxy flags: basic users file, protected and unpro
   assert.deepEqual(await namespacesSeen(p.url, basic('New', 'fresh')), ['tenant.d'], 'old users keep working');
   const metrics = await call(p.url, '/metrics');
   assert.match(metrics.text, /promgate_config_reloads_total\{source="auth.basic.usersFile",result="failure"\} [1-9]/);
+  // The wrong password above is counted against the method that refused it; the missing credentials against none.
+  assert.match(metrics.text, /promgate_auth_failures_total\{method="basic",code="PG_AUTHN_BAD_CREDENTIALS"\} [1-9]/);
+  assert.match(metrics.text, /promgate_auth_failures_total\{method="none",code="PG_AUTHN_REQUIRED"\} [1-9]/);
 });
 
 test('prometheus-multi-tenant-proxy flags: JWT from an RSA JWKS served over HTTP, Bearer or Token header', async () => {

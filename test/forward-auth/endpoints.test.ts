@@ -107,6 +107,23 @@ test('userinfo, ping, ready, sign_in page', async () => {
   assert.match(page.headers.get('content-security-policy') ?? '', /default-src 'none'/);
 });
 
+test('--skip-provider-button: sign_in goes straight to the provider flow', async () => {
+  const gw = await start({ skipProviderButton: true }, []);
+  const r = await fetch(`${gw}/oauth2/sign_in?rd=%2Fgraph`, { redirect: 'manual' });
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.get('location'), '/oauth2/start?rd=%2Fgraph');
+});
+
+test('auth: a caller the sign-in rules refuse is 401 (as oauth2-proxy); 403 only for the query limits', async () => {
+  const gw = await start({ emailDomains: ['other.org'] }, []);
+  const refused = await fetch(`${gw}/oauth2/auth`, { headers: { 'x-test-user': 'alice' } });
+  assert.equal(refused.status, 401, 'alice@example.com is outside the email domains');
+  const ok = await fetch(`${plain}/oauth2/auth`, { headers: { 'x-test-user': 'alice' } });
+  assert.equal(ok.status, 202);
+  const limited = await fetch(`${plain}/oauth2/auth?allowed_groups=ops`, { headers: { 'x-test-user': 'alice' } });
+  assert.equal(limited.status, 403);
+});
+
 test('identity headers: names, values without control characters, flags', () => {
   const evil: Identity = { ...ALICE, user: 'alice\r\nX-Injected: 1', groups: ['a\nb', 'c'] };
   const h = authResponseHeaders(evil, { setXAuthRequest: true, setAuthorizationHeader: false, passAccessToken: false, passAuthorizationHeader: false, passUserHeaders: true });
