@@ -58,9 +58,17 @@ export function tenantMatchers(t: RestrictedTenant): Matcher[] {
   return t.constraints.map(constraintMatcher);
 }
 
-/** `{a="x",b=~"y|z"}`: the selector made of the tenant's matchers alone. */
+const selectors = new WeakMap<RestrictedTenant, string>();
+
+/** `{a="x",b=~"y|z"}`: the selector made of the tenant's matchers alone (built once per tenant object). */
 export function tenantSelector(t: RestrictedTenant): string {
-  return `{${tenantMatchers(t).map(formatMatcher).join(',')}}`;
+  let s = selectors.get(t);
+  if (s === undefined) {
+    s = `{${tenantMatchers(t).map(formatMatcher).join(',')}}`;
+    // Tenants are frozen; a mutable one (a draft being built) is never memoized.
+    if (Object.isFrozen(t) && Object.isFrozen(t.constraints)) selectors.set(t, s);
+  }
+  return s;
 }
 
 const compiled = new WeakMap<LabelConstraint, (v: string | undefined) => boolean>();

@@ -8,6 +8,9 @@ import { splitCookieValue, joinCookieValue, staleCookieNames, MAX_COOKIE_BYTES }
 import { parseCookies, serializeCookie, pickCookieDomain } from '../../src/authn/session/cookies.js';
 import { createCookieStore } from '../../src/authn/session/store.js';
 import { sessionFromClaims, type SessionState } from '../../src/authn/session/state.js';
+import { createSessionAuthenticator } from '../../src/authn/session/authenticator.js';
+import { authSchema } from '../../src/config/schema-auth.js';
+import { pino } from 'pino';
 
 const secretA = randomBytes(32);
 const secretB = randomBytes(32);
@@ -143,4 +146,31 @@ test('Cookie header parsing: first value wins, junk ignored', () => {
   assert.equal(m.get('b'), 'q');
   assert.equal(m.get('c'), '');
   assert.equal(m.size, 3);
+});
+
+test('an opened session cookie is reused until it is due for refresh; any other text is opened afresh', async () => {
+  const cfg = authSchema.parse({ oidc: { issuerUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', insecure: true, cookie: { secret: [secretA.toString('base64')], secure: false } } }).oidc!;
+  const session = createSessionAuthenticator(cfg, { logger: pino({ level: 'silent' }) });
+  const header = (setCookies: string[]): string => [...jar(setCookies)].map(([k, v]) => `${k}=${v}`).join('; ');
+  const cookie = header(await session.store.create(sample(), new Map(), 'localhost'));
+  const first = await session.authenticate({ headers: { cookie }, path: '/' });
+  assert.equal(first?.user, 'alice');
+  const again = session.authenticate({ headers: { cookie }, path: '/' });
+  assert.ok(!(again instanceof Promise), 'a repeat is answered without opening the cookie again');
+  assert.equal(again, first, 'the very same identity object (the tenant resolver keeps its answer for it)');
+  // One character changed in the sealed value: not a hit, and it does not open.
+  const tampered = cookie.replace(/=(.)/, (_m, c: string) => `=${c === 'A' ? 'B' : 'A'}`);
+  assert.equal(await session.authenticate({ headers: { cookie: tampered }, path: '/' }), null);
+
+  // A session whose access token is inside the refresh margin is never reused: every request goes through the
+  // refresh (here the provider does not answer, so the still-valid session is served, and tried again next time).
+  const due = sample();
+  due.expiresAt = Date.now() + 30_000;
+  const dueCookie = header(await session.store.create(due, new Map(), 'localhost'));
+  for (let i = 0; i < 2; i++) {
+    const r = session.authenticate({ headers: { cookie: dueCookie }, path: '/' });
+    assert.ok(r instanceof Promise, `request ${i + 1} opens the cookie and tries the refresh`);
+    assert.equal((await r)?.user, 'alice');
+  }
+  await session.close();
 });

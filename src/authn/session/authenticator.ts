@@ -1,6 +1,7 @@
 // The `session` authenticator: OIDC login sessions from cookies, refreshed when due, turned into an Identity.
 import type { IncomingHttpHeaders } from 'node:http';
-import { randomBytes } from 'node:crypto';
+import { hash, randomBytes } from 'node:crypto';
+import { LRUCache } from 'lru-cache';
 import type { Redis } from 'ioredis';
 import type { CustomFetch } from 'openid-client';
 import { GatewayError } from '../../errors.js';
@@ -13,10 +14,10 @@ import { createLoginFlow, type LoginFlow, type LoginResult } from '../oidc/login
 import { isAllowed, type AccessRules } from '../../forward-auth/allowed.js';
 import { parseCookies, hostOnly, type CookieJar } from './cookies.js';
 import { loadCookieSecrets } from './secret.js';
-import { clearCookieValues, createCookieStore, storeOptions, type LoadedSession, type SessionStore } from './store.js';
-import { cookieNamesOf } from './chunk.js';
+import { clearCookieValues, createCookieStore, sessionEnd, storeOptions, type LoadedSession, type SessionStore } from './store.js';
+import { cookieNamesOf, joinCookieValue } from './chunk.js';
 import { createRedisStore } from './redis-store.js';
-import { createRefresher } from './refresh.js';
+import { createRefresher, refreshDueAt } from './refresh.js';
 import { claimAt, sessionFromClaims, type ClaimNames, type SessionState } from './state.js';
 
 export interface SessionAuthDeps {
@@ -45,6 +46,9 @@ export interface SessionAuthenticator extends Authenticator {
   /** Set-Cookie values deleting whatever session cookies the request carries (after a refused session); [] when it has none. */
   clearCookies(headers: IncomingHttpHeaders): string[];
 }
+
+/** Longest time an opened session cookie's identity is reused without opening the cookie again. */
+const OPENED_TTL_MS = 30_000;
 
 /** The host the browser used: X-Forwarded-Host (auth subrequests), else Host. Only picks among configured cookie domains. */
 export function cookieHost(headers: IncomingHttpHeaders): string {
@@ -93,6 +97,30 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
     return id;
   };
 
+  // Cookie store only: the sealed cookie itself is the session, so the same cookie text opens to the same
+  // session until it is due for refresh or ends. Its identity is kept (keyed by a digest of the text) for
+  // at most OPENED_TTL_MS, so the common request skips AES-GCM, JSON and schema checks and reuses one frozen
+  // Identity. Not for Redis: a sign-out on another replica must end the session at once.
+  const opened = new LRUCache<string, { identity: Identity; until: number }>({ max: 10_000 });
+
+  async function slowAuthenticate(req: AuthRequest, cookies: CookieJar, openedKey: string | undefined): Promise<Identity | null> {
+    const loaded = await load(cookies);
+    if (!loaded) return null;
+    const fresh = await refresher.ensureFresh(loaded, cookies, cookieHost(req.headers)).catch((e: unknown) => {
+      throw e instanceof GatewayError ? e : new GatewayError('PG_AUTHN_UNAVAILABLE', 'session refresh failed', { cause: e });
+    });
+    // Rules are checked on every load, so tightening them (a reload, which builds a new authenticator and so
+    // an empty cache) takes effect without waiting for cookies to expire.
+    if (!isAllowed(fresh.state, rules)) throw new GatewayError('PG_AUTHZ_DENIED', 'this user is not allowed by the sign-in rules');
+    const identity = identityOf(fresh.state, fresh.setCookies);
+    if (openedKey !== undefined && fresh.setCookies.length === 0) {
+      const now = Date.now();
+      const until = Math.min(now + OPENED_TTL_MS, refreshDueAt(fresh.state, cfg.cookie.refresh), sessionEnd(fresh.state, opts.expireMs));
+      if (until > now) opened.set(openedKey, { identity: Object.freeze(identity), until });
+    }
+    return identity;
+  }
+
   const load = async (cookies: CookieJar): Promise<LoadedSession | null> => {
     try {
       return await store.load(cookies);
@@ -108,17 +136,18 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
     login,
     rules,
     identityOf,
-    async authenticate(req: AuthRequest): Promise<Identity | null> {
+    authenticate(req: AuthRequest): Identity | null | Promise<Identity | null> {
       const cookies = parseCookies(req.headers);
       if (cookies.size === 0) return null;
-      const loaded = await load(cookies);
-      if (!loaded) return null;
-      const fresh = await refresher.ensureFresh(loaded, cookies, cookieHost(req.headers)).catch((e: unknown) => {
-        throw e instanceof GatewayError ? e : new GatewayError('PG_AUTHN_UNAVAILABLE', 'session refresh failed', { cause: e });
-      });
-      // Rules are checked on every request, so tightening them takes effect without waiting for cookies to expire.
-      if (!isAllowed(fresh.state, rules)) throw new GatewayError('PG_AUTHZ_DENIED', 'this user is not allowed by the sign-in rules');
-      return identityOf(fresh.state, fresh.setCookies);
+      let openedKey: string | undefined;
+      if (store.kind === 'cookie') {
+        const value = joinCookieValue(cookies, opts.cookieName);
+        if (value === undefined) return null;
+        openedKey = hash('sha256', value, 'base64');
+        const hit = opened.get(openedKey);
+        if (hit !== undefined && hit.until > Date.now()) return hit.identity;
+      }
+      return slowAuthenticate(req, cookies, openedKey);
     },
     async createSession(result, headers) {
       if (result.claims.email_verified === false && !cfg.allowUnverifiedEmail) {

@@ -19,10 +19,17 @@ export interface Fresh {
   setCookies: string[];
 }
 
+/** When the session is due for a refresh (cookie-refresh age, or the access token about to expire); Infinity without a refresh token. */
+export function refreshDueAt(s: SessionState, refreshAfterMs: number): number {
+  if (!s.refreshToken) return Infinity;
+  const byAge = refreshAfterMs > 0 ? s.createdAt + refreshAfterMs : Infinity;
+  const byToken = s.expiresAt !== undefined ? s.expiresAt - EXPIRY_MARGIN_MS : Infinity;
+  // The token test is strict (refresh when under the margin), the age test inclusive.
+  return Math.min(byAge, byToken === Infinity ? Infinity : byToken + 1);
+}
+
 export function needsRefresh(s: SessionState, refreshAfterMs: number, now: number): boolean {
-  if (!s.refreshToken) return false;
-  if (refreshAfterMs > 0 && now - s.createdAt >= refreshAfterMs) return true;
-  return s.expiresAt !== undefined && s.expiresAt - now < EXPIRY_MARGIN_MS;
+  return now >= refreshDueAt(s, refreshAfterMs);
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
