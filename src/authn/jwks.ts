@@ -155,19 +155,22 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
     }
   }
 
+  function cycle(): void {
+    void fetchNow().then((ok) => {
+      // refreshMs 0: no periodic refresh (unknown kids and reload() still fetch).
+      if (ok || keys) return opts.refreshMs > 0 ? schedule(opts.refreshMs) : undefined;
+      retry = Math.min(retry * 2, opts.maxRetryMs ?? 30_000);
+      schedule(retry);
+    });
+  }
   function schedule(ms: number): void {
     if (closed) return;
-    timer = setTimeout(() => {
-      void fetchNow().then((ok) => {
-        // refreshMs 0: no periodic refresh (unknown kids and reload() still fetch).
-        if (ok || keys) return opts.refreshMs > 0 ? schedule(opts.refreshMs) : undefined;
-        retry = Math.min(retry * 2, opts.maxRetryMs ?? 30_000);
-        schedule(retry);
-      });
-    }, ms);
+    timer = setTimeout(cycle, ms);
     timer.unref();
   }
-  schedule(0);
+  // The first fetch starts now, so a request arriving right after start-up waits for it (getKey) instead of
+  // being refused before the fetch has even begun.
+  cycle();
 
   return {
     source,

@@ -89,7 +89,7 @@ export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authe
     // The issuer picks the key set; the signature check below then proves the issuer claim.
     const entry = (typeof unverified.iss === 'string' ? byIssuer.get(unverified.iss) : undefined) ?? fallback;
     if (!entry) throw fail('PG_AUTHN_TOKEN_INVALID', 'issuer not accepted');
-    if (!entry.keys.ready()) throw new GatewayError('PG_AUTHN_UNAVAILABLE', 'token keys are not loaded yet');
+    // Keys not loaded yet: getKey waits for a fetch in flight (start-up, a reload) and only then refuses with 503.
     let payload: JWTPayload;
     try {
       const opts = {

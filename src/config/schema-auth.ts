@@ -93,6 +93,17 @@ const oidcSchema = z.strictObject({
   sessionStore: z.enum(['cookie', 'redis']).default('cookie'),
   redisUrl: z.string().optional(),
   redisKeyPrefix: z.string().default('promgate:session:'),
+}).superRefine((o, ctx) => {
+  // Checked here (not only when the provider is built) so `promgate check` refuses what `run` would.
+  let protocol: string;
+  try {
+    protocol = new URL(o.issuerUrl).protocol;
+  } catch {
+    ctx.addIssue({ code: 'custom', path: ['issuerUrl'], message: `not a URL: "${o.issuerUrl}"` });
+    return;
+  }
+  if (protocol === 'https:' || (protocol === 'http:' && o.insecure)) return;
+  ctx.addIssue({ code: 'custom', path: ['issuerUrl'], message: `must be https:// (${protocol}// only with insecure: true, or PROMGATE_AUTH__OIDC__INSECURE=true with oauth2-proxy flags; tests and labs only)` });
 });
 
 export const authSchema = z.strictObject({

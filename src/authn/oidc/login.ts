@@ -28,6 +28,11 @@ export function classifyProviderError(e: unknown, what: string): GatewayError {
     if (e.status >= 500) return new GatewayError('PG_AUTHN_UNAVAILABLE', `${what}: the OpenID provider failed (${e.status})`, { cause: e });
     return new GatewayError('PG_AUTHN_LOGIN_FAILED', `${what}: the OpenID provider refused (${e.error})`, { cause: e });
   }
+  // A 401 with a WWW-Authenticate challenge (invalid_client: a wrong client secret) is a refusal, not an outage.
+  if (e instanceof client.WWWAuthenticateChallengeError) {
+    if (e.status >= 500) return new GatewayError('PG_AUTHN_UNAVAILABLE', `${what}: the OpenID provider failed (${e.status})`, { cause: e });
+    return new GatewayError('PG_AUTHN_LOGIN_FAILED', `${what}: the OpenID provider refused the client (${e.status})`, { cause: e });
+  }
   if (e instanceof client.AuthorizationResponseError || e instanceof client.ClientError) {
     return new GatewayError('PG_AUTHN_LOGIN_FAILED', `${what}: the provider's answer did not validate`, { cause: e });
   }
