@@ -59,6 +59,18 @@ export interface RuntimeDeps {
 }
 
 export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
+  const byMethod = new Map<string, Authenticator>();
+  try {
+    return assemble(cfg, deps, byMethod);
+  } catch (e) {
+    // A refused build (a bad users file on reload, say) must not leave the watchers and timers of the
+    // authenticators it had already made running beside the runtime that keeps serving.
+    for (const a of byMethod.values()) void Promise.resolve(a.close?.()).catch(() => undefined);
+    throw e;
+  }
+}
+
+function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenticator>): Runtime {
   const { logger, metrics } = deps;
   const onReload = (source: string, ok: boolean, reason?: string) => {
     metrics.reload(source, ok);
@@ -67,7 +79,6 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
   };
   const authDeps = { logger, onReload };
   const trust = createProxyTrust(cfg.server.trustedProxies);
-  const byMethod = new Map<string, Authenticator>();
   const oidc = wireOidc(cfg, { logger, trust, onReload });
   if (oidc) byMethod.set('session', oidc.session);
   // With skip-jwt-bearer-tokens the bearer authenticator also carries auth.jwt's own keys and issuers.

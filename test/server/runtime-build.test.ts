@@ -1,0 +1,45 @@
+// Building a runtime: a build refused part-way (a bad file on reload) leaves nothing running behind it.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { pino } from 'pino';
+import { configSchema } from '../../src/config/schema.js';
+import { createMetrics } from '../../src/observability/metrics.js';
+import { buildRuntime } from '../../src/server/runtime.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+const key = (secret: string) => JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: Buffer.from(secret).toString('base64url') }] });
+
+test('a refused build stops the file watchers of the authenticators it had already made', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'promgate-rt-'));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const jwks = join(dir, 'jwks.json');
+  writeFileSync(jwks, key('0123456789abcdef0123456789abcdef'));
+  writeFileSync(join(dir, 'bad.yaml'), 'users: [ {username: broken\n');
+  writeFileSync(join(dir, 'good.yaml'), 'users:\n  - {username: u, password: p, namespace: n}\n');
+  const cfg = (usersFile: string) => configSchema.parse({
+    routes: [{ prefix: '/', upstream: { url: 'http://127.0.0.1:9' } }],
+    auth: { jwt: { jwks, algorithms: ['HS256'] }, basic: { usersFile, allowPlaintext: true } },
+  });
+  const reloads = async (m: ReturnType<typeof createMetrics>): Promise<string[]> =>
+    (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('promgate_config_reloads_total{') && l.includes('jwt'));
+
+  // The JWT authenticator (with its watcher on the JWKS file) is built before the users file is refused.
+  const failed = { logger: pino({ level: 'silent' }), metrics: createMetrics(), pools: new Map() };
+  assert.throws(() => buildRuntime(cfg(join(dir, 'bad.yaml')), failed), /bad\.yaml/);
+  // A control that is built and kept: its watcher does see the change.
+  const kept = { logger: pino({ level: 'silent' }), metrics: createMetrics(), pools: new Map() };
+  const rt = buildRuntime(cfg(join(dir, 'good.yaml')), kept);
+  t.after(async () => {
+    await rt.close();
+    await Promise.all([...kept.pools.values(), ...failed.pools.values()].map((p) => p.close()));
+  });
+  await sleep(100);
+  writeFileSync(jwks, key('fedcba9876543210fedcba9876543210'));
+  for (let i = 0; i < 40 && (await reloads(kept.metrics)).length === 0; i++) await sleep(50);
+  assert.ok((await reloads(kept.metrics)).some((l) => l.includes('result="success"')), 'the kept runtime reloaded the JWKS file');
+  await sleep(300);
+  assert.deepEqual(await reloads(failed.metrics), [], 'nothing of the refused build is still watching');
+});
