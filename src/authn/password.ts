@@ -1,7 +1,12 @@
 // Password hashes: classify a stored password, verify a candidate against it, and hash new ones.
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
-import { hash as argon2Hash, parseOptions as argon2Options, verify as argon2Verify } from '@node-rs/argon2';
+import { createRequire } from 'node:module';
+
+// @node-rs/argon2 (a native addon, ~12 MB of RSS) is loaded only when an argon2id hash is met or made.
+type Argon2 = typeof import('@node-rs/argon2');
+let argon2Module: Argon2 | undefined;
+const argon2 = (): Argon2 => (argon2Module ??= createRequire(import.meta.url)('@node-rs/argon2') as Argon2);
 
 /** A stored password, classified once at load time so the request path never re-parses it. */
 export type StoredPassword =
@@ -47,7 +52,7 @@ export function classifyPassword(text: string, opts: { plaintextAllowed: boolean
   if (b) return { ok: true, stored: { kind: 'bcrypt', hash: text, cost: Number(b[1]) } };
   if (ARGON2ID.test(text)) {
     try {
-      const o = argon2Options(text);
+      const o = argon2().parseOptions(text);
       return { ok: true, stored: { kind: 'argon2id', hash: text, memoryCost: o.memoryCost, timeCost: o.timeCost, parallelism: o.parallelism } };
     } catch (e) {
       return { ok: false, problem: `malformed argon2id hash (${(e as Error).message})` };
@@ -71,7 +76,7 @@ export async function verifyStored(password: string, stored: StoredPassword): Pr
       if (Buffer.byteLength(password) > 72) return false;
       return bcrypt.compare(password, stored.hash).catch(() => false);
     case 'argon2id':
-      return argon2Verify(stored.hash, password).catch(() => false);
+      return argon2().verify(stored.hash, password).catch(() => false);
   }
 }
 
@@ -111,7 +116,7 @@ export async function hashPassword(password: string, opts: HashOptions = { algor
   const timeCost = opts.cost ?? 2;
   if (!Number.isInteger(timeCost) || timeCost < 1) throw new Error('argon2id cost (time cost) must be a positive integer');
   // The package's default variant is argon2id; its Algorithm enum is a const enum we cannot import at run time.
-  return argon2Hash(password, { timeCost, memoryCost: 19456, parallelism: 1 });
+  return argon2().hash(password, { timeCost, memoryCost: 19456, parallelism: 1 });
 }
 
 /** Verify a password against a stored hash or plaintext string. Unsupported formats yield false. */

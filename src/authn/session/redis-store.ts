@@ -1,6 +1,10 @@
 // Server-side sessions in Redis: the cookie carries only a sealed ticket <id>.<key>; Redis holds the session encrypted with <key>.
 import { randomBytes } from 'node:crypto';
-import { Redis } from 'ioredis';
+import { createRequire } from 'node:module';
+import type { Redis } from 'ioredis';
+
+/** ioredis (~24 MB of RSS) is loaded only when a Redis session store is configured. */
+const loadRedis = (): typeof import('ioredis').Redis => (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
 import type { CookieJar } from './cookies.js';
 import { joinCookieValue } from './chunk.js';
 import { createSealer, decodeSealed, openWithKey, sealWithKey } from './seal.js';
@@ -25,7 +29,7 @@ export interface RedisStoreOptions extends StoreOptions {
 
 export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOptions): SessionStore {
   const sealer = createSealer(secrets, 'redis-ticket');
-  const redis = opts.client ?? new Redis(opts.url, { maxRetriesPerRequest: 1, connectTimeout: 5000, enableReadyCheck: true });
+  const redis = opts.client ?? new (loadRedis())(opts.url, { maxRetriesPerRequest: 1, connectTimeout: 5000, enableReadyCheck: true });
   if (!opts.client) redis.on('error', () => {}); // state is visible through ready(); errors surface on the commands
   const dataKey = (id: string) => `${opts.keyPrefix}${id}`;
 
