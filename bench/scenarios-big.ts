@@ -46,6 +46,8 @@ export const scenarioF: Scenario = async (b) => {
   const own = await startGateway('promgate-f', gatewayYaml({ upstream: b.stack.prom.url, usersFile: b.creds.smallUsersFile, jwksFile: b.creds.jwksFile, rules: b.creds.smallRules }));
   b.cleanup.push(() => own.service.stop());
   const targets = trio({ ...b, gateway: own.service }, file, file, { authorization: admin });
+  // One unmeasured wave warms the new instance up (JIT, socket buffers), as the shared one was by a–e.
+  await wave(p.upstream.map((u) => own.service.origin + u), { authorization: admin });
   const runs = new Map<string, RunStats[]>(targets.map((t) => [t.role, []]));
   for (let r = 0; r < b.o.bigRounds; r++) {
     for (const t of targets) {

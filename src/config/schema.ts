@@ -26,7 +26,7 @@ const serverSchema = z.strictObject({
 
 const tenantHeaderSchema = z.strictObject({
   name: z.string().regex(/^[A-Za-z0-9-]+$/, 'not an HTTP header name'),
-  template: z.string().default('{{values.namespace}}').describe('Value; {{values.<label>}} is the tenant values of a label joined by |, {{user}} the user.'),
+  template: z.string().optional().describe('Value; {{values.<label>}} is the tenant values of a label joined by |, {{user}} the user. Default: {{values.<tenants.namespaceLabel>}}.'),
   allowFederation: z.boolean().default(false).describe('Allow a|b multi-tenant values (Mimir/Thanos federation).'),
 });
 

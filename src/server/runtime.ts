@@ -112,7 +112,7 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
     if (signer) signers.set(route, signer);
     const th = route.cfg.upstream.tenantHeader;
     if (th) {
-      tenantHeaders.set(route, createTenantHeader(th));
+      tenantHeaders.set(route, createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }));
       strip.set(route, new Set([normalizeHeaderName(th.name)]));
     }
   }

@@ -43,3 +43,25 @@ test('a refused build stops the file watchers of the authenticators it had alrea
   await sleep(300);
   assert.deepEqual(await reloads(failed.metrics), [], 'nothing of the refused build is still watching');
 });
+
+test('the tenant header follows tenants.namespaceLabel unless a template is given', async (t) => {
+  const deps = { logger: pino({ level: 'silent' }), metrics: createMetrics(), pools: new Map() };
+  const header = (tenantHeader: Record<string, unknown>): string | undefined => {
+    const rt = buildRuntime(configSchema.parse({
+      routes: [{ prefix: '/', upstream: { url: 'http://127.0.0.1:9', type: 'mimir', tenantHeader } }],
+      auth: { anonymous: true },
+      tenants: { namespaceLabel: 'kube_namespace' },
+    }), deps);
+    t.after(() => rt.close());
+    const tenant = Object.freeze({ unrestricted: false as const, id: '{kube_namespace="team-a",team="red"}', constraints: Object.freeze([
+      Object.freeze({ label: 'kube_namespace', kind: 'values' as const, values: Object.freeze(['team-a']) }),
+      Object.freeze({ label: 'team', kind: 'values' as const, values: Object.freeze(['red']) }),
+    ]) });
+    const headers: Record<string, string | string[]> = {};
+    rt.addTenantHeaders(rt.routes.all()[0]!, tenant, { subject: 'u', user: 'u', groups: [], claims: {}, method: 'anonymous' }, headers);
+    return headers['x-scope-orgid'] as string | undefined;
+  };
+  assert.equal(header({ name: 'X-Scope-OrgID' }), 'team-a');
+  assert.equal(header({ name: 'X-Scope-OrgID', template: 'org-{{values.team}}' }), 'org-red');
+  t.after(() => Promise.all([...deps.pools.values()].map((p) => p.close())));
+});
