@@ -23,7 +23,7 @@ let app: Stub;
 
 /**
  * What ingress-nginx generates for `auth-url: http://promgate/oauth2/auth`, `auth-signin:
- * /oauth2/start?rd=$scheme://$host$request_uri`, `auth-response-headers: Authorization, X-Auth-Request-*`,
+ * /oauth2/sign_in?rd=$scheme://$host$request_uri`, `auth-response-headers: Authorization, X-Auth-Request-*`,
  * and relaying the auth answer's Set-Cookie (a refreshed session) with auth_request_set + add_header.
  * ($escaped_request_uri needs ingress-nginx's Lua; plain nginx has only the raw $request_uri.)
  *
@@ -100,8 +100,9 @@ function ingressNginx(pgPort: number, appPort: number): (port: number) => string
     ${protectedLocation('/team-b/', '/_oauth2_auth_team_b')}
     ${protectedLocation('/split/', '/_oauth2_auth', secondChunk)}
     # $http_host keeps the port (like ingress-nginx's $best_http_host); $host would drop it and fail the whitelist.
+    # error_page 401 → sign_in with rd, as ingress-nginx's auth-signin annotation sets it up.
     location @signin {
-      return 302 /oauth2/start?rd=$scheme://$http_host$request_uri;
+      return 302 /oauth2/sign_in?rd=$scheme://$http_host$request_uri;
     }
   }`;
 }
@@ -123,6 +124,8 @@ before(async () => {
         scopes: ['openid', 'email', 'profile', 'groups'],
         setAuthorizationHeader: true,
         setXAuthRequest: true,
+        // --skip-provider-button: sign_in continues straight to the provider instead of showing its button.
+        skipProviderButton: true,
         whitelistDomains: [`127.0.0.1:${nginx.port}`],
         cookie: { secret: randomBytes(32).toString('base64'), secure: false, refresh: '2s' },
       },
@@ -167,6 +170,9 @@ async function signedIn(page: string, user: { id: string; password: string }): P
   const b = new TestBrowser();
   const anon = await b.request(page);
   assert.equal(anon.status, 302, `${page} without a session`);
+  const signIn = new URL(anon.headers.get('location')!, page);
+  assert.equal(signIn.pathname, '/oauth2/sign_in', 'nginx sends the browser to sign_in with rd');
+  assert.equal(signIn.searchParams.get('rd'), page);
   const { res } = await b.login(new URL(anon.headers.get('location')!, page).href, user);
   assert.equal(res.status, 302, 'callback redirects back');
   assert.equal(res.headers.get('location'), page);
@@ -180,8 +186,14 @@ test('nginx auth_request: sign-in redirect, ID token and X-Auth-Request-* upstre
   const anon = await fetch(page, { redirect: 'manual' });
   assert.equal(anon.status, 302);
   const start = new URL(anon.headers.get('location')!, nginx.url);
-  assert.equal(start.pathname, '/oauth2/start');
+  assert.equal(start.pathname, '/oauth2/sign_in');
   assert.equal(start.searchParams.get('rd'), page);
+  // With skipProviderButton, sign_in continues to start with the same rd.
+  const cont = await fetch(start, { redirect: 'manual' });
+  assert.equal(cont.status, 302);
+  const next = new URL(cont.headers.get('location')!, nginx.url);
+  assert.equal(next.pathname, '/oauth2/start');
+  assert.equal(next.searchParams.get('rd'), page);
   assert.equal(app.received.length, 0, 'nothing reached the app');
 
   // Sign in through nginx's /oauth2/ location; the callback sends the browser back to the whitelisted rd.
@@ -237,7 +249,7 @@ test('a session split into two cookies: plain auth_request_set loses it at refre
   assert.deepEqual(names(sessionSetCookies(r1)), ['_oauth2_proxy_0'], 'nginx relayed the first chunk only');
   const lost = await plain.b.request(`${nginx.url}/app/big`);
   assert.equal(lost.status, 302, 'the mixed chunks do not open: the browser is sent to sign in again');
-  assert.equal(new URL(lost.headers.get('location')!, nginx.url).pathname, '/oauth2/start');
+  assert.equal(new URL(lost.headers.get('location')!, nginx.url).pathname, '/oauth2/sign_in');
 
   // Relaying the second chunk too (map-built Set-Cookie) keeps the session across the refresh.
   const r2 = await split.b.request(`${nginx.url}/split/big`);

@@ -1,51 +1,10 @@
 // /oauth2/auth and friends without a provider: status codes, headers, skip-auth via X-Forwarded-Uri, trust, allowed rules.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomBytes } from 'node:crypto';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
-import { authSchema, type OidcConfigInput } from '../../src/config/schema-auth.js';
-import { GatewayError } from '../../src/errors.js';
 import type { Identity } from '../../src/authn/identity.js';
-import { createSessionAuthenticator } from '../../src/authn/session/authenticator.js';
-import { createOAuth2Endpoints } from '../../src/forward-auth/endpoints.js';
 import { authResponseHeaders, upstreamIdentityHeaders } from '../../src/forward-auth/headers.js';
 import { emailAllowed, isAllowed, queryAllows, validEmail } from '../../src/forward-auth/allowed.js';
-import { createProxyTrust } from '../../src/server/trusted-proxies.js';
-
-const ALICE: Identity = {
-  subject: 'sub-1', user: 'alice', email: 'alice@example.com', groups: ['team-a', 'admins'], method: 'session',
-  claims: { sub: 'sub-1', preferred_username: 'alice' }, tokens: { accessToken: 'at-1', idToken: 'h.p.s' },
-};
-
-interface Running { url: string; server: Server }
-const running: Running[] = [];
-
-/** Endpoints whose chain knows one user: requests with "x-test-user: alice" (or a bad one that throws 401). */
-async function start(oidc: Partial<OidcConfigInput>, trusted: string[]): Promise<string> {
-  const cfg = authSchema.parse({ oidc: { issuerUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', insecure: true, cookie: { secret: [randomBytes(32).toString('base64')] }, ...oidc } }).oidc!;
-  const logger = pino({ level: 'silent' });
-  const session = createSessionAuthenticator(cfg, { logger });
-  const endpoints = createOAuth2Endpoints(cfg, {
-    logger, trust: createProxyTrust(trusted), session,
-    authenticate: async (r) => {
-      const u = r.headers['x-test-user'];
-      if (u === 'alice') return { ...ALICE, setCookies: r.headers['x-test-refresh'] ? ['_oauth2_proxy=new; Path=/'] : undefined };
-      if (u === 'expired') throw new GatewayError('PG_AUTHN_TOKEN_EXPIRED', 'session expired');
-      return null;
-    },
-  });
-  const server = createServer((req, res) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    if (endpoints.handles(url.pathname)) void endpoints.handle(req, res, url);
-    else endpoints.unauthenticated(req, res, url);
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  running.push({ url, server });
-  return url;
-}
+import { ALICE, start, stopAll } from './endpoint-fixture.js';
 
 let plain: string;
 let trustedGw: string;
@@ -55,9 +14,7 @@ before(async () => {
   trustedGw = await start({ skipAuthRoutes: ['GET=^/public/', '^/health$'] }, ['127.0.0.1/32']);
   untrustedGw = await start({ skipAuthRoutes: ['GET=^/public/', '^/health$'] }, ['10.0.0.0/8']);
 });
-after(() => {
-  for (const r of running) r.server.close();
-});
+after(stopAll);
 
 test('auth: 202 with identity headers, 401 without identity, 401 + cookie cleared for an ended session', async () => {
   const ok = await fetch(`${plain}/oauth2/auth`, { headers: { 'x-test-user': 'alice', 'x-test-refresh': '1' } });
