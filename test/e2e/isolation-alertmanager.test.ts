@@ -7,7 +7,7 @@ import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import {
-  RULES, TENANTS, createSilence, getAlerts, getJson, makeTempDir, promgateBuilt, startAlertmanager, startExposition, startPrometheus,
+  RULES, TENANTS, createSilence, getAlerts, getJson, makeTempDir, promgateBuilt, readAnswer, startAlertmanager, startExposition, startPrometheus,
   startPromgate, waitFor, waitForAlertmanagerAlerts, type AmAlert, type PromgateInstance, type SilenceMatcher,
 } from './harness/index.js';
 
@@ -144,14 +144,8 @@ async function call(user: User | null, path: string, o: { method?: string; param
   }
   const method = (o.method ?? (body !== undefined ? 'POST' : 'GET')) as 'GET';
   const r = await request(`${pg.url}/alertmanager${path}${qs ? `?${qs}` : ''}`, { method, headers, body });
-  const text = await r.body.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.statusCode, text, json };
+  const { status, text, json } = await readAnswer(r);
+  return { status, text, json };
 }
 
 function refused(r: Res, status: number, code: string, what: string): void {

@@ -5,7 +5,7 @@ import { writeFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { stringify } from 'yaml';
-import { makeTempDir, promgateBuilt, seriesOf, startPromgate, startStack, waitFor, type PromgateInstance, type Stack } from './harness/index.js';
+import { makeTempDir, promgateBuilt, readAnswer, seriesOf, startPromgate, startStack, waitFor, type PromgateInstance, type Stack } from './harness/index.js';
 
 type Labels = Readonly<Record<string, string>>;
 type User = 'a' | 'b';
@@ -60,14 +60,8 @@ async function call(user: User, path: string, o: { params?: [string, string][]; 
   if (o.id) headers['x-request-id'] = o.id;
   if (o.body !== undefined) headers['content-type'] = 'application/x-www-form-urlencoded';
   const r = await request(`${pg.url}${path}${qs ? `?${qs}` : ''}`, { method: o.body === undefined ? 'GET' : 'POST', headers, body: o.body });
-  const text = await r.body.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.statusCode, text, json };
+  const { status, text, json } = await readAnswer(r);
+  return { status, text, json };
 }
 
 /** The `data` of a Prometheus success envelope. */

@@ -7,7 +7,7 @@ import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import {
-  RULES, TENANTS, makeTempDir, promgateBuilt, samplesAt, seriesOf, startPromgate, startStack, waitFor,
+  RULES, TENANTS, makeTempDir, promgateBuilt, readAnswer, samplesAt, seriesOf, startPromgate, startStack, waitFor,
   type PromgateInstance, type Stack,
 } from './harness/index.js';
 
@@ -155,14 +155,7 @@ async function call(user: User | null, path: string, o: CallOpts = {}): Promise<
   if (o.post && body === undefined) body = form;
   if (body !== undefined) headers['content-type'] = o.contentType ?? 'application/x-www-form-urlencoded';
   const r = await request(`${pg.url}${path}${qs ? `?${qs}` : ''}`, { method: (o.method ?? (o.post || o.body !== undefined ? 'POST' : 'GET')) as 'GET', headers, body });
-  const text = await r.body.text();
-  let json: unknown;
-  try {
-    json = JSON.parse(text);
-  } catch {
-    json = undefined;
-  }
-  return { status: r.statusCode, headers: r.headers, text, json };
+  return readAnswer(r);
 }
 
 /** Asserts a Prometheus success envelope and returns `data`. */

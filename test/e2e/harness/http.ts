@@ -54,3 +54,15 @@ export function labelValues(samples: readonly { metric?: Record<string, string>;
   }
   return [...out].sort();
 }
+
+/** An undici answer read whole: status, headers, text, and the JSON it holds (undefined when it is not JSON). */
+export async function readAnswer(r: { statusCode: number; headers: import('node:http').IncomingHttpHeaders; body: { text(): Promise<string> } }): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; text: string; json: unknown }> {
+  const text = await r.body.text();
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    json = undefined;
+  }
+  return { status: r.statusCode, headers: r.headers, text, json };
+}
