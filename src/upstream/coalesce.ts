@@ -171,8 +171,7 @@ export class Coalescer {
       else this.open.set(r.pathAndQuery, [entry]);
       entry.group.members.add(m);
       r.onCancel?.(() => entry.group.leave(m));
-      const path = this.basePath === '' ? r.pathAndQuery : this.basePath + r.pathAndQuery;
-      this.pool.dispatch({ path, method: r.method, headers: r.headers, body: r.body }, entry.group);
+      this.pool.dispatch({ path: this.basePath + r.pathAndQuery, method: r.method, headers: r.headers, body: r.body }, entry.group);
     });
   }
 

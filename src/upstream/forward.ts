@@ -13,7 +13,7 @@ export interface ForwardRequest {
   pathAndQuery: string;
   headers: Record<string, string | string[]>;
   body?: Buffer | string | Readable | null;
-  /** An AbortSignal, or an EventEmitter that emits 'abort' (undici takes both; the emitter is cheaper). */
+  /** forwardWhole only: an AbortSignal, or an EventEmitter that emits 'abort' (undici takes both; the emitter is cheaper). */
   signal?: AbortSignal | EventEmitter;
   /** forwardStream only: receives the function that cancels the upstream call (cheaper than a signal). */
   onCancel?: (cancel: () => void) => void;
@@ -36,10 +36,6 @@ export function upstreamError(failure: UpstreamFailure, upstreamName: string, er
   return new GatewayError('PG_UPSTREAM_UNAVAILABLE', `upstream ${upstreamName} is unavailable`, { cause: err });
 }
 
-function fullPath(up: Upstream, pathAndQuery: string): string {
-  return up.basePath === '' ? pathAndQuery : up.basePath + pathAndQuery;
-}
-
 /**
  * Stream the upstream answer into `res` with backpressure, no buffering. Resolves with the status once the
  * whole answer is handed to `res`. `onHead` may adjust the status/headers before they are written (e.g. to
@@ -50,13 +46,7 @@ export function forwardStream(up: Upstream, fr: ForwardRequest, res: ServerRespo
     const body = fr.body ?? null;
     const h = new ResponseStreamer(res, body, onHead, resolve, reject);
     fr.onCancel?.(() => h.cancel());
-    const signal = fr.signal;
-    if (signal) {
-      if ('aborted' in signal && signal.aborted) h.cancel();
-      else if ('addEventListener' in signal) signal.addEventListener('abort', () => h.cancel(), { once: true });
-      else signal.once('abort', () => h.cancel());
-    }
-    up.pool.dispatch({ path: fullPath(up, fr.pathAndQuery), method: fr.method as 'GET', headers: fr.headers, body }, h);
+    up.pool.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body }, h);
   });
 }
 
@@ -69,7 +59,7 @@ export interface WholeResponse {
 /** Read the whole upstream answer (for responses that must be filtered), refusing bodies over `limit` bytes. */
 export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: number): Promise<WholeResponse> {
   const r = await up.pool.request({
-    path: fullPath(up, fr.pathAndQuery),
+    path: up.basePath + fr.pathAndQuery,
     method: fr.method as 'GET',
     headers: fr.headers,
     body: fr.body ?? null,
