@@ -110,7 +110,18 @@ export function unionOf(specs: readonly Spec[], who: string): Spec {
 
 export const UNRESTRICTED: Tenant = Object.freeze({ unrestricted: true as const, id: 'unrestricted' });
 
-/** The same constraints always give the same frozen object, so later stages can cache by identity. */
+/** A constraint's meaning as a key: its kind is part of it, so `a|b` the regex and [a, b] the values differ. */
+function constraintKey(c: LabelConstraint): string {
+  return JSON.stringify(c.kind === 'values' ? [c.label, 'values', c.values] : [c.label, 'regex', c.pattern]);
+}
+
+/**
+ * The same constraints always give the same frozen object, so later stages can cache by identity. Tenants
+ * are interned by their structured constraints, not by their rendered selector: the regex tenant `a|b` and
+ * the values tenant [a, b] render alike but differ in what a tenant header may name (federation), so one
+ * must never stand for the other, whichever was seen first. Their `id` (the selector) may coincide; every
+ * cache keyed by it holds answers that depend only on the selector, which is the same.
+ */
 export function createInterner(max = 10_000): (spec: Spec) => RestrictedTenant {
   const table = new LRUCache<string, RestrictedTenant>({ max });
   return (spec) => {
@@ -119,12 +130,12 @@ export function createInterner(max = 10_000): (spec: Spec) => RestrictedTenant {
       const c = toConstraint(l, spec.get(l)!);
       return Object.freeze(c.kind === 'values' ? { ...c, values: Object.freeze(c.values) } : c);
     });
-    const draft: RestrictedTenant = { unrestricted: false, id: '', constraints: Object.freeze(constraints) };
-    const id = tenantSelector(draft);
-    const known = table.get(id);
+    const key = constraints.map(constraintKey).join('\n');
+    const known = table.get(key);
     if (known) return known;
-    const tenant = Object.freeze({ ...draft, id });
-    table.set(id, tenant);
+    const draft: RestrictedTenant = { unrestricted: false, id: '', constraints: Object.freeze(constraints) };
+    const tenant = Object.freeze({ ...draft, id: tenantSelector(draft) });
+    table.set(key, tenant);
     return tenant;
   };
 }

@@ -159,3 +159,33 @@ test('a regex tenant pattern that matches the empty string is refused at config 
   assert.throws(() => tenants({ rules: [{ regex: { namespace: '.*' } }] }), /matches the empty string/);
   assert.throws(() => resolver({ rules: [{ labels: { namespace: 'a' }, regex: { namespace: 'b.*' } }] }), /both labels and regex/);
 });
+
+test('a regex tenant and a values tenant that render alike are interned apart, so answers never depend on request order', async () => {
+  const { createTenantHeader } = await import('../../src/tenancy/tenant-header.js');
+  const header = createTenantHeader({ name: 'X-Scope-OrgID', template: '{{values.namespace}}', allowFederation: true });
+  const answer = (t: Tenant, who: Identity): string => {
+    try {
+      return header(t, who);
+    } catch (e) {
+      if (e instanceof GatewayError) return e.code;
+      throw e;
+    }
+  };
+  const rules = { rules: [
+    { match: { users: ['re'] }, regex: { namespace: 'team-a|team-b' } },
+    { match: { users: ['vals'] }, labels: { namespace: ['team-a', 'team-b'] } },
+  ] };
+  const results = (['re', 'vals'] as const).map((first) => {
+    const r = resolver(rules);
+    const order = first === 're' ? ['re', 'vals'] : ['vals', 're'];
+    const got: Record<string, [string, string]> = {};
+    for (const user of order) {
+      const t = r.resolve(id({ user }));
+      assert.ok(!t.unrestricted);
+      got[user] = [t.constraints[0]!.kind, answer(t, id({ user }))];
+    }
+    return got;
+  });
+  assert.deepEqual(results[0], results[1], 'the same users get the same answers in either order');
+  assert.deepEqual(results[0], { re: ['regex', 'PG_TENANT_HEADER_INVALID'], vals: ['values', 'team-a|team-b'] });
+});
