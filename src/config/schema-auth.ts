@@ -94,6 +94,16 @@ const oidcSchema = z.strictObject({
   redisUrl: z.string().optional(),
   redisKeyPrefix: z.string().default('promgate:session:'),
 }).superRefine((o, ctx) => {
+  // Browsers drop a prefixed cookie whose attributes break the prefix's rules (RFC 6265bis §4.1.3), which
+  // would look like a sign-in loop; refuse the config instead. `__Host-` keeps a sibling subdomain from
+  // planting a session cookie: it can carry no Domain and must be Secure with Path=/.
+  const c = o.cookie;
+  if ((c.name.startsWith('__Host-') || c.name.startsWith('__Secure-')) && !c.secure) {
+    ctx.addIssue({ code: 'custom', path: ['cookie', 'secure'], message: `cookie name ${c.name} needs secure: true` });
+  }
+  if (c.name.startsWith('__Host-') && (c.path !== '/' || c.domains.length > 0)) {
+    ctx.addIssue({ code: 'custom', path: ['cookie', c.path !== '/' ? 'path' : 'domains'], message: `cookie name ${c.name} needs path "/" and no domains` });
+  }
   // Checked here (not only when the provider is built) so `promgate check` refuses what `run` would.
   let protocol: string;
   try {

@@ -9,6 +9,7 @@ const serverSchema = z.strictObject({
   port: z.number().int().min(0).max(65535).default(9092).describe('Port to listen on (prometheus-multi-tenant-proxy default).'),
   metricsPort: z.number().int().min(1).max(65535).optional().describe('Serve /metrics on this separate port instead of the main one.'),
   metricsPath: urlPath.default('/metrics'),
+  metricsTenantLabel: z.boolean().optional().describe('Label request metrics with the tenant. Default: on when /metrics has its own metricsPort, off on the main port (which needs no credentials and would name every tenant).'),
   maxHeaderBytes: z.number().int().min(1024).max(1 << 20).default(16384).describe('Largest request line + headers accepted (431 above it).'),
   maxBodyBytes: byteSize().prefault('10MiB').describe('Largest request body accepted (413 above it).'),
   maxQueryLength: byteSize().prefault('64KiB').describe('Longest PromQL query or match[] accepted (400 above it).'),

@@ -85,7 +85,7 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
     const rd = chooseRedirect(req, url, choice);
     const out = await session.login.start({
       rd,
-      redirectUri: callbackUrl(req, trust, cfg.redirectUrl, prefix),
+      redirectUri: callbackUrl(req, choice, cfg.redirectUrl),
       cookies: parseCookies(req.headers),
       host: cookieHost(req.headers),
     });

@@ -20,8 +20,13 @@ function put(out: Record<string, string>, name: string, value: string | undefine
   if (v !== '') out[name] = v;
 }
 
-function groupsValue(groups: readonly string[]): string | undefined {
-  const clean = groups.map(headerValue).filter((g) => g !== '');
+/**
+ * Groups joined by "," as oauth2-proxy does. A group holding a comma (an LDAP DN such as
+ * `cn=admins,ou=groups`) would read back as several groups, so in each name "%" becomes "%25" and ","
+ * becomes "%2C": the list splits on "," into exactly the names there were, and each decodes back.
+ */
+export function groupsValue(groups: readonly string[]): string | undefined {
+  const clean = groups.map(headerValue).filter((g) => g !== '').map((g) => g.replace(/%/g, '%25').replace(/,/g, '%2C'));
   return clean.length > 0 ? clean.join(',') : undefined;
 }
 

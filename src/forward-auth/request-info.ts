@@ -1,6 +1,7 @@
 // What a request says about the browser's original request: X-Forwarded-* (from trusted proxies only), redirects, callback URL.
 import type { IncomingMessage } from 'node:http';
 import type { ProxyTrust } from '../server/trusted-proxies.js';
+import { GatewayError } from '../errors.js';
 import { outsidePrefix, type RedirectValidator } from './redirect.js';
 
 export interface Forwarded {
@@ -34,14 +35,6 @@ export function forwarded(req: IncomingMessage, trust: ProxyTrust): Forwarded {
   };
 }
 
-/** The scheme and host the browser used for this request. */
-export function publicOrigin(req: IncomingMessage, trust: ProxyTrust): string {
-  const f = forwarded(req, trust);
-  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
-  const proto = f.proto ?? (encrypted ? 'https' : 'http');
-  return `${proto}://${f.host ?? req.headers.host ?? 'localhost'}`;
-}
-
 export interface RedirectChoice {
   validate: RedirectValidator;
   trust: ProxyTrust;
@@ -73,13 +66,42 @@ export function chooseRedirect(req: IncomingMessage, url: URL, opts: RedirectCho
   return '/';
 }
 
-/** The callback URL: configured, or this request's public origin + <prefix>/callback (oauth2-proxy's default). */
-export function callbackUrl(req: IncomingMessage, trust: ProxyTrust, configured: string | undefined, proxyPrefix: string): string {
-  if (configured) {
-    // A relative redirect-url (oauth2-proxy --relative-redirect-url style) takes the request's origin.
-    return configured.startsWith('/') ? publicOrigin(req, trust) + configured : configured;
+/** A plain host[:port]: DNS name, IPv4 or bracketed IPv6. Nothing else may become part of a URL we build. */
+const HOST = /^(?:[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/;
+const LOOPBACK = /^(?:localhost|127(?:\.\d{1,3}){3}|\[::1\])(?::\d{1,5})?$/i;
+
+/**
+ * This request's public origin, when it can be trusted to name promgate: X-Forwarded-Host from a trusted
+ * proxy, or the Host header when it is a loopback name or a host the operator listed in whitelistDomains.
+ * Anything else (a Host header any client may set) gives undefined: a URL sent to the provider, such as
+ * the sign-in callback, must never take its host from a header the client chose.
+ */
+export function trustedOrigin(req: IncomingMessage, choice: RedirectChoice): string | undefined {
+  const f = forwarded(req, choice.trust);
+  const encrypted = (req.socket as { encrypted?: boolean }).encrypted === true;
+  const proto = f.proto ?? (encrypted ? 'https' : 'http');
+  if (f.host !== undefined) return HOST.test(f.host) ? `${proto}://${f.host}` : undefined;
+  const host = req.headers.host;
+  if (host === undefined || !HOST.test(host)) return undefined;
+  if (LOOPBACK.test(host) || choice.validate(`${proto}://${host}/`) !== null) return `${proto}://${host}`;
+  return undefined;
+}
+
+/**
+ * The callback URL: configured, or this request's trusted public origin + <prefix>/callback (oauth2-proxy's
+ * default). Without a configured absolute URL and without a trusted origin, sign-in is refused.
+ */
+export function callbackUrl(req: IncomingMessage, choice: RedirectChoice, configured: string | undefined): string {
+  if (configured && !configured.startsWith('/')) return configured;
+  const origin = trustedOrigin(req, choice);
+  if (origin === undefined) {
+    throw new GatewayError(
+      'PG_BAD_REQUEST',
+      'cannot build the sign-in callback URL from this Host header: set auth.oidc.redirectUrl, list the proxy in server.trustedProxies, or the host in auth.oidc.whitelistDomains',
+    );
   }
-  return `${publicOrigin(req, trust)}${proxyPrefix}/callback`;
+  // A relative redirect-url (oauth2-proxy --relative-redirect-url style) takes the request's origin.
+  return origin + (configured ?? `${choice.proxyPrefix}/callback`);
 }
 
 /**

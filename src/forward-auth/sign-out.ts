@@ -4,7 +4,7 @@ import * as client from 'openid-client';
 import type { Logger } from '../observability/logger.js';
 import type { OidcConfig } from '../config/schema-auth.js';
 import type { SessionAuthenticator } from '../authn/session/authenticator.js';
-import { chooseRedirect, isTrusted, publicOrigin, type RedirectChoice } from './request-info.js';
+import { chooseRedirect, isTrusted, trustedOrigin, type RedirectChoice } from './request-info.js';
 import { redirect } from './respond.js';
 
 export interface SignOutDeps {
@@ -33,8 +33,9 @@ export async function signOut(req: IncomingMessage, res: ServerResponse, url: UR
     const endSession = await endSessionUrl(session, logger);
     // oauth2-proxy setups often pass the provider's logout page itself as rd: honour it as it is.
     if (endSession && !(explicit && /^https?:/i.test(rd) && new URL(rd).origin === endSession.origin)) {
-      const absoluteRd = rd.startsWith('/') ? publicOrigin(req, choice.trust) + rd : rd;
-      const post = explicit ? absoluteRd : cfg.postLogoutRedirectUrl;
+      // A relative rd becomes absolute only on an origin we trust; otherwise the configured URL is used.
+      const origin = rd.startsWith('/') ? trustedOrigin(req, choice) : '';
+      const post = explicit && origin !== undefined ? origin + rd : cfg.postLogoutRedirectUrl;
       const params: Record<string, string> = { client_id: cfg.clientId };
       if (ended.idToken) params.id_token_hint = ended.idToken;
       if (post) params.post_logout_redirect_uri = post;

@@ -12,18 +12,27 @@ export interface GatewayMetrics {
   cache(kind: string, hit: boolean): void;
 }
 
-export function createMetrics(): GatewayMetrics {
+export interface MetricsOptions {
+  /**
+   * Label request metrics with the tenant. Off where anyone may scrape (/metrics on the main port needs no
+   * credentials), because the label names every tenant's selector to every caller.
+   */
+  tenantLabel?: boolean;
+}
+
+export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
   const counts = new RequestCounts();
+  const tenantLabel = opts.tenantLabel ?? true;
   // Registered but fed only from collect(): the request path never touches prom-client.
   new Counter({
     name: 'promgate_requests_total',
-    help: 'Requests handled, by route, method, HTTP status and tenant.',
-    labelNames: ['route', 'method', 'code', 'tenant'] as const,
+    help: tenantLabel ? 'Requests handled, by route, method, HTTP status and tenant.' : 'Requests handled, by route, method and HTTP status.',
+    labelNames: tenantLabel ? ['route', 'method', 'code', 'tenant'] : ['route', 'method', 'code'],
     registers: [registry],
     collect() {
-      counts.flush(this);
+      counts.flush(this, tenantLabel);
     },
   });
   const duration = new DurationHistogram(
@@ -68,7 +77,7 @@ export function createMetrics(): GatewayMetrics {
   return {
     registry,
     request(route, method, status, tenant, seconds) {
-      counts.inc(route, method, status, tenant);
+      counts.inc(route, method, status, tenantLabel ? tenant : '');
       duration.observe(route, seconds);
     },
     upstreamError: (route, reason) => upstreamErrors.labels(route, reason).inc(),

@@ -39,12 +39,12 @@ export class RequestCounts {
     c.n++;
   }
 
-  /** Moves the pending counts into the prom-client counter. */
-  flush(counter: Counter<'route' | 'method' | 'code' | 'tenant'>): void {
+  /** Moves the pending counts into the prom-client counter (without the tenant label when it has none). */
+  flush(counter: Counter<string>, withTenant = true): void {
     for (const c of this.cells) {
       if (c.n === 0) continue;
       const [route, method, code, tenant] = c.labels;
-      counter.inc({ route, method, code, tenant }, c.n);
+      counter.inc(withTenant ? { route, method, code, tenant } : { route, method, code }, c.n);
       c.n = 0;
     }
   }

@@ -59,9 +59,10 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { logger } = opts;
-  const metrics = opts.metrics ?? createMetrics();
-  const pools = new Map<string, Upstream>();
   let cfg = opts.load();
+  // The tenant label names every tenant; it is on by default only where /metrics has a port of its own.
+  const metrics = opts.metrics ?? createMetrics({ tenantLabel: cfg.server.metricsTenantLabel ?? cfg.server.metricsPort !== undefined });
+  const pools = new Map<string, Upstream>();
   let draining = false;
   const readiness = new Readiness(metrics, cfg.server.readyCheckInterval);
   const build = (c: Config): Runtime => {

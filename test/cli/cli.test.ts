@@ -98,16 +98,17 @@ test('quickstart: with no Prometheus, /-/ready says so and API calls get a 502 n
   }
 });
 
-test('--metrics-port serves /metrics on its own port; the main port then does not', async () => {
+test('--metrics-port serves /metrics on its own port, with the tenant label; the main port then does not', async () => {
   const metricsPort = await freePort();
   const pg = await startPromgate({
-    configYaml: `server: {host: 127.0.0.1, port: {{PORT}}}\nroutes: [{upstream: {url: "http://127.0.0.1:1"}}]\nauth: {anonymous: true}\n`,
+    configYaml: `server: {host: 127.0.0.1, port: {{PORT}}}\nroutes: [{upstream: {url: "http://127.0.0.1:1"}}]\nauth: {anonymous: true}\ntenants: {rules: [{match: {users: [anonymous]}, labels: {namespace: team-a}}]}\n`,
     args: ['--metrics-port', String(metricsPort)],
   });
   try {
+    await (await request(`${pg.url}/api/v1/query?query=up`)).body.dump();
     const m = await request(`http://127.0.0.1:${metricsPort}/metrics`);
     assert.equal(m.statusCode, 200);
-    assert.match(await m.body.text(), /promgate_requests_total|process_cpu_seconds_total/);
+    assert.match(await m.body.text(), /promgate_requests_total\{route="[^"]*",method="GET",code="502",tenant="\{namespace=\\"team-a\\"\}"\} 1/);
     const main = await request(`${pg.url}/metrics`);
     assert.equal(main.statusCode, 404);
     await main.body.dump();

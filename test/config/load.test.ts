@@ -118,3 +118,13 @@ test('an env key that maps to nothing is reported with the variable name', () =>
   const p = problems(() => loadConfig({ file: file(BASE), env: { PROMGATE_SERVER__PROTT: '1' } }));
   assert.match(p[0]!, /env PROMGATE_SERVER__PROTT: server\.prott: unknown key "prott" \(did you mean "port"\?\)/);
 });
+
+test('__Host- and __Secure- cookie names need the attributes browsers require of them', () => {
+  const oidc = (cookie: string) => file(`auth:\n  oidc: {issuerUrl: "https://idp.example.com", clientId: x, clientSecret: y, cookie: {secret: "0123456789abcdef0123456789abcdef", ${cookie}}}\n`);
+  assert.equal(loadConfig({ file: oidc('name: __Host-promgate') }).auth.oidc?.cookie.name, '__Host-promgate');
+  assert.match(problems(() => loadConfig({ file: oidc('name: __Host-promgate, secure: false') })).join('\n'), /auth\.oidc\.cookie\.secure: cookie name __Host-promgate needs secure: true/);
+  assert.match(problems(() => loadConfig({ file: oidc('name: __Host-promgate, domains: [example.com]') })).join('\n'), /auth\.oidc\.cookie\.domains: cookie name __Host-promgate needs path "\/" and no domains/);
+  assert.match(problems(() => loadConfig({ file: oidc('name: __Host-promgate, path: /app') })).join('\n'), /auth\.oidc\.cookie\.path: /);
+  assert.match(problems(() => loadConfig({ file: oidc('name: __Secure-promgate, secure: false') })).join('\n'), /auth\.oidc\.cookie\.secure: /);
+  assert.equal(loadConfig({ file: oidc('name: __Secure-promgate, domains: [example.com]') }).auth.oidc?.cookie.name, '__Secure-promgate');
+});

@@ -210,10 +210,12 @@ test('/-/healthy is 200; /-/ready is 503 and names the unreachable upstream', as
   assert.match(r.text, /upstream echo .*: reachable/);
 });
 
-test('/metrics exposes requests, latency, upstream errors and process metrics', async () => {
+test('/metrics exposes requests, latency, upstream errors and process metrics, and on the main port names no tenant', async () => {
   await get('/down/api/v1/query?query=up');
   const m = (await get('/metrics')).text;
-  assert.match(m, /promgate_requests_total\{route="echo",method="GET",code="200",tenant="\{namespace=\\"team-a\\"\}"\} \d+/);
+  assert.match(m, /promgate_requests_total\{route="echo",method="GET",code="200"\} \d+/);
+  // Anyone may read /metrics on the main port: it must not list the tenants (or their selectors).
+  assert.doesNotMatch(m, /tenant=|team-a/);
   assert.match(m, /promgate_request_duration_seconds_bucket\{le="0.005",route="echo"\} \d+/);
   assert.match(m, /promgate_upstream_errors_total\{route="down",reason="unavailable"\} [1-9]/);
   assert.match(m, /promgate_upstream_up\{route="down"\} 0/);

@@ -96,6 +96,16 @@ test('identity headers: names, values without control characters, flags', () => 
   assert.deepEqual(upstreamIdentityHeaders(ALICE, { setXAuthRequest: false, setAuthorizationHeader: false, passAccessToken: false, passAuthorizationHeader: false, passUserHeaders: false }), {});
 });
 
+test('groups holding a comma (LDAP DNs) or a percent sign are escaped, so the header splits into exactly the groups there were', () => {
+  const groups = ['cn=admins,ou=groups,dc=example', '50%', 'plain'];
+  const id: Identity = { ...ALICE, groups };
+  const flags = { setXAuthRequest: true, setAuthorizationHeader: false, passAccessToken: false, passAuthorizationHeader: false, passUserHeaders: true };
+  for (const value of [authResponseHeaders(id, flags)['X-Auth-Request-Groups'], upstreamIdentityHeaders(id, flags)['X-Forwarded-Groups']]) {
+    assert.equal(value, 'cn=admins%2Cou=groups%2Cdc=example,50%25,plain');
+    assert.deepEqual(value!.split(',').map(decodeURIComponent), groups);
+  }
+});
+
 test('allowed rules: email domains, emails, groups, malformed emails', () => {
   assert.equal(validEmail('a@b.c'), true);
   for (const bad of ['a@b@evil.com', '@b.c', 'a@', 'a b@c.d', 'a@b.c\n', 'plain']) assert.equal(validEmail(bad), false, bad);
