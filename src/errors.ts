@@ -1,5 +1,5 @@
 // One typed error for every refusal the gateway makes, with stable codes and one renderer.
-import type { ServerResponse } from 'node:http';
+import { STATUS_CODES, type ServerResponse } from 'node:http';
 
 /** Prometheus API errorType values (see prometheus/web/api/v1 errorType). */
 export type ErrorType =
@@ -19,45 +19,44 @@ export type ErrorType =
 interface CodeSpec {
   status: number;
   type: ErrorType;
+  /** When it happens; docs/errors.md is generated from this table (scripts/errors-reference.mjs). */
+  when: string;
 }
 
 /** Stable codes. Tests assert on these, never on message text. */
 export const CODES = {
-  PG_BAD_REQUEST: { status: 400, type: 'bad_data' },
-  PG_BAD_QUERY: { status: 400, type: 'bad_data' },
-  PG_QUERY_TOO_LONG: { status: 400, type: 'bad_data' },
-  PG_BAD_MATCH: { status: 400, type: 'bad_data' },
-  PG_BAD_BODY: { status: 400, type: 'bad_data' },
-  PG_UNSUPPORTED_MEDIA: { status: 415, type: 'bad_data' },
-  PG_BODY_TOO_LARGE: { status: 413, type: 'too_large' },
-  PG_HEADERS_TOO_LARGE: { status: 431, type: 'bad_data' },
-  PG_AUTHN_REQUIRED: { status: 401, type: 'unauthorized' },
-  PG_AUTHN_BAD_CREDENTIALS: { status: 401, type: 'unauthorized' },
-  PG_AUTHN_MALFORMED: { status: 401, type: 'unauthorized' },
-  PG_AUTHN_TOKEN_INVALID: { status: 401, type: 'unauthorized' },
-  PG_AUTHN_TOKEN_EXPIRED: { status: 401, type: 'unauthorized' },
-  PG_AUTHN_UNAVAILABLE: { status: 503, type: 'unavailable' },
-  PG_AUTHN_LOGIN_FAILED: { status: 403, type: 'forbidden' },
-  PG_AUTHZ_DENIED: { status: 403, type: 'forbidden' },
-  PG_TENANT_NONE: { status: 403, type: 'forbidden' },
-  PG_TENANT_UNREPRESENTABLE: { status: 403, type: 'forbidden' },
-  PG_TENANT_HEADER_INVALID: { status: 403, type: 'forbidden' },
-  PG_ENFORCE_CONFLICT: { status: 403, type: 'forbidden' },
-  PG_ENFORCE_VERIFY_FAILED: { status: 500, type: 'internal' },
-  PG_PATH_REFUSED: { status: 403, type: 'forbidden' },
-  PG_PATH_NOT_PROTECTED: { status: 403, type: 'forbidden' },
-  PG_METHOD_NOT_ALLOWED: { status: 405, type: 'bad_data' },
-  PG_NOT_FOUND: { status: 404, type: 'not_found' },
-  PG_NO_ROUTE: { status: 404, type: 'not_found' },
-  PG_SILENCE_NOT_OWNED: { status: 403, type: 'forbidden' },
-  PG_UPSTREAM_UNAVAILABLE: { status: 502, type: 'unavailable' },
-  PG_UPSTREAM_TIMEOUT: { status: 504, type: 'timeout' },
-  PG_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'unavailable' },
-  PG_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, type: 'unavailable' },
-  PG_RATE_LIMITED: { status: 429, type: 'too_many_requests' },
-  PG_CIRCUIT_OPEN: { status: 503, type: 'unavailable' },
-  PG_SHUTTING_DOWN: { status: 503, type: 'unavailable' },
-  PG_INTERNAL: { status: 500, type: 'internal' },
+  PG_BAD_REQUEST: { status: 400, type: 'bad_data', when: 'A malformed request: path with dot segments or encoded slashes, bad query parameters, an untrusted Host for the sign-in callback.' },
+  PG_BAD_QUERY: { status: 400, type: 'bad_data', when: 'The PromQL in `query` does not parse.' },
+  PG_QUERY_TOO_LONG: { status: 400, type: 'bad_data', when: 'A query or `match[]` is longer than `server.maxQueryLength`.' },
+  PG_BAD_MATCH: { status: 400, type: 'bad_data', when: 'A `match[]` selector does not parse.' },
+  PG_BAD_BODY: { status: 400, type: 'bad_data', when: 'A request body promgate must read (form, silence) is malformed.' },
+  PG_UNSUPPORTED_MEDIA: { status: 415, type: 'bad_data', when: 'A body in a media type promgate cannot check (e.g. a silence that is not JSON).' },
+  PG_BODY_TOO_LARGE: { status: 413, type: 'too_large', when: 'A request body larger than `server.maxBodyBytes`.' },
+  PG_HEADERS_TOO_LARGE: { status: 431, type: 'bad_data', when: 'The request line and headers exceed `server.maxHeaderBytes`.' },
+  PG_AUTHN_REQUIRED: { status: 401, type: 'unauthorized', when: 'No credentials on a route that needs them.' },
+  PG_AUTHN_BAD_CREDENTIALS: { status: 401, type: 'unauthorized', when: 'Wrong user name or password.' },
+  PG_AUTHN_MALFORMED: { status: 401, type: 'unauthorized', when: 'An Authorization header that cannot be read.' },
+  PG_AUTHN_TOKEN_INVALID: { status: 401, type: 'unauthorized', when: 'A bearer token with a bad signature, issuer, audience or algorithm.' },
+  PG_AUTHN_TOKEN_EXPIRED: { status: 401, type: 'unauthorized', when: 'An expired bearer token or session.' },
+  PG_AUTHN_UNAVAILABLE: { status: 503, type: 'unavailable', when: 'Credentials cannot be checked right now (JWKS, provider or session store unreachable).' },
+  PG_AUTHN_LOGIN_FAILED: { status: 403, type: 'forbidden', when: 'The OpenID sign-in failed or the user is not allowed to sign in.' },
+  PG_AUTHZ_DENIED: { status: 403, type: 'forbidden', when: 'The route\'s allowedUsers/Groups/Emails do not include the caller.' },
+  PG_TENANT_NONE: { status: 403, type: 'forbidden', when: 'The identity maps to no tenant.' },
+  PG_TENANT_UNREPRESENTABLE: { status: 403, type: 'forbidden', when: 'The identity\'s tenants cannot be expressed as one matcher per label.' },
+  PG_TENANT_HEADER_INVALID: { status: 403, type: 'forbidden', when: 'The tenant cannot be named in the route\'s tenant header (regex tenant, federation off, invalid id).' },
+  PG_ENFORCE_CONFLICT: { status: 403, type: 'forbidden', when: 'With `errorOnConflict`, a selector that can never match inside the tenant.' },
+  PG_ENFORCE_VERIFY_FAILED: { status: 500, type: 'internal', when: 'The rewritten query failed its own verification (a bug; nothing is forwarded).' },
+  PG_PATH_REFUSED: { status: 403, type: 'forbidden', when: 'An endpoint that would show other tenants\' data (e.g. metadata without `allowMetadata`).' },
+  PG_PATH_NOT_PROTECTED: { status: 403, type: 'forbidden', when: 'A path outside the route\'s `protectedPaths`.' },
+  PG_METHOD_NOT_ALLOWED: { status: 405, type: 'bad_data', when: 'A method the endpoint does not accept.' },
+  PG_NOT_FOUND: { status: 404, type: 'not_found', when: 'A path that is not in the endpoint table, or a silence that does not exist.' },
+  PG_NO_ROUTE: { status: 404, type: 'not_found', when: 'No route owns the path.' },
+  PG_SILENCE_NOT_OWNED: { status: 403, type: 'forbidden', when: 'Changing or expiring a silence that belongs to another tenant.' },
+  PG_UPSTREAM_UNAVAILABLE: { status: 502, type: 'unavailable', when: 'The upstream refused the connection, failed DNS or reset before answering.' },
+  PG_UPSTREAM_TIMEOUT: { status: 504, type: 'timeout', when: 'The upstream did not answer within the route\'s timeouts.' },
+  PG_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'unavailable', when: 'The upstream answered something promgate must filter but cannot read.' },
+  PG_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, type: 'unavailable', when: 'A filtered answer larger than `server.maxFilteredResponseBytes`.' },
+  PG_INTERNAL: { status: 500, type: 'internal', when: 'An unexpected error; details are in the log only.' },
 } as const satisfies Record<string, CodeSpec>;
 
 export type ErrorCode = keyof typeof CODES;
@@ -95,22 +94,38 @@ export function wantsJson(path: string, accept: string | undefined): boolean {
   return accept !== undefined && accept.includes('application/json') && !accept.includes('text/html');
 }
 
-export function renderError(res: ServerResponse, err: GatewayError, json: boolean): void {
+/** The Prometheus API error body, the one JSON shape every refusal uses. */
+export function errorBody(err: GatewayError): string {
+  return JSON.stringify({ status: 'error', errorType: err.errorType, error: err.message, code: err.code });
+}
+
+/**
+ * The one renderer of refusals: Prometheus API JSON for API callers, a short text page otherwise. A
+ * refreshed session's cookies (or cookies being cleared) ride along in `setCookies`.
+ */
+export function renderError(res: ServerResponse, err: GatewayError, json: boolean, setCookies: readonly string[] = []): void {
   if (res.headersSent) {
     res.destroy(err);
     return;
   }
-  const headers: Record<string, string> = { ...err.headers, 'cache-control': 'no-store' };
+  const headers: Record<string, string | string[]> = { ...err.headers, 'cache-control': 'no-store' };
   let body: string;
   if (json) {
     headers['content-type'] = 'application/json';
-    body = JSON.stringify({ status: 'error', errorType: err.errorType, error: err.message, code: err.code });
+    body = errorBody(err);
   } else {
     headers['content-type'] = 'text/plain; charset=utf-8';
     headers['x-content-type-options'] = 'nosniff';
     body = `${err.status} ${err.message}\n(code ${err.code})\n`;
   }
+  if (setCookies.length > 0) headers['set-cookie'] = [...setCookies];
   headers['content-length'] = String(Buffer.byteLength(body));
   res.writeHead(err.status, headers);
   res.end(body);
+}
+
+/** A refusal written straight onto a socket, for requests node:http could not parse into a request at all. */
+export function rawErrorResponse(err: GatewayError): string {
+  const body = errorBody(err);
+  return `HTTP/1.1 ${err.status} ${STATUS_CODES[err.status] ?? ''}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`;
 }

@@ -1,6 +1,6 @@
 // The oauth2-proxy-compatible endpoints under /oauth2 (sign_in, start, callback, sign_out, userinfo, auth), /ping and /ready.
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { GatewayError, toGatewayError } from '../errors.js';
+import { GatewayError, renderError, toGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { OidcConfig } from '../config/schema-auth.js';
 import type { AuthRequest, Identity } from '../authn/identity.js';
@@ -12,7 +12,7 @@ import { callbackUrl, chooseRedirect, forwarded, wantsApiAnswer } from './reques
 import { authResponseHeaders } from './headers.js';
 import { isAllowed, queryAllows } from './allowed.js';
 import { createSkipAuthMatcher, skipAuthPath } from './skip-auth.js';
-import { loginFailedPage, redirect, sendApiError, sendJson, sendText, signInPage } from './respond.js';
+import { loginFailedPage, redirect, sendJson, sendText, signInPage } from './respond.js';
 import { signOut } from './sign-out.js';
 
 export interface OAuth2EndpointDeps {
@@ -71,7 +71,7 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
 
   async function userinfo(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { id, err, clear } = await identify(req, url.pathname);
-    if (!id) return sendApiError(res, err ?? new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), clear);
+    if (!id) return renderError(res, err ?? new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), true, clear);
     const pref = id.claims.preferred_username;
     sendJson(res, 200, {
       user: id.user,
@@ -140,14 +140,14 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
       } catch (e) {
         const err = toGatewayError(e);
         if (err.status >= 500) logger.error({ err: err.message, code: err.code, cause: String(err.cause ?? '') }, `${action} failed`);
-        if (wantsApiAnswer(req, path, apiRoutes)) sendApiError(res, err);
+        if (wantsApiAnswer(req, path, apiRoutes)) renderError(res, err, true);
         else loginFailedPage(res, err, `${prefix}/sign_in`);
       }
     },
     unauthenticated(req, res, url) {
       const clear = session.clearCookies(req.headers);
       if (wantsApiAnswer(req, url.pathname, apiRoutes)) {
-        return sendApiError(res, new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), clear);
+        return renderError(res, new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), true, clear);
       }
       redirect(res, startUrl(validate(url.pathname + url.search) ?? '/'), clear);
     },

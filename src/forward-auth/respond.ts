@@ -26,11 +26,6 @@ export function sendText(res: ServerResponse, status: number, body: string, setC
   res.end(body);
 }
 
-/** The Prometheus-style error body API clients already understand. */
-export function sendApiError(res: ServerResponse, err: GatewayError, setCookies: readonly string[] = []): void {
-  sendJson(res, err.status, { status: 'error', errorType: err.errorType, error: err.message, code: err.code }, setCookies, err.headers);
-}
-
 export function escapeHtml(s: string): string {
   return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }

@@ -3,6 +3,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { Socket } from 'node:net';
 import type { Config } from '../config/schema.js';
 import { ConfigError } from '../config/errors.js';
+import { GatewayError, rawErrorResponse, renderError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { buildRuntime, type Runtime } from './runtime.js';
@@ -51,10 +52,10 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const overflow = err.code === 'HPE_HEADER_OVERFLOW';
-  const status = overflow ? 431 : 400;
-  const body = JSON.stringify({ status: 'error', errorType: 'bad_data', error: overflow ? 'request line or headers too large' : 'malformed HTTP request', code: overflow ? 'PG_HEADERS_TOO_LARGE' : 'PG_BAD_REQUEST' });
-  socket.end(`HTTP/1.1 ${status} ${overflow ? 'Request Header Fields Too Large' : 'Bad Request'}\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\nconnection: close\r\n\r\n${body}`);
+  const ge = err.code === 'HPE_HEADER_OVERFLOW'
+    ? new GatewayError('PG_HEADERS_TOO_LARGE', 'request line or headers too large')
+    : new GatewayError('PG_BAD_REQUEST', 'malformed HTTP request');
+  socket.end(rawErrorResponse(ge));
 }
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
@@ -87,9 +88,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   if (s.metricsPort !== undefined) {
     metricsServer = createServer((req, res) => {
       if ((req.url ?? '').split('?')[0] === rt.cfg.server.metricsPath) void serveMetrics(rt, res);
-      else {
-        res.writeHead(404).end();
-      }
+      else renderError(res, new GatewayError('PG_NOT_FOUND', 'only the metrics path is served on this port'), false);
     });
     try {
       metricsPort = await listen(metricsServer, s.host, s.metricsPort);
