@@ -4,10 +4,15 @@ import { Pool } from 'undici';
 
 const pool = new Pool(process.argv[2]!, { connections: 128, pipelining: 1 });
 const server = createServer((req, res) => {
-  const { host, connection, 'keep-alive': ka, ...headers } = req.headers;
+  const headers = { ...req.headers };
+  delete headers.host;
+  delete headers.connection;
+  delete headers['keep-alive'];
   const body = req.method === 'GET' || req.method === 'HEAD' ? null : req;
   pool.stream({ path: req.url!, method: req.method as 'GET', headers, body }, ({ statusCode, headers: h }) => {
-    delete h.connection, delete h['keep-alive'], delete h['transfer-encoding'];
+    delete h.connection;
+    delete h['keep-alive'];
+    delete h['transfer-encoding'];
     res.writeHead(statusCode, h);
     return res;
   }).catch(() => (res.headersSent ? res.destroy() : res.writeHead(502).end()));

@@ -1,7 +1,7 @@
 // Scenarios d, e and i: a dashboard query_range, 10,000 distinct queries (rewrite-cache misses), and 50 viewers of one dashboard.
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { measureTargets, pathsFile, standardLoad, trio, type Bench, type Scenario } from './context.js';
+import { measureTargets, pathsFile, standardLoad, trio, type Scenario } from './context.js';
 import { DASHBOARD_PANELS, DASHBOARD_QUERY, dashboardRange, distinctQueries, queryPaths, timeVariants } from './queries.js';
 import { rowFrom, fmt } from './table.js';
 

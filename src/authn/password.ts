@@ -2,9 +2,10 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
 import bcrypt from 'bcryptjs';
 import { createRequire } from 'node:module';
+import type * as Argon2Module from '@node-rs/argon2';
 
 // @node-rs/argon2 (a native addon, ~12 MB of RSS) is loaded only when an argon2id hash is met or made.
-type Argon2 = typeof import('@node-rs/argon2');
+type Argon2 = typeof Argon2Module;
 let argon2Module: Argon2 | undefined;
 const argon2 = (): Argon2 => (argon2Module ??= createRequire(import.meta.url)('@node-rs/argon2') as Argon2);
 

@@ -130,6 +130,7 @@ interface Res {
   status: number;
   text: string;
   /** Parsed body; assertions walk arbitrary Alertmanager JSON, so it is left untyped here. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test assertions only, never the data path
   json: any;
 }
 

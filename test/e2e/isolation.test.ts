@@ -125,6 +125,7 @@ interface Res {
   headers: IncomingHttpHeaders;
   text: string;
   /** Parsed body; assertions walk arbitrary Prometheus JSON, so it is left untyped here. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- test assertions only, never the data path
   json: any;
 }
 

@@ -43,8 +43,6 @@ export type Node =
   | ({ t: 'sub'; expr: Node; range: string; step: string } & Modifiers)
   | { t: 'comment'; expr: Node; text: string };
 
-type Kind = 'vector' | 'scalar' | 'matrix';
-
 /** The metrics the e2e exposition and rules produce, including shared ones no tenant may see; repeats weight the pick. */
 export const GEN_METRICS = [
   'http_requests_total',

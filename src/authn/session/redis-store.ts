@@ -2,9 +2,10 @@
 import { randomBytes } from 'node:crypto';
 import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
+import type * as IORedis from 'ioredis';
 
 /** ioredis (~24 MB of RSS) is loaded only when a Redis session store is configured. */
-const loadRedis = (): typeof import('ioredis').Redis => (createRequire(import.meta.url)('ioredis') as typeof import('ioredis')).Redis;
+const loadRedis = (): typeof IORedis.Redis => (createRequire(import.meta.url)('ioredis') as typeof IORedis).Redis;
 import type { CookieJar } from './cookies.js';
 import { joinCookieValue } from './chunk.js';
 import { createSealer, decodeSealed, openWithKey, sealWithKey } from './seal.js';

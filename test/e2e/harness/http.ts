@@ -1,4 +1,5 @@
 // Small HTTP helpers the fixtures and tests use to talk to Prometheus and Alertmanager directly.
+import type { IncomingHttpHeaders } from 'node:http';
 export interface PromVectorSample {
   metric: Record<string, string>;
   value: [number, string];
@@ -56,7 +57,7 @@ export function labelValues(samples: readonly { metric?: Record<string, string>;
 }
 
 /** An undici answer read whole: status, headers, text, and the JSON it holds (undefined when it is not JSON). */
-export async function readAnswer(r: { statusCode: number; headers: import('node:http').IncomingHttpHeaders; body: { text(): Promise<string> } }): Promise<{ status: number; headers: import('node:http').IncomingHttpHeaders; text: string; json: unknown }> {
+export async function readAnswer(r: { statusCode: number; headers: IncomingHttpHeaders; body: { text(): Promise<string> } }): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; json: unknown }> {
   const text = await r.body.text();
   let json: unknown;
   try {
