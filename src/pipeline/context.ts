@@ -2,7 +2,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Identity } from '../authn/identity.js';
 import type { Tenant } from '../tenancy/tenant.js';
-import type { CompiledRoute } from '../routes/table.js';
+import type { RouteRuntime } from './runtime.js';
 import type { EndpointMatch } from '../enforce/endpoints.js';
 
 export interface RequestContext {
@@ -13,7 +13,7 @@ export interface RequestContext {
   /** Decoded request path and raw query string. */
   path: string;
   search: string;
-  route?: CompiledRoute;
+  route?: RouteRuntime;
   /** Path below the route prefix (what the upstream sees, before the upstream base path). */
   rel?: string;
   /** Path looked up in the endpoint table (rel without the route's apiPrefix). */

@@ -39,22 +39,22 @@ export function compileRoute(cfg: RouteConfig, upstream: Upstream, onCacheLookup
   };
 }
 
-export interface RouteMatch {
-  route: CompiledRoute;
+export interface RouteMatch<R extends CompiledRoute = CompiledRoute> {
+  route: R;
   /** Path below the route prefix, always starting with '/'. */
   rel: string;
 }
 
-export class RouteTable {
-  private readonly routes: CompiledRoute[];
-  constructor(routes: CompiledRoute[]) {
+export class RouteTable<R extends CompiledRoute = CompiledRoute> {
+  private readonly routes: R[];
+  constructor(routes: readonly R[]) {
     // Longest prefix wins; '/' last.
     this.routes = [...routes].sort((a, b) => b.prefix.length - a.prefix.length);
   }
-  all(): readonly CompiledRoute[] {
+  all(): readonly R[] {
     return this.routes;
   }
-  match(path: string): RouteMatch | undefined {
+  match(path: string): RouteMatch<R> | undefined {
     for (const route of this.routes) {
       const p = route.prefix;
       if (p === '/') return { route, rel: path };

@@ -2,13 +2,11 @@
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
-import type { Authenticator, Identity } from '../authn/identity.js';
-import type { Tenant } from '../tenancy/tenant.js';
-import type { RequestContext } from '../pipeline/context.js';
+import type { Authenticator } from '../authn/identity.js';
+import type { Runtime, RouteRuntime } from '../pipeline/runtime.js';
 import { RouteTable, compileRoute, type CompiledRoute } from '../routes/table.js';
 import { createUpstream, type Upstream } from '../upstream/pool.js';
-import { createProxyTrust, type ProxyTrust } from './trusted-proxies.js';
-import { authenticate as runChain, type AuthChain } from '../pipeline/authenticate.js';
+import { createProxyTrust } from './trusted-proxies.js';
 import { createPromqlEnforcer } from '../enforce/promql.js';
 import type { QueryEnforcer } from '../enforce/params.js';
 import { createBasicAuthenticator } from '../authn/basic.js';
@@ -16,40 +14,13 @@ import { createJwtAuthenticator } from '../authn/jwt.js';
 import { createTenantResolver } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
-import { createSigner, type Signer } from '../upstream/signers/index.js';
+import { createSigner } from '../upstream/signers/index.js';
 import { wireOidc } from './oidc-wiring.js';
-import type { OAuth2Endpoints } from '../forward-auth/endpoints.js';
 import { upstreamIdentityHeaders } from '../forward-auth/headers.js';
-import { createSkipAuthMatcher, type SkipAuthMatcher } from '../forward-auth/skip-auth.js';
+import { createSkipAuthMatcher } from '../forward-auth/skip-auth.js';
 import { stripSessionCookies } from '../authn/session/strip.js';
 
-export interface Runtime {
-  readonly cfg: Config;
-  readonly logger: Logger;
-  readonly metrics: GatewayMetrics;
-  readonly routes: RouteTable;
-  readonly chains: ReadonlyMap<CompiledRoute, AuthChain>;
-  readonly authenticators: readonly Authenticator[];
-  readonly tenants: { resolve(id: Identity): Tenant };
-  enforcerFor(route: CompiledRoute): QueryEnforcer;
-  readonly trust: ProxyTrust;
-  readonly stripHeaders: ReadonlyMap<CompiledRoute, ReadonlySet<string>>;
-  /** The /oauth2 endpoints when OIDC sign-in is configured. */
-  readonly oauth?: OAuth2Endpoints;
-  /** oauth2-proxy skip-auth-route rules: matching requests skip authentication. */
-  readonly skipAuth?: SkipAuthMatcher;
-  /** Identity headers for the upstream (X-Forwarded-User…, pass-access-token, pass-authorization-header). */
-  identityHeaders(id: Identity, headers: Record<string, string | string[]>): void;
-  /** Gateway-owned endpoints (health, readiness, metrics, sign-in); true when handled. */
-  own?: (ctx: RequestContext) => Promise<boolean> | boolean;
-  authenticate(chain: AuthChain, ctx: RequestContext, route: CompiledRoute): Identity | Promise<Identity>;
-  addTenantHeaders(route: CompiledRoute, tenant: Tenant, id: Identity, headers: Record<string, string | string[]>): void;
-  /** Adds upstream credentials; always the last header change before sending. A promise only when signing must wait. */
-  sign(route: CompiledRoute, method: string, pathAndQuery: string, headers: Record<string, string | string[]>, body: unknown): Promise<void> | void;
-  /** Pool keys this runtime uses (the server closes pools no runtime uses any more). */
-  readonly poolKeys: ReadonlySet<string>;
-  close(): Promise<void>;
-}
+export type { Runtime } from '../pipeline/runtime.js';
 
 export interface RuntimeDeps {
   logger: Logger;
@@ -89,48 +60,28 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
   const cookiePrefix = oidcCfg?.cookie.name;
 
   const usedPools = new Set<string>();
-  const routes: CompiledRoute[] = cfg.routes.map((r) => {
+  const enforcers = {
+    lenient: createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength }),
+    strict: createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength, errorOnConflict: true }),
+  };
+  const routes = cfg.routes.map((r) => {
     const key = JSON.stringify(r.upstream);
     let up = deps.pools.get(key);
     if (!up) deps.pools.set(key, (up = createUpstream(r.upstream)));
     usedPools.add(key);
-    return compileRoute(r, up, (hit) => metrics.cache('results', hit));
+    return compileRouteRuntime(compileRoute(r, up, (hit) => metrics.cache('results', hit)), { cfg, byMethod, enforcers });
   });
-  const chains = new Map<CompiledRoute, AuthChain>();
-  const strip = new Map<CompiledRoute, ReadonlySet<string>>();
-  const tenantHeaders = new Map<CompiledRoute, ReturnType<typeof createTenantHeader>>();
-  const signers = new Map<CompiledRoute, Signer>();
-  for (const route of routes) {
-    const methods = route.cfg.authMethods ?? ['session', 'jwt', 'basic', 'anonymous'];
-    const authenticators = methods.flatMap((m) => (byMethod.has(m) ? [byMethod.get(m)!] : []));
-    const anonymous = cfg.auth.anonymous && methods.includes('anonymous');
-    const challenge = authenticators.some((a) => a.method === 'basic')
-      ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`
-      : authenticators.some((a) => a.method === 'jwt') ? 'Bearer' : undefined;
-    chains.set(route, { authenticators, anonymous, challenge });
-    const signer = createSigner(route.cfg.upstream);
-    if (signer) signers.set(route, signer);
-    const th = route.cfg.upstream.tenantHeader;
-    if (th) {
-      tenantHeaders.set(route, createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }));
-      strip.set(route, new Set([normalizeHeaderName(th.name)]));
-    }
-  }
   const claimNames = { namespaces: cfg.auth.jwt?.namespacesClaim ?? 'namespaces', labels: cfg.auth.jwt?.labelsClaim ?? 'labels' };
   const tenants = createTenantResolver(cfg.tenants, { logger, claimNames });
   const authenticators = [...byMethod.values()];
-  const enforcer = createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength });
-  const strictEnforcer = createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength, errorOnConflict: true });
 
   return {
     cfg,
     logger,
     metrics,
     routes: new RouteTable(routes),
-    chains,
     authenticators,
     tenants,
-    enforcerFor: (route) => (route.cfg.errorOnConflict ? strictEnforcer : enforcer),
     trust,
     oauth: oidc?.endpoints,
     skipAuth: oidcCfg && oidcCfg.skipAuthRoutes.length > 0 ? createSkipAuthMatcher(oidcCfg.skipAuthRoutes) : undefined,
@@ -143,20 +94,41 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
       }
       if (oidcCfg && id.method !== 'anonymous') Object.assign(headers, upstreamIdentityHeaders(id, oidcCfg));
     },
-    stripHeaders: strip,
-    authenticate: (chain, ctx) => runChain(chain, { headers: ctx.req.headers, path: ctx.path }),
-    addTenantHeaders(route, tenant, id, headers) {
-      const fn = tenantHeaders.get(route);
-      if (!fn) return;
-      const v = fn(tenant, id);
-      if (v !== '') headers[route.cfg.upstream.tenantHeader!.name.toLowerCase()] = v;
-    },
-    sign: (route, _method, _path, headers) => {
-      signers.get(route)?.(headers);
-    },
     poolKeys: usedPools,
     async close() {
       await Promise.allSettled(authenticators.map(async (a) => a.close?.()));
     },
+  };
+}
+
+interface RouteDeps {
+  cfg: Config;
+  byMethod: ReadonlyMap<string, Authenticator>;
+  enforcers: { lenient: QueryEnforcer; strict: QueryEnforcer };
+}
+
+/** One route's stages, built once: its auth chain, enforcer, tenant header, header hygiene and signer. */
+function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntime {
+  const { cfg, byMethod } = deps;
+  const methods = route.cfg.authMethods ?? ['session', 'jwt', 'basic', 'anonymous'];
+  const authenticators = methods.flatMap((m) => (byMethod.has(m) ? [byMethod.get(m)!] : []));
+  const challenge = authenticators.some((a) => a.method === 'basic')
+    ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`
+    : authenticators.some((a) => a.method === 'jwt') ? 'Bearer' : undefined;
+  const th = route.cfg.upstream.tenantHeader;
+  const header = th ? createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }) : undefined;
+  const headerName = th?.name.toLowerCase();
+  const signer = createSigner(route.cfg.upstream);
+  return {
+    ...route,
+    auth: { authenticators, anonymous: cfg.auth.anonymous && methods.includes('anonymous'), challenge },
+    enforcer: route.cfg.errorOnConflict ? deps.enforcers.strict : deps.enforcers.lenient,
+    stripHeaders: th ? new Set([normalizeHeaderName(th.name)]) : undefined,
+    tenantHeaders(tenant, id, headers) {
+      if (!header) return;
+      const v = header(tenant, id);
+      if (v !== '') headers[headerName!] = v;
+    },
+    sign: signer ?? (() => undefined),
   };
 }

@@ -5,7 +5,7 @@ import { filterAlerts, filterRules, filterTargets, isObject } from '../../src/en
 import type { JsonObject } from '../../src/enforce/filters/index.js';
 import { GatewayError } from '../../src/errors.js';
 import type { LabelConstraint, RestrictedTenant } from '../../src/tenancy/tenant.js';
-import { benchTenant, makeRulesBody, measure } from '../../bench/filters.js';
+import { benchTenant, makeRulesBody } from '../../bench/filters.js';
 
 // Captured verbatim from Prometheus 2.42.0 (Debian) with rules that fire one alert per namespace
 // (team-a, tenant.d, tenantxd), a rule with a static team-a label and no alerts, and three targets.
@@ -180,9 +180,8 @@ describe('filterRules', () => {
     it(`throws PG_UPSTREAM_BAD_RESPONSE on a malformed body: ${name}`, () => assertBadResponse(() => filterRules(body, TEAM_A)));
   }
 
-  it('filters 5,000 rules in a few ms (parse and stringify are measured by bench/filters.ts)', () => {
-    const t = measure(JSON.stringify(makeRulesBody(500, 10, 1)), filterRules, 11);
-    assert.ok(t.filter <= 10, `filterRules took ${t.filter.toFixed(2)} ms`);
+  // How fast is measured by bench/filters.ts, never by a timed assertion here.
+  it('filters 5,000 rules exactly', () => {
     // Groups cycle over team-a, team-b, tenant.d, tenantxd; the bench tenant is team-a + tenant.d.
     const groups = arr(obj(filterRules(makeRulesBody(500, 10, 1), benchTenant).data).groups);
     assert.equal(groups.length, 250);

@@ -58,7 +58,7 @@ test('the tenant header follows tenants.namespaceLabel unless a template is give
       Object.freeze({ label: 'team', kind: 'values' as const, values: Object.freeze(['red']) }),
     ]) });
     const headers: Record<string, string | string[]> = {};
-    rt.addTenantHeaders(rt.routes.all()[0]!, tenant, { subject: 'u', user: 'u', groups: [], claims: {}, method: 'anonymous' }, headers);
+    rt.routes.all()[0]!.tenantHeaders(tenant, { subject: 'u', user: 'u', groups: [], claims: {}, method: 'anonymous' }, headers);
     return headers['x-scope-orgid'] as string | undefined;
   };
   assert.equal(header({ name: 'X-Scope-OrgID' }), 'team-a');

@@ -1,0 +1,59 @@
+// The header, tenant and plan stages: the upstream headers, the caller's tenant, and the exact upstream request (enforced).
+import { encodePath } from './path.js';
+import { upstreamHeaders } from './upstream-headers.js';
+import { enforceRequest, type Plan } from '../enforce/request.js';
+import { forwardWhole } from '../upstream/forward.js';
+import type { RequestContext } from './context.js';
+import type { Matched } from './match.js';
+import type { Runtime, UpstreamHeaders } from './runtime.js';
+
+function withQuery(path: string, search: string): string {
+  return search === '' ? path : `${path}?${search}`;
+}
+
+/** Header hygiene (hop-by-hop, spoofed identity and tenant headers), then promgate's own forwarding and identity headers. */
+export function prepareHeaders(rt: Runtime, ctx: RequestContext, m: Matched): UpstreamHeaders {
+  const headers = upstreamHeaders(ctx.req, ctx.id, rt.trust, m.route.stripHeaders);
+  rt.identityHeaders(ctx.identity!, headers);
+  return headers;
+}
+
+/** A request forwarded as it came: a generic app, an unsafe passthrough path, or a public endpoint. */
+function asItCame(ctx: RequestContext, m: Matched, withBody: boolean): Plan {
+  const { req } = ctx;
+  const body = withBody && m.method !== 'GET' && m.method !== 'HEAD' ? req : null;
+  return { type: 'stream', method: m.method, pathAndQuery: withQuery(encodePath(ctx.rel!), ctx.search), body, contentType: body ? req.headers['content-type'] : undefined };
+}
+
+/**
+ * Tenant and enforcement: the tenant the identity maps to (403 when none), its tenant header, and the plan
+ * that can only see the tenant's series. Routes without tenants (passthrough, public endpoints) forward as they came.
+ */
+export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, headers: UpstreamHeaders): Promise<Plan> {
+  if (m.passthrough) {
+    if (!m.generic) rt.logger.warn({ reqId: ctx.id, path: ctx.path, user: ctx.identity!.user }, 'unsafe passthrough: forwarded without tenant enforcement');
+    return asItCame(ctx, m, true);
+  }
+  const enforce = ctx.endpoint!.endpoint.enforce;
+  if (enforce.kind === 'public') return asItCame(ctx, m, false);
+  const route = m.route;
+  ctx.tenant = rt.tenants.resolve(ctx.identity!);
+  route.tenantHeaders(ctx.tenant, ctx.identity!, headers);
+  // Alertmanager silence ownership reads the silence from the same upstream, with the caller's upstream headers.
+  const lookup = async (pathAndQuery: string) => {
+    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' } }, rt.cfg.server.maxFilteredResponseBytes);
+    let json: unknown = null;
+    try {
+      json = JSON.parse(r.body.toString('utf8'));
+    } catch {
+      // a non-JSON answer is handled by the caller through the status code
+    }
+    return { status: r.status, json };
+  };
+  const result = await enforceRequest({
+    req: ctx.req, method: m.method, upstreamPath: encodePath(ctx.rel!), search: ctx.search, enforce, tenant: ctx.tenant,
+    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup,
+  });
+  ctx.logQuery = result.logQuery;
+  return result.plan;
+}

@@ -1,0 +1,162 @@
+// The send stage: signs the planned request and answers from the results cache, a shared (coalesced) call, a stream, or a filter.
+import { EventEmitter } from 'node:events';
+import type { ServerResponse } from 'node:http';
+import { GatewayError } from '../errors.js';
+import type { Plan } from '../enforce/request.js';
+import { forwardStream, forwardWhole, classifyUpstreamError, upstreamError } from '../upstream/forward.js';
+import { rewriteLocation } from '../upstream/location.js';
+import { isQueryPath } from '../upstream/results-cache.js';
+import type { RequestContext } from './context.js';
+import type { RouteRuntime, Runtime, UpstreamHeaders } from './runtime.js';
+
+type StreamPlan = Extract<Plan, { type: 'stream' }>;
+type FilterPlan = Extract<Plan, { type: 'filter' }>;
+
+/** Cancels the upstream call when the client goes away, through the response's one 'close' listener. */
+type OnCancel = (cancel: () => void) => void;
+
+export async function send(rt: Runtime, ctx: RequestContext, route: RouteRuntime, plan: Plan, headers: UpstreamHeaders): Promise<void> {
+  const { res } = ctx;
+  if (ctx.identity?.setCookies) res.setHeader('set-cookie', ctx.identity.setCookies);
+  if (plan.type === 'json') return sendJson(res, plan.status, plan.body);
+  bodyHeaders(plan, headers);
+  const onCancel = cancellation(ctx);
+  try {
+    if (plan.type === 'filter') return await sendFiltered(rt, ctx, route, plan, headers, onCancel);
+    // A tenant-enforced read may share its answer (results cache, coalescing); decided before signing,
+    // because the cache aligns the request and signing must cover what is really sent.
+    const shared = ctx.tenant ? sharedCall(route, ctx.tenant.id, plan, headers) : undefined;
+    const signing = route.sign(headers);
+    if (signing) await signing;
+    if (shared) return await sendShared(ctx, route, shared, headers, onCancel);
+    await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, onCancel }, res, fixLocation(route, ctx.identity?.setCookies));
+  } catch (err) {
+    upstreamFailed(rt, res, route, err);
+  } finally {
+    ctx.onClose = undefined;
+  }
+}
+
+/** A rewritten body gets its own length and type; a plan without a body sends neither. */
+function bodyHeaders(plan: StreamPlan | FilterPlan, headers: UpstreamHeaders): void {
+  if (plan.type === 'stream' && Buffer.isBuffer(plan.body)) {
+    headers['content-length'] = String(plan.body.length);
+    if (plan.contentType) headers['content-type'] = plan.contentType;
+  } else if (plan.type !== 'stream' || !plan.body) {
+    delete headers['content-length'];
+    delete headers['content-type'];
+  }
+}
+
+/**
+ * A client that goes away before the answer is complete cancels the upstream call, also when it leaves
+ * before the call starts. The response's one 'close' listener (ctx.onClose) does it: no AbortController.
+ */
+function cancellation(ctx: RequestContext): OnCancel {
+  let cancel: (() => void) | undefined;
+  let gone = false;
+  ctx.onClose = () => {
+    if (ctx.res.writableFinished) return;
+    gone = true;
+    cancel?.();
+  };
+  return (c) => {
+    cancel = c;
+    if (gone) c();
+  };
+}
+
+/** A failure before the answer began is a coded 502/504; after it began, the client sees a broken response. */
+function upstreamFailed(rt: Runtime, res: ServerResponse, route: RouteRuntime, err: unknown): void {
+  if (err instanceof GatewayError) throw err;
+  const failure = classifyUpstreamError(err);
+  if (failure === 'aborted' && res.destroyed) return;
+  rt.metrics.upstreamError(route.name, failure);
+  if (res.headersSent) {
+    // Mid-stream failure: never a silently truncated answer that looks complete.
+    res.destroy(err as Error);
+    return;
+  }
+  throw upstreamError(failure, route.name, err);
+}
+
+interface SharedCall {
+  method: 'GET' | 'POST';
+  pathAndQuery: string;
+  body: Buffer | null;
+  /** Results-cache key, when the route caches this call. */
+  key?: string;
+}
+
+/**
+ * How a tenant-enforced request may share its answer: every body-less GET (coalesced), and a query or
+ * query_range POST with its form read whole. With the route's results cache, the call is aligned (the
+ * aligned form is what goes upstream) and keyed. Anything else (an Alertmanager write) is never shared.
+ */
+function sharedCall(route: RouteRuntime, tenantId: string, plan: StreamPlan, headers: UpstreamHeaders): SharedCall | undefined {
+  const body = Buffer.isBuffer(plan.body) ? plan.body : plan.body ? undefined : null;
+  if (body === undefined) return undefined;
+  const method = plan.method === 'GET' && body === null ? 'GET' : plan.method === 'POST' && body !== null ? 'POST' : undefined;
+  if (!method) return undefined;
+  const c = route.resultsCache?.prepare(tenantId, route.name, method, plan.pathAndQuery, headers, body, Date.now());
+  if (c) {
+    if (c.body) headers['content-length'] = String(c.body.length);
+    return { method, pathAndQuery: c.pathAndQuery, body: c.body, key: c.key };
+  }
+  if (method === 'POST' && !isQueryPath(plan.pathAndQuery)) return undefined;
+  return { method, pathAndQuery: plan.pathAndQuery, body };
+}
+
+/**
+ * Served from the results cache when it holds the call, else identical in-flight calls of the same tenant
+ * share one upstream call (whose answer the cache then keeps).
+ */
+async function sendShared(ctx: RequestContext, route: RouteRuntime, call: SharedCall, headers: UpstreamHeaders, onCancel: OnCancel): Promise<void> {
+  const onHead = fixLocation(route, ctx.identity?.setCookies);
+  const cache = route.resultsCache;
+  if (call.key !== undefined && cache?.serve(call.key, ctx.res, onHead, Date.now())) return;
+  const sink = call.key !== undefined ? cache?.sink(call.key, Date.now) : undefined;
+  const shared = { tenantId: ctx.tenant!.id, route: route.name, method: call.method, pathAndQuery: call.pathAndQuery, body: call.body, headers, onCancel };
+  await route.upstream.coalescer.stream(shared, ctx.res, onHead, sink);
+}
+
+/** Answers that must be filtered (rules, alerts, targets, Alertmanager reads) are read whole, under a limit. */
+async function sendFiltered(rt: Runtime, ctx: RequestContext, route: RouteRuntime, plan: FilterPlan, headers: UpstreamHeaders, onCancel: OnCancel): Promise<void> {
+  headers['accept-encoding'] = 'identity';
+  const signing = route.sign(headers);
+  if (signing) await signing;
+  // undici takes an EventEmitter (with `aborted`) as the abort signal; far cheaper than an AbortController.
+  const signal = Object.assign(new EventEmitter(), { aborted: false });
+  onCancel(() => {
+    signal.aborted = true;
+    signal.emit('abort');
+  });
+  const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
+  let body: unknown;
+  try {
+    body = JSON.parse(r.body.toString('utf8'));
+  } catch {
+    throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `upstream answered ${r.status} with a body that is not JSON`);
+  }
+  sendJson(ctx.res, r.status, plan.filter(body));
+}
+
+/**
+ * Upstream redirects (the Prometheus UI's /graph → /graph/ …) must point back through this route. A refreshed
+ * session's Set-Cookie joins the upstream's own: writeHead's headers replace what res.setHeader set, so an app
+ * setting a cookie in the same answer would otherwise drop the refreshed session.
+ */
+function fixLocation(route: RouteRuntime, setCookies?: readonly string[]) {
+  return (_status: number, headers: Record<string, string | string[] | undefined>) => {
+    const loc = headers.location;
+    if (typeof loc === 'string') headers.location = rewriteLocation(loc, route.upstream, route.prefix);
+    const upstream = headers['set-cookie'];
+    if (setCookies && upstream !== undefined) headers['set-cookie'] = [...(Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
+  };
+}
+
+export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.end(text);
+}
