@@ -28,6 +28,10 @@ export const CODES = {
   PG_QUERY_TOO_LONG: { status: 400, type: 'bad_data' },
   PG_BAD_MATCH: { status: 400, type: 'bad_data' },
   PG_BAD_BODY: { status: 400, type: 'bad_data' },
+  /** A JSON body names the same key twice in one object: JSON.parse keeps the last, other decoders may not. */
+  PG_BODY_DUPLICATE_KEY: { status: 400, type: 'bad_data' },
+  /** A JSON body has a key that is not one of the fields, spelled exactly (Go would fold `Matchers` onto `matchers`). */
+  PG_BODY_UNKNOWN_KEY: { status: 400, type: 'bad_data' },
   PG_UNSUPPORTED_MEDIA: { status: 415, type: 'bad_data' },
   PG_BODY_TOO_LARGE: { status: 413, type: 'too_large' },
   PG_HEADERS_TOO_LARGE: { status: 431, type: 'bad_data' },
