@@ -56,6 +56,8 @@ export const CODES = {
   PG_UPSTREAM_TIMEOUT: { status: 504, type: 'timeout', when: 'The upstream did not answer within the route\'s timeouts.' },
   PG_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'unavailable', when: 'The upstream answered something promgate must filter but cannot read.' },
   PG_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, type: 'unavailable', when: 'A filtered answer larger than `server.maxFilteredResponseBytes`.' },
+  PG_BODY_DUPLICATE_KEY: { status: 400, type: 'bad_data', when: 'A JSON body holds the same key twice (at any depth, also after unescaping): Go would keep the last one.' },
+  PG_BODY_UNKNOWN_KEY: { status: 400, type: 'bad_data', when: 'A JSON body holds a key that is not a field, or a field not spelled exactly (Go would fold `Matchers` or `matcherſ` onto `matchers`).' },
   PG_INTERNAL: { status: 500, type: 'internal', when: 'An unexpected error; details are in the log only.' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -3,7 +3,9 @@ import { GatewayError } from '../errors.js';
 import type { RestrictedTenant } from '../tenancy/tenant.js';
 import type { Enforcement } from './endpoints.js';
 import type { EnforceInput, EnforceResult } from './request.js';
-import { alertmanagerFilters, enforceSilenceBody, filterAlertGroups, filterAmAlerts, filterSilences, silenceBelongsTo } from './alertmanager.js';
+import {
+  alertmanagerFilters, enforceSilence, filterAlertGroups, filterAmAlerts, filterSilences, readSilence, serializeSilence, silenceBelongsTo,
+} from './alertmanager.js';
 import { readBody, mediaType } from '../pipeline/body.js';
 
 /** Reads a JSON document from the same upstream (used to check silence ownership). */
@@ -42,19 +44,16 @@ export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: Restr
   if (e.kind === 'am-silences') {
     const raw = await readBody(x.req, x.maxBodyBytes);
     if (mediaType(x.req.headers['content-type']) !== 'application/json') throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted as application/json');
-    let body: unknown;
-    try {
-      body = JSON.parse(raw.toString('utf8'));
-    } catch {
-      throw new GatewayError('PG_BAD_BODY', 'silence body is not valid JSON');
-    }
-    const id = body && typeof body === 'object' ? (body as { id?: unknown }).id : undefined;
-    if (id !== undefined && id !== '') {
-      if (typeof id !== 'string') throw new GatewayError('PG_BAD_BODY', 'silence id must be a string');
-      await checkOwned(x, t, id);
-    }
-    const enforced = enforceSilenceBody(body, t);
-    return { plan: { type: 'stream', method: 'POST', pathAndQuery: withQuery(x.upstreamPath, x.search), body: Buffer.from(JSON.stringify(enforced)), contentType: 'application/json' } };
+    // promgate reads the bytes as they come and forwards its own; a body declared compressed would be read
+    // one way here and another way by anything that honours the header.
+    const coding = x.req.headers['content-encoding'];
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted without a Content-Encoding');
+    // The body is decoded once into a typed silence; the ownership check, the enforcement and the bytes
+    // forwarded all come from that one value, so Alertmanager cannot read a different silence (or id).
+    const silence = readSilence(raw);
+    if (silence.id !== undefined && silence.id !== '') await checkOwned(x, t, silence.id);
+    const body = Buffer.from(serializeSilence(enforceSilence(silence, t)));
+    return { plan: { type: 'stream', method: 'POST', pathAndQuery: withQuery(x.upstreamPath, x.search), body, contentType: 'application/json' } };
   }
   if (e.kind === 'am-silence-id') {
     const id = x.upstreamPath.slice(x.upstreamPath.lastIndexOf('/') + 1);

@@ -2,6 +2,7 @@
 import { GatewayError } from '../errors.js';
 import { constraintMatcher, constraintTest, type LabelConstraint, type RestrictedTenant } from '../tenancy/tenant.js';
 import { badResponse, isObject, keepAlerts, labelsTest, readArray, type JsonObject } from './filters/shape.js';
+import { parseStrictJson, StrictJsonError, type JsonValue } from './strict-json.js';
 
 /** One matcher of an Alertmanager v2 silence; `isEqual` absent means equality (Alertmanager's default). */
 export interface SilenceMatcher {
@@ -129,33 +130,132 @@ function badBody(message: string): GatewayError {
 }
 
 /**
- * POST /api/v2/silences: validate the body, then append the tenant's matcher for every constraint no
- * user matcher already confines. Appending is safe because Alertmanager ANDs a silence's matchers: an
- * extra matcher can only narrow what the silence mutes, never widen it, so the user's own matchers are
- * kept. A body with an `id` replaces that silence upstream; the caller must first check that the
- * existing silence belongs to the tenant (GET /api/v2/silence/<id> and silenceBelongsTo).
+ * Alertmanager v2 `PostableSilence`, exactly its fields. It is the only thing promgate forwards for a
+ * silence: never the client's object, whose extra keys Alertmanager might read differently.
  */
-export function enforceSilenceBody(body: unknown, tenant: RestrictedTenant): JsonObject {
+export interface PostableSilence {
+  /** Absent or empty: a new silence. Otherwise the id of the silence this one replaces. */
+  id?: string;
+  matchers: SilenceMatcher[];
+  startsAt: string;
+  endsAt: string;
+  createdBy: string;
+  comment: string;
+}
+
+const SILENCE_KEYS: readonly string[] = ['id', 'matchers', 'startsAt', 'endsAt', 'createdBy', 'comment'];
+const MATCHER_KEYS: readonly string[] = ['name', 'value', 'isRegex', 'isEqual'];
+
+/**
+ * Refuse any key that is not a field spelled exactly. Go's encoding/json matches field names with Unicode
+ * simple case folding (`Matchers`, `matcherſ`, `ID` and `\u0049d` all land on a field) and keeps the last
+ * value, so a key promgate ignored could decide what Alertmanager stores. Unknown keys are refused too:
+ * Alertmanager ignores them today, and refusing them keeps that true whatever a later version adds.
+ */
+function exactKeys(o: JsonObject, allowed: readonly string[], where: string): void {
+  for (const k of Object.keys(o)) {
+    if (!allowed.includes(k)) {
+      throw new GatewayError('PG_BODY_UNKNOWN_KEY', `silence: unknown key ${JSON.stringify(k)} in ${where} (known, spelled exactly: ${allowed.join(', ')})`);
+    }
+  }
+}
+
+function decodeMatcher(m: unknown, where: string): SilenceMatcher {
+  const shape = `${where} must be {name: string, value: string, isRegex: boolean, isEqual?: boolean}`;
+  if (!isObject(m)) throw badBody(shape);
+  exactKeys(m, MATCHER_KEYS, where);
+  const { name, value, isRegex, isEqual } = m;
+  // `isEqual: null` is refused, not read as absent: Go leaves a null *bool nil, which means "equal", and
+  // promgate should not have to agree with that by accident.
+  if (typeof name !== 'string' || typeof value !== 'string' || typeof isRegex !== 'boolean') throw badBody(shape);
+  if (Object.hasOwn(m, 'isEqual') && typeof isEqual !== 'boolean') throw badBody(shape);
+  return typeof isEqual === 'boolean' ? { name, value, isRegex, isEqual } : { name, value, isRegex };
+}
+
+/**
+ * Decode a parsed silence body into a PostableSilence, refusing unknown or differently spelled keys and wrong
+ * JSON types (PG_BODY_UNKNOWN_KEY, PG_BAD_BODY). Duplicate keys must already have been refused by the reader
+ * (readSilence does both); a JSON.parse result cannot show them.
+ */
+export function decodeSilence(body: unknown): PostableSilence {
   if (!isObject(body)) throw badBody('body must be a JSON object');
+  exactKeys(body, SILENCE_KEYS, 'the silence');
   const raw = body.matchers;
   if (!Array.isArray(raw) || raw.length === 0) throw badBody('matchers must be a non-empty array');
-  const matchers = raw.map((m, i) => {
-    const parsed = readMatcher(m);
-    if (!parsed) throw badBody(`matchers[${i}] must be {name: string, value: string, isRegex: boolean, isEqual?: boolean}`);
-    return parsed;
-  });
-  for (const field of ['startsAt', 'endsAt', 'createdBy', 'comment'] as const) {
-    if (typeof body[field] !== 'string') throw badBody(`${field} must be a string`);
+  const matchers = raw.map((m, i) => decodeMatcher(m, `matchers[${i}]`));
+  const { startsAt, endsAt, createdBy, comment, id } = body;
+  if (typeof startsAt !== 'string') throw badBody('startsAt must be a string');
+  if (typeof endsAt !== 'string') throw badBody('endsAt must be a string');
+  if (typeof createdBy !== 'string') throw badBody('createdBy must be a string');
+  if (typeof comment !== 'string') throw badBody('comment must be a string');
+  if (Object.hasOwn(body, 'id') && typeof id !== 'string') throw badBody('id must be a string');
+  const out: PostableSilence = { matchers, startsAt, endsAt, createdBy, comment };
+  if (typeof id === 'string') out.id = id;
+  return out;
+}
+
+/** Read a POSTed silence from its bytes: strict JSON (see strict-json.ts), then decodeSilence. */
+export function readSilence(bytes: Uint8Array): PostableSilence {
+  let parsed: JsonValue;
+  try {
+    parsed = parseStrictJson(bytes);
+  } catch (e) {
+    if (!(e instanceof StrictJsonError)) throw e;
+    if (e.problem === 'duplicate-key') throw new GatewayError('PG_BODY_DUPLICATE_KEY', `silence: ${e.message}`);
+    throw new GatewayError('PG_BAD_BODY', `silence body is not valid JSON: ${e.message}`);
   }
-  const id = body.id;
-  if (id !== undefined && id !== '' && !(typeof id === 'string' && UUID.test(id))) throw badBody('id must be a UUID');
+  return decodeSilence(parsed);
+}
+
+/**
+ * Append the tenant's matcher for every constraint no user matcher already confines. Appending is safe
+ * because Alertmanager ANDs a silence's matchers: an extra matcher can only narrow what the silence mutes,
+ * never widen it, so the user's own matchers are kept. A silence with an `id` replaces that silence
+ * upstream; the caller must first check that the existing silence belongs to the tenant (GET
+ * /api/v2/silence/<id> and silenceBelongsTo) with this same id. Returns a new value; `id` is copied as is.
+ */
+export function enforceSilence(s: PostableSilence, tenant: RestrictedTenant): PostableSilence {
+  if (s.id !== undefined && s.id !== '' && !UUID.test(s.id)) throw badBody('id must be a UUID');
   const added: SilenceMatcher[] = [];
   for (const c of tenant.constraints) {
-    if (matchers.some((m) => matcherConfines(m, c))) continue;
+    if (s.matchers.some((m) => matcherConfines(m, c))) continue;
     const m = constraintMatcher(c);
     added.push({ name: m.name, value: m.value, isRegex: m.op === '=~', isEqual: true });
   }
-  return { ...body, matchers: [...raw, ...added] };
+  const out: PostableSilence = {
+    matchers: [...s.matchers, ...added].map(copyMatcher),
+    startsAt: s.startsAt,
+    endsAt: s.endsAt,
+    createdBy: s.createdBy,
+    comment: s.comment,
+  };
+  if (s.id !== undefined) out.id = s.id;
+  return out;
+}
+
+/** decodeSilence then enforceSilence, for callers holding an already parsed body. */
+export function enforceSilenceBody(body: unknown, tenant: RestrictedTenant): PostableSilence {
+  return enforceSilence(decodeSilence(body), tenant);
+}
+
+function copyMatcher(m: SilenceMatcher): SilenceMatcher {
+  return m.isEqual === undefined ? { name: m.name, value: m.value, isRegex: m.isRegex } : { name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual };
+}
+
+/**
+ * The JSON forwarded to Alertmanager, written field by field from the typed value, so nothing the client
+ * sent reaches Alertmanager unless it was decoded and checked. JSON.stringify escapes every string so that
+ * Go reads it back unchanged (the reader refused lone surrogates, the one thing Go would replace).
+ */
+export function serializeSilence(s: PostableSilence): string {
+  const doc: Record<string, unknown> = {};
+  if (s.id !== undefined) doc.id = s.id;
+  doc.matchers = s.matchers.map(copyMatcher);
+  doc.startsAt = s.startsAt;
+  doc.endsAt = s.endsAt;
+  doc.createdBy = s.createdBy;
+  doc.comment = s.comment;
+  return JSON.stringify(doc);
 }
 
 /** The `<id>` of `…/api/v2/silence/<id>` (pass the decoded path without its query), or PG_BAD_REQUEST. */

@@ -10,12 +10,17 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import {
   alertmanagerFilters,
+  decodeSilence,
+  enforceSilence,
   enforceSilenceBody,
   filterAlertGroups,
   filterAmAlerts,
   filterSilences,
+  readSilence,
+  serializeSilence,
   silenceBelongsTo,
   silenceId,
+  type PostableSilence,
   type SilenceMatcher,
 } from '../../src/enforce/alertmanager.js';
 import { GatewayError, type ErrorCode } from '../../src/errors.js';
@@ -256,13 +261,17 @@ describe('enforceSilenceBody', () => {
     assert.deepEqual(matchersOf(enforceSilenceBody(body(m('a', 'b')), REGEX_D)), [m('a', 'b'), m('namespace', 'tenant\\..+', true, true)]);
     assert.deepEqual(matchersOf(enforceSilenceBody(body(m('namespace', 'team-a')), TWO)), [m('namespace', 'team-a'), m('cluster', 'c2', false, true)]);
   });
-  it('keeps other fields and does not modify its input', () => {
-    const input = { ...body(m('a', 'b')), id: '8f23dd03-21fe-416a-9cca-7ed6eb529e97', extra: { x: 1 } };
+  it('keeps the id and the other fields, and does not modify its input', () => {
+    const user = m('a', 'b');
+    const input = { ...body(user), id: '8f23dd03-21fe-416a-9cca-7ed6eb529e97' };
     const copy = structuredClone(input);
     const out = enforceSilenceBody(input, TEAM_A);
-    assert.equal(out.id, input.id);
-    assert.deepEqual(out.extra, { x: 1 });
+    assert.deepEqual(out, { ...input, matchers: [user, tenantM] });
     assert.deepEqual(input, copy);
+    assert.notEqual(out.matchers[0], user, 'matchers are copies, not the client\'s objects');
+  });
+  it('refuses a field Alertmanager\'s PostableSilence does not have (it used to be forwarded)', () => {
+    assertCode(() => enforceSilenceBody({ ...body(m('a', 'b')), extra: { x: 1 } }, TEAM_A), 'PG_BODY_UNKNOWN_KEY');
   });
   it('always yields a silence that belongs to the tenant (property)', () => {
     const tenants = [TEAM_A, TENANT_D, MULTI, REGEX_D, WEIRD_MULTI, TWO];
@@ -285,6 +294,64 @@ describe('enforceSilenceBody', () => {
     ['id not a UUID', { ...body(m('a', 'b')), id: '../silences' }],
   ];
   for (const [name, b] of bad) it(`rejects a malformed body with PG_BAD_BODY: ${name}`, () => assertCode(() => enforceSilenceBody(b, TEAM_A), 'PG_BAD_BODY'));
+});
+
+describe('readSilence / decodeSilence / serializeSilence', () => {
+  const times = '"startsAt":"2026-01-01T00:00:00Z","endsAt":"2026-01-02T00:00:00Z","createdBy":"alice","comment":"deploy"';
+  const bytes = (s: string): Buffer => Buffer.from(s);
+  const ok = `{"matchers":[{"name":"a","value":"b","isRegex":false}],${times}}`;
+
+  it('reads a silence into exactly the PostableSilence fields', () => {
+    assert.deepStrictEqual(readSilence(bytes(ok)), {
+      matchers: [{ name: 'a', value: 'b', isRegex: false }], startsAt: '2026-01-01T00:00:00Z', endsAt: '2026-01-02T00:00:00Z', createdBy: 'alice', comment: 'deploy',
+    });
+  });
+  const refusals: [string, string | Buffer, ErrorCode][] = [
+    ['duplicate top-level key', `{"matchers":[{"name":"a","value":"b","isRegex":false}],${times},"comment":"x"}`, 'PG_BODY_DUPLICATE_KEY'],
+    ['duplicate key in a matcher', `{"matchers":[{"name":"a","value":"b","isRegex":false,"isRegex":true}],${times}}`, 'PG_BODY_DUPLICATE_KEY'],
+    ['duplicate after unescaping', `{"matchers":[{"name":"a","value":"b","isRegex":false}],"\\u006datchers":[],${times}}`, 'PG_BODY_DUPLICATE_KEY'],
+    ['case variant', `{"Matchers":[{"name":"a","value":"b","isRegex":false}],${times}}`, 'PG_BODY_UNKNOWN_KEY'],
+    ['long s', `{"matcherſ":[{"name":"a","value":"b","isRegex":false}],${times}}`, 'PG_BODY_UNKNOWN_KEY'],
+    ['ID', `{"ID":"8f23dd03-21fe-416a-9cca-7ed6eb529e97","matchers":[{"name":"a","value":"b","isRegex":false}],${times}}`, 'PG_BODY_UNKNOWN_KEY'],
+    ['matcher key case variant', `{"matchers":[{"name":"a","value":"b","isRegex":false,"IsEqual":false}],${times}}`, 'PG_BODY_UNKNOWN_KEY'],
+    ['invalid UTF-8', Buffer.concat([bytes('{"matchers":[{"name":"a","value":"'), Buffer.from([0xc3]), bytes(`","isRegex":false}],${times}}`)]), 'PG_BAD_BODY'],
+    ['lone surrogate', `{"matchers":[{"name":"a","value":"\\udc00","isRegex":false}],${times}}`, 'PG_BAD_BODY'],
+    ['BOM', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bytes(ok)]), 'PG_BAD_BODY'],
+    ['trailing data', `${ok}{}`, 'PG_BAD_BODY'],
+    ['isEqual null', `{"matchers":[{"name":"a","value":"b","isRegex":false,"isEqual":null}],${times}}`, 'PG_BAD_BODY'],
+    ['id null', `{"id":null,"matchers":[{"name":"a","value":"b","isRegex":false}],${times}}`, 'PG_BAD_BODY'],
+  ];
+  for (const [name, body, code] of refusals) it(`refuses ${name} with ${code}`, () => assertCode(() => readSilence(typeof body === 'string' ? bytes(body) : body), code));
+
+  it('decodeSilence refuses an own "__proto__" key as unknown', () => {
+    assertCode(() => decodeSilence(JSON.parse(`{"__proto__":{},"matchers":[{"name":"a","value":"b","isRegex":false}],${times}}`)), 'PG_BODY_UNKNOWN_KEY');
+  });
+
+  it('enforceSilence forwards the id it was given, unchanged (the id whose ownership was checked)', () => {
+    const id = '8F23DD03-21fe-416a-9cca-7ed6eb529e97';
+    const s = readSilence(bytes(`{"id":"${id}","matchers":[{"name":"a","value":"b","isRegex":false}],${times}}`));
+    assert.equal(s.id, id);
+    assert.equal(JSON.parse(serializeSilence(enforceSilence(s, TEAM_A))).id, id);
+  });
+
+  it('serializes exactly the PostableSilence fields, and reads back to the same value (property)', () => {
+    const text = fc.string({ unit: 'grapheme' });
+    const matcherArb = fc.record({ name: text, value: text, isRegex: fc.boolean(), isEqual: fc.option(fc.boolean(), { nil: undefined }) }, { noNullPrototype: true })
+      .map((x): SilenceMatcher => (x.isEqual === undefined ? { name: x.name, value: x.value, isRegex: x.isRegex } : { ...x, isEqual: x.isEqual }));
+    const silenceArb = fc.record({
+      id: fc.option(fc.uuid(), { nil: undefined }), matchers: fc.array(matcherArb, { minLength: 1, maxLength: 4 }),
+      startsAt: text, endsAt: text, createdBy: text, comment: text,
+    }, { noNullPrototype: true }).map((x): PostableSilence => {
+      const { id, ...rest } = x;
+      return id === undefined ? rest : { id, ...rest };
+    });
+    fc.assert(fc.property(silenceArb, (s) => {
+      const json = serializeSilence(s);
+      const keys = Object.keys(JSON.parse(json) as object).sort();
+      assert.deepEqual(keys, ['comment', 'createdBy', 'endsAt', ...(s.id === undefined ? [] : ['id']), 'matchers', 'startsAt']);
+      assert.deepStrictEqual(readSilence(Buffer.from(json)), s);
+    }), { numRuns: 200 });
+  });
 });
 
 describe('silenceId', () => {
