@@ -4,7 +4,7 @@ import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, renderError, toGatewayError, wantsJson } from '../errors.js';
 import type { RequestContext } from './context.js';
-import { parseTarget, encodePath } from './path.js';
+import { parseTarget, wireBelow } from './path.js';
 import { matchEndpoint } from '../enforce/endpoints.js';
 import { isProtectedPath } from '../routes/table.js';
 import { refusingMethod } from './authenticate.js';
@@ -88,7 +88,8 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
     authorize(route.cfg, ctx.identity);
   }
 
-  const upstreamPath = encodePath(m.rel);
+  // The client's own spelling, re-serialised segment by segment: a "%3B" it sent stays "%3B" (see path.ts).
+  const upstreamPath = wireBelow(target.wire ?? target.path, route.prefix);
   const headers = upstreamHeaders(req, ctx.id, rt.trust, rt.stripHeaders.get(route));
   rt.identityHeaders(ctx.identity, headers);
   if (passthrough) {
