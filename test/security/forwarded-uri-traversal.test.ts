@@ -4,7 +4,8 @@ import assert from 'node:assert/strict';
 import { request, type IncomingMessage, type OutgoingHttpHeaders } from 'node:http';
 import { Socket } from 'node:net';
 import { createSkipAuthMatcher, skipAuthPath } from '../../src/forward-auth/skip-auth.js';
-import { skipTarget } from '../../src/forward-auth/request-info.js';
+import { chooseRedirect, skipTarget } from '../../src/forward-auth/request-info.js';
+import { createRedirectValidator } from '../../src/forward-auth/redirect.js';
 import { parseTarget, wireBelow } from '../../src/pipeline/path.js';
 import { createProxyTrust } from '../../src/server/trusted-proxies.js';
 import { GatewayError } from '../../src/errors.js';
@@ -120,6 +121,15 @@ test('skipTarget: X-Forwarded-Uri and X-Original-Uri must agree, the method must
   assert.equal(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x,/../../admin' }), trust), null);
   assert.equal(skipTarget(fakeReq({}), trust), null, 'no URI: nothing to skip');
   assert.equal(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x' }), createProxyTrust([])), null, 'untrusted peer');
+});
+
+test('after sign-in, a forwarded URI with a comma is one URI and goes through the redirect validator whole', () => {
+  const choice = { validate: createRedirectValidator(['.example.com']), trust: createProxyTrust(['10.0.0.0/8']), proxyPrefix: '/oauth2' };
+  const url = new URL('http://auth.example.com/oauth2/start');
+  const rd = (uri: string) => chooseRedirect(fakeReq({ host: 'auth.example.com', 'x-forwarded-uri': uri }), url, choice);
+  assert.equal(rd('/d/x?var=a,b'), '/d/x?var=a,b', 'no longer cut at the comma');
+  assert.equal(rd('/app/x,/../..//evil.com'), '/', 'the whole value is validated: a slash trick anywhere refuses it');
+  assert.equal(rd('//evil.com,/x'), '/');
 });
 
 after(stopAll);
