@@ -9,7 +9,6 @@ export interface Forwarded {
   host?: string;
   /** X-Forwarded-Uri, else X-Original-Uri: one URI, whole (a comma in it is not a list separator). */
   uri?: string;
-  method?: string;
 }
 
 /** List headers (X-Forwarded-For/-Proto/-Host, X-Auth-Request-Redirect): one element per hop; the first counts. */
@@ -35,7 +34,7 @@ export function isTrusted(req: IncomingMessage, trust: ProxyTrust): boolean {
   return trust(req.socket.remoteAddress);
 }
 
-/** X-Forwarded-Proto/Host/Uri/Method, or nothing at all when the peer is not a trusted proxy. */
+/** X-Forwarded-Proto/Host/Uri (the method only matters to skipTarget), or nothing at all when the peer is not a trusted proxy. */
 export function forwarded(req: IncomingMessage, trust: ProxyTrust): Forwarded {
   if (!isTrusted(req, trust)) return {};
   const h = req.headers;
@@ -44,7 +43,6 @@ export function forwarded(req: IncomingMessage, trust: ProxyTrust): Forwarded {
     proto: proto === 'http' || proto === 'https' ? proto : undefined,
     host: firstOfList(h['x-forwarded-host']),
     uri: whole(h['x-forwarded-uri']) ?? whole(h['x-original-uri']),
-    method: whole(h['x-forwarded-method'])?.toUpperCase(),
   };
 }
 
