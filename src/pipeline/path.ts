@@ -64,7 +64,7 @@ export function parseTarget(url: string | undefined): RequestTarget {
     if (seg.includes('/') || CONTROL.test(seg)) throw new GatewayError('PG_BAD_REQUEST', 'encoded slashes, backslashes and control characters are not allowed in paths');
     // Decoded, so "..%3B" and "%2e%2e;" count too: refusing them is the only reading every backend shares.
     const name = segmentName(seg);
-    if (isDotName(name)) throw new GatewayError('PG_BAD_REQUEST', 'dot segments (also "..;" and their encodings) are not allowed in paths');
+    if (isDotName(name)) throw new GatewayError('PG_BAD_REQUEST', 'dot segments are not allowed in paths ("..;" and encoded dots included)');
     // A trailing "/" or "/;jsessionid=…" (Tomcat's URL rewriting of a directory) is fine; an empty name inside is not.
     if (name === '' && i !== segs.length - 1) throw new GatewayError('PG_BAD_REQUEST', 'empty path segments are not allowed');
     out.push(seg);
