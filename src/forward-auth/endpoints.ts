@@ -8,10 +8,10 @@ import type { ProxyTrust } from '../server/trusted-proxies.js';
 import { cookieHost, type SessionAuthenticator } from '../authn/session/authenticator.js';
 import { parseCookies } from '../authn/session/cookies.js';
 import { createRedirectValidator } from './redirect.js';
-import { callbackUrl, chooseRedirect, forwarded, wantsApiAnswer } from './request-info.js';
+import { callbackUrl, chooseRedirect, skipTarget, wantsApiAnswer } from './request-info.js';
 import { authResponseHeaders } from './headers.js';
 import { isAllowed, queryAllows } from './allowed.js';
-import { createSkipAuthMatcher, skipAuthPath } from './skip-auth.js';
+import { createSkipAuthMatcher } from './skip-auth.js';
 import { loginFailedPage, redirect, sendJson, sendText, signInPage } from './respond.js';
 import { signOut } from './sign-out.js';
 
@@ -55,10 +55,10 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
   }
 
   async function auth(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
-    const f = forwarded(req, trust);
-    if (f.uri !== undefined && cfg.skipAuthRoutes.length > 0) {
-      const p = skipAuthPath(f.uri);
-      if (p !== null && skip(f.method ?? req.method ?? 'GET', p)) return sendText(res, 202, '');
+    if (cfg.skipAuthRoutes.length > 0) {
+      // Fails closed: an ambiguous forwarded request (see skipTarget) is authenticated like any other.
+      const t = skipTarget(req, trust);
+      if (t !== null && skip(t.method, t.path)) return sendText(res, 202, '');
     }
     const { id, err, clear } = await identify(req, url.pathname);
     // As oauth2-proxy: a caller that fails the sign-in rules is 401 (no usable session); 403 is kept for the

@@ -3,18 +3,31 @@ import type { IncomingMessage } from 'node:http';
 import type { ProxyTrust } from '../server/trusted-proxies.js';
 import { GatewayError } from '../errors.js';
 import { outsidePrefix, type RedirectValidator } from './redirect.js';
+import { skipAuthPath } from './skip-auth.js';
 
 export interface Forwarded {
   proto?: string;
   host?: string;
+  /** X-Forwarded-Uri, else X-Original-Uri: one URI, whole (a comma in it is not a list separator). */
   uri?: string;
-  method?: string;
 }
 
-function first(v: string | string[] | undefined): string | undefined {
+/** List headers (X-Forwarded-For/-Proto/-Host, X-Auth-Request-Redirect): one element per hop; the first counts. */
+function firstOfList(v: string | string[] | undefined): string | undefined {
   const s = Array.isArray(v) ? v[0] : v;
   const f = s?.split(',')[0]?.trim();
   return f === '' ? undefined : f;
+}
+
+/**
+ * Single-value headers (X-Forwarded-Uri, X-Original-Uri, X-Forwarded-Method): the whole value, never cut at a
+ * comma — "/a,b" is one URI, and cutting "/public/x,/../../admin" at the comma is how a skip rule was fooled.
+ * Node joins repeated header lines with ", ", so a repeated header is visible here as a comma.
+ */
+function whole(v: string | string[] | undefined): string | undefined {
+  const s = Array.isArray(v) ? v.join(', ') : v;
+  const t = s?.trim();
+  return t === '' ? undefined : t;
 }
 
 /** True when the direct peer may speak for the client through X-Forwarded-* headers. */
@@ -22,17 +35,37 @@ export function isTrusted(req: IncomingMessage, trust: ProxyTrust): boolean {
   return trust(req.socket.remoteAddress);
 }
 
-/** X-Forwarded-Proto/Host/Uri/Method, or nothing at all when the peer is not a trusted proxy. */
+/** X-Forwarded-Proto/Host/Uri (the method only matters to skipTarget), or nothing at all when the peer is not a trusted proxy. */
 export function forwarded(req: IncomingMessage, trust: ProxyTrust): Forwarded {
   if (!isTrusted(req, trust)) return {};
   const h = req.headers;
-  const proto = first(h['x-forwarded-proto'])?.toLowerCase();
+  const proto = firstOfList(h['x-forwarded-proto'])?.toLowerCase();
   return {
     proto: proto === 'http' || proto === 'https' ? proto : undefined,
-    host: first(h['x-forwarded-host']),
-    uri: first(h['x-forwarded-uri']) ?? first(h['x-original-uri']),
-    method: first(h['x-forwarded-method'])?.toUpperCase(),
+    host: firstOfList(h['x-forwarded-host']),
+    uri: whole(h['x-forwarded-uri']) ?? whole(h['x-original-uri']),
   };
+}
+
+const METHOD = /^[A-Za-z]+$/;
+
+/**
+ * The original request as the skip-auth rules may read it (method and decoded path), or null — authentication
+ * required — when the peer is not a trusted proxy or anything is ambiguous: X-Forwarded-Uri and X-Original-Uri
+ * naming different requests, a method that is not one token ("GET, POST" is two header lines), or a URI that
+ * skipAuthPath() refuses (a comma, "..;", an encoded separator, …).
+ */
+export function skipTarget(req: IncomingMessage, trust: ProxyTrust): { method: string; path: string } | null {
+  if (!isTrusted(req, trust)) return null;
+  const h = req.headers;
+  const fwdUri = whole(h['x-forwarded-uri']);
+  const origUri = whole(h['x-original-uri']);
+  const uri = fwdUri ?? origUri;
+  if (uri === undefined || (origUri !== undefined && origUri !== uri)) return null;
+  const method = whole(h['x-forwarded-method']) ?? req.method ?? 'GET';
+  if (!METHOD.test(method)) return null;
+  const path = skipAuthPath(uri);
+  return path === null ? null : { method: method.toUpperCase(), path };
 }
 
 export interface RedirectChoice {
@@ -51,7 +84,7 @@ export function chooseRedirect(req: IncomingMessage, url: URL, opts: RedirectCho
   const rd = validate(url.searchParams.get('rd'));
   if (rd) return rd;
   if (isTrusted(req, opts.trust)) {
-    const header = validate(first(req.headers['x-auth-request-redirect']));
+    const header = validate(firstOfList(req.headers['x-auth-request-redirect']));
     if (header) return header;
     const f = forwarded(req, opts.trust);
     if (f.uri !== undefined) {

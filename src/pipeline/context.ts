@@ -12,6 +12,8 @@ export interface RequestContext {
   readonly start: number;
   /** Decoded request path and raw query string. */
   path: string;
+  /** The path as it is forwarded, when it differs from `path` (see RequestTarget.wire). */
+  wire?: string;
   search: string;
   route?: RouteRuntime;
   /** Path below the route prefix (what the upstream sees, before the upstream base path). */

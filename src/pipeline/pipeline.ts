@@ -30,6 +30,7 @@ export function createPipeline(current: () => Runtime, onDone?: () => void) {
 async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   const target = parseTarget(ctx.req.url);
   ctx.path = target.path;
+  ctx.wire = target.wire;
   ctx.search = target.search;
   if (rt.own) {
     // Most requests are not for promgate's own endpoints; a plain `false` needs no await.

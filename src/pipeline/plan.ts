@@ -1,11 +1,16 @@
 // The header, tenant and plan stages: the upstream headers, the caller's tenant, and the exact upstream request (enforced).
-import { encodePath } from './path.js';
+import { wireBelow } from './path.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { enforceRequest, type Plan } from '../enforce/request.js';
 import { forwardWhole } from '../upstream/forward.js';
 import type { RequestContext } from './context.js';
 import type { Matched } from './match.js';
 import type { Runtime, UpstreamHeaders } from './runtime.js';
+
+/** The path below the route in the client's own spelling, re-serialised segment by segment ("%3B" stays "%3B"). */
+function upstreamPath(ctx: RequestContext): string {
+  return wireBelow(ctx.wire ?? ctx.path, ctx.route!.prefix);
+}
 
 function withQuery(path: string, search: string): string {
   return search === '' ? path : `${path}?${search}`;
@@ -22,7 +27,7 @@ export function prepareHeaders(rt: Runtime, ctx: RequestContext, m: Matched): Up
 function asItCame(ctx: RequestContext, m: Matched, withBody: boolean): Plan {
   const { req } = ctx;
   const body = withBody && m.method !== 'GET' && m.method !== 'HEAD' ? req : null;
-  return { type: 'stream', method: m.method, pathAndQuery: withQuery(encodePath(ctx.rel!), ctx.search), body, contentType: body ? req.headers['content-type'] : undefined };
+  return { type: 'stream', method: m.method, pathAndQuery: withQuery(upstreamPath(ctx), ctx.search), body, contentType: body ? req.headers['content-type'] : undefined };
 }
 
 /**
@@ -51,7 +56,7 @@ export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, 
     return { status: r.status, json };
   };
   const result = await enforceRequest({
-    req: ctx.req, method: m.method, upstreamPath: encodePath(ctx.rel!), search: ctx.search, enforce, tenant: ctx.tenant,
+    req: ctx.req, method: m.method, upstreamPath: upstreamPath(ctx), search: ctx.search, enforce, tenant: ctx.tenant,
     allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup,
   });
   ctx.logQuery = result.logQuery;
