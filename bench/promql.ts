@@ -1,6 +1,6 @@
 // Micro-benchmark of PromQL enforcement: per-query cost uncached, lezer's parse floor, and cached hits.
 import { parser } from '@prometheus-io/lezer-promql';
-import { createPromqlEnforcer, enforceQuery } from '../src/enforce/promql.js';
+import { createPromqlEnforcer, enforceQuery } from '../src/enforce/promql/index.js';
 import type { RestrictedTenant } from '../src/tenancy/tenant.js';
 
 const quick = process.argv.includes('--quick');

@@ -1,5 +1,5 @@
 // The bench's request paths: promgate gets the tenant's query, direct and bare get the same query already rewritten.
-import { enforceQuery } from '../src/enforce/promql.js';
+import { enforceQuery } from '../src/enforce/promql/index.js';
 import type { RestrictedTenant } from '../src/tenancy/tenant.js';
 import { TENANT_NS } from './fixtures.js';
 

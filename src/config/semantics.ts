@@ -1,6 +1,6 @@
 // Checks that span several keys (duplicate route prefixes, CIDRs, port clashes) after the schema has passed.
 import type { Config } from './schema.js';
-import { createProxyTrust } from '../server/trusted-proxies.js';
+import { createProxyTrust } from '../lib/trusted-proxies.js';
 
 export interface SemanticProblem {
   path: (string | number)[];

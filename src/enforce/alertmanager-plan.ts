@@ -2,14 +2,11 @@
 import { GatewayError } from '../errors.js';
 import type { RestrictedTenant } from '../tenancy/tenant.js';
 import type { Enforcement } from './endpoints.js';
-import type { EnforceInput, EnforceResult } from './request.js';
+import type { EnforceInput, EnforceResult } from './plan.js';
 import {
   alertmanagerFilters, enforceSilence, filterAlertGroups, filterAmAlerts, filterSilences, readSilence, serializeSilence, silenceBelongsTo,
 } from './alertmanager.js';
-import { readBody, mediaType } from '../pipeline/body.js';
-
-/** Reads a JSON document from the same upstream (used to check silence ownership). */
-export type Lookup = (pathAndQuery: string) => Promise<{ status: number; json: unknown }>;
+import { readBody, mediaType } from '../lib/body.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 

@@ -2,7 +2,7 @@
 import { GatewayError } from '../errors.js';
 import { constraintMatcher, constraintTest, type LabelConstraint, type RestrictedTenant } from '../tenancy/tenant.js';
 import { badResponse, isObject, keepAlerts, labelsTest, readArray, type JsonObject } from './filters/shape.js';
-import { parseStrictJson, StrictJsonError, type JsonValue } from './strict-json.js';
+import { parseStrictJson, StrictJsonError, type JsonValue } from '../lib/strict-json.js';
 
 /** One matcher of an Alertmanager v2 silence; `isEqual` absent means equality (Alertmanager's default). */
 export interface SilenceMatcher {

@@ -1,38 +1,13 @@
 // The enforce stage: turns an authenticated request into the exact upstream request (or response filter) for its tenant.
-import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
-import type { Tenant } from '../tenancy/tenant.js';
 import { tenantSelector } from '../tenancy/tenant.js';
-import type { Enforcement } from './endpoints.js';
-import { rewriteParams, defaultMatch, type QueryEnforcer } from './params.js';
+import { rewriteParams, defaultMatch } from './params.js';
 import { filterAlerts, filterRules, filterTargets } from './filters/index.js';
-import { readBody, mediaType } from '../pipeline/body.js';
-import { planAlertmanager, type Lookup } from './alertmanager-plan.js';
+import { readBody, mediaType } from '../lib/body.js';
+import { planAlertmanager } from './alertmanager-plan.js';
+import type { EnforceInput, EnforceResult } from './plan.js';
 
-export type Plan =
-  | { type: 'stream'; method: string; pathAndQuery: string; body?: Buffer | IncomingMessage | null; contentType?: string }
-  | { type: 'filter'; method: string; pathAndQuery: string; filter: (body: unknown) => unknown }
-  | { type: 'json'; status: number; body: unknown };
-
-export interface EnforceInput {
-  req: IncomingMessage;
-  method: string;
-  /** Upstream-relative path (already encoded) without query. */
-  upstreamPath: string;
-  search: string;
-  enforce: Enforcement;
-  tenant: Tenant;
-  /** The route allows metadata endpoints. */
-  allowMetadata: boolean;
-  maxBodyBytes: number;
-  enforcer: QueryEnforcer;
-  lookup: Lookup;
-}
-
-export interface EnforceResult {
-  plan: Plan;
-  logQuery?: string;
-}
+export type { EnforceInput, EnforceResult, Plan } from './plan.js';
 
 const FORM = 'application/x-www-form-urlencoded';
 

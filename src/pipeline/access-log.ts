@@ -1,8 +1,8 @@
 // One access-log line and one metrics update per request, written when the response closes.
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
-import type { RequestContext } from './context.js';
-import type { Runtime } from '../server/runtime.js';
+import type { RequestContext } from './runtime.js';
+import type { Runtime } from './runtime.js';
 import { infoWriter } from '../observability/logger.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;

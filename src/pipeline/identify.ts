@@ -3,7 +3,7 @@ import { GatewayError } from '../errors.js';
 import { ANONYMOUS } from '../authn/anonymous.js';
 import { authorize } from '../authz/rules.js';
 import { authenticate } from './authenticate.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from './runtime.js';
 import type { Matched } from './match.js';
 import type { Runtime } from './runtime.js';
 

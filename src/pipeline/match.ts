@@ -2,7 +2,7 @@
 import { GatewayError } from '../errors.js';
 import { matchEndpoint } from '../enforce/endpoints.js';
 import { isProtectedPath } from '../routes/table.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from './runtime.js';
 import type { Runtime, RouteRuntime } from './runtime.js';
 
 /** What the match stages decided about a request, beyond what they wrote into the context. */

@@ -2,8 +2,8 @@
 // own endpoints → route → endpoint → authenticate/authorize → headers → tenant/plan → send.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderError, toGatewayError, wantsJson } from '../errors.js';
-import type { RequestContext } from './context.js';
-import { parseTarget } from './path.js';
+import type { RequestContext } from './runtime.js';
+import { parseTarget } from '../lib/path.js';
 import { refusingMethod } from './authenticate.js';
 import { logAccess, nextRequestId } from './access-log.js';
 import { matchEndpointStage, matchRoute } from './match.js';

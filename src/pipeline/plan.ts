@@ -1,9 +1,9 @@
 // The header, tenant and plan stages: the upstream headers, the caller's tenant, and the exact upstream request (enforced).
-import { wireBelow } from './path.js';
+import { wireBelow } from '../lib/path.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { enforceRequest, type Plan } from '../enforce/request.js';
 import { forwardWhole } from '../upstream/forward.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from './runtime.js';
 import type { Matched } from './match.js';
 import type { Runtime, UpstreamHeaders } from './runtime.js';
 

@@ -1,4 +1,4 @@
-// The contract the pipeline runs on: what a Runtime and each of its routes provide. server/ builds them.
+// The contract the pipeline runs on: what a Runtime and each of its routes provide (wiring/ builds them), and the request context.
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -6,11 +6,12 @@ import type { Authenticator, Identity } from '../authn/identity.js';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { CompiledRoute, RouteTable } from '../routes/table.js';
 import type { QueryEnforcer } from '../enforce/params.js';
-import type { ProxyTrust } from '../server/trusted-proxies.js';
-import type { OAuth2Endpoints } from '../forward-auth/endpoints.js';
-import type { SkipAuthMatcher } from '../forward-auth/skip-auth.js';
+import type { ProxyTrust } from '../lib/trusted-proxies.js';
+import type { OAuth2Endpoints } from '../signin/endpoints.js';
+import type { SkipAuthMatcher } from '../signin/skip-auth.js';
 import type { AuthChain } from './authenticate.js';
-import type { RequestContext } from './context.js';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { EndpointMatch } from '../enforce/endpoints.js';
 
 export type UpstreamHeaders = Record<string, string | string[]>;
 
@@ -48,4 +49,31 @@ export interface Runtime {
   /** Pool keys this runtime uses (the server closes pools no runtime uses any more). */
   readonly poolKeys: ReadonlySet<string>;
   close(): Promise<void>;
+}
+
+/** The per-request context every stage reads and fills in; only the pipeline creates it. */
+export interface RequestContext {
+  readonly req: IncomingMessage;
+  readonly res: ServerResponse;
+  readonly id: string;
+  readonly start: number;
+  /** Decoded request path and raw query string. */
+  path: string;
+  /** The path as it is forwarded, when it differs from `path` (see RequestTarget.wire). */
+  wire?: string;
+  search: string;
+  route?: RouteRuntime;
+  /** Path below the route prefix (what the upstream sees, before the upstream base path). */
+  rel?: string;
+  /** Path looked up in the endpoint table (rel without the route's apiPrefix). */
+  apiPath?: string;
+  endpoint?: EndpointMatch;
+  identity?: Identity;
+  tenant?: Tenant;
+  /** Rewritten query/match[] values, for the access log. */
+  logQuery?: string;
+  /** Set when the error was already counted (auth failures). */
+  errorCode?: string;
+  /** Runs when the response closes, while an upstream call is in flight (aborts it if the client left). */
+  onClose?: () => void;
 }

@@ -6,7 +6,7 @@ import type { Plan } from '../enforce/request.js';
 import { forwardStream, forwardWhole, classifyUpstreamError, upstreamError } from '../upstream/forward.js';
 import { rewriteLocation } from '../upstream/location.js';
 import { isQueryPath } from '../upstream/results-cache.js';
-import type { RequestContext } from './context.js';
+import type { RequestContext } from './runtime.js';
 import type { RouteRuntime, Runtime, UpstreamHeaders } from './runtime.js';
 
 type StreamPlan = Extract<Plan, { type: 'stream' }>;

@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { TLSSocket } from 'node:tls';
 import { cleanRequestHeaders } from '../upstream/headers.js';
-import type { ProxyTrust } from '../server/trusted-proxies.js';
+import type { ProxyTrust } from '../lib/trusted-proxies.js';
 
 export function upstreamHeaders(
   req: IncomingMessage,

@@ -1,7 +1,7 @@
 // The gateway's own endpoints: /-/healthy, /-/ready and /metrics (when it shares the main port).
 import type { ServerResponse } from 'node:http';
-import type { RequestContext } from '../pipeline/context.js';
-import type { Runtime } from './runtime.js';
+import type { RequestContext } from '../pipeline/runtime.js';
+import type { Runtime } from '../wiring/runtime.js';
 import type { Readiness } from './readiness.js';
 
 export interface OwnDeps {

@@ -6,7 +6,7 @@ import { ConfigError } from '../config/errors.js';
 import { GatewayError, rawErrorResponse, renderError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type GatewayMetrics } from '../observability/metrics.js';
-import { buildRuntime, type Runtime } from './runtime.js';
+import { buildRuntime, type Runtime } from '../wiring/runtime.js';
 import { createPipeline } from '../pipeline/pipeline.js';
 import { Readiness } from './readiness.js';
 import { createOwnEndpoints, serveMetrics } from './own-endpoints.js';

@@ -1,4 +1,5 @@
 // Session cookie crypto and layout: secrets, seal/open, tampering, truncation, rotation, chunking, attributes.
+import { signInCheck } from '../../src/authz/allowed.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -150,7 +151,7 @@ test('Cookie header parsing: first value wins, junk ignored', () => {
 
 test('an opened session cookie is reused until it is due for refresh; any other text is opened afresh', async () => {
   const cfg = authSchema.parse({ oidc: { issuerUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', insecure: true, cookie: { secret: [secretA.toString('base64')], secure: false } } }).oidc!;
-  const session = createSessionAuthenticator(cfg, { logger: pino({ level: 'silent' }) });
+  const session = createSessionAuthenticator(cfg, { logger: pino({ level: 'silent' }) , allowed: signInCheck(cfg) });
   const header = (setCookies: string[]): string => [...jar(setCookies)].map(([k, v]) => `${k}=${v}`).join('; ');
   const cookie = header(await session.store.create(sample(), new Map(), 'localhost'));
   const first = await session.authenticate({ headers: { cookie }, path: '/' });

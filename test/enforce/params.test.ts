@@ -3,7 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors.js';
 import { defaultMatch, rewriteParams, type QueryEnforcer } from '../../src/enforce/params.js';
-import { createPromqlEnforcer } from '../../src/enforce/promql.js';
+import { createPromqlEnforcer } from '../../src/enforce/promql/index.js';
 import type { RestrictedTenant } from '../../src/tenancy/tenant.js';
 
 const A: RestrictedTenant = { unrestricted: false, id: 'a', constraints: [{ label: 'namespace', kind: 'values', values: ['team-a'] }] };

@@ -2,8 +2,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors.js';
-import { createPromqlEnforcer, enforceQuery } from '../../src/enforce/promql.js';
-import type { EnforceOptions } from '../../src/enforce/promql.js';
+import { createPromqlEnforcer, enforceQuery } from '../../src/enforce/promql/index.js';
+import type { EnforceOptions } from '../../src/enforce/promql/index.js';
 import type { RestrictedTenant } from '../../src/tenancy/tenant.js';
 
 type CacheOptions = EnforceOptions & { cacheSize?: number; cacheMaxBytes?: number };

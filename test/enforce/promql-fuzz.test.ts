@@ -5,7 +5,7 @@ import type { SyntaxNode } from '@lezer/common';
 import { parser } from '@prometheus-io/lezer-promql';
 import fc from 'fast-check';
 import { GatewayError } from '../../src/errors.js';
-import { enforceQuery } from '../../src/enforce/promql.js';
+import { enforceQuery } from '../../src/enforce/promql/index.js';
 import { formatMatcher, tenantMatchers } from '../../src/tenancy/tenant.js';
 import type { LabelConstraint, Matcher, RestrictedTenant } from '../../src/tenancy/tenant.js';
 

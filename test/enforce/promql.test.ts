@@ -3,9 +3,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors.js';
 import type { ErrorCode } from '../../src/errors.js';
-import { createPromqlEnforcer, enforceMatch, enforceQuery } from '../../src/enforce/promql.js';
-import type { EnforceOptions } from '../../src/enforce/promql.js';
-import { decodePromString } from '../../src/enforce/promql-strings.js';
+import { createPromqlEnforcer, enforceMatch, enforceQuery } from '../../src/enforce/promql/index.js';
+import type { EnforceOptions } from '../../src/enforce/promql/index.js';
+import { decodePromString } from '../../src/enforce/promql/strings.js';
 import type { LabelConstraint, RestrictedTenant } from '../../src/tenancy/tenant.js';
 
 const tenant = (...constraints: LabelConstraint[]): RestrictedTenant => ({ unrestricted: false, id: 't', constraints });

@@ -3,11 +3,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { request } from 'undici';
-import { callbackUrl, type RedirectChoice } from '../../src/forward-auth/request-info.js';
-import { createRedirectValidator } from '../../src/forward-auth/redirect.js';
-import { createProxyTrust } from '../../src/server/trusted-proxies.js';
+import { callbackUrl, type RedirectChoice } from '../../src/signin/request-info.js';
+import { createRedirectValidator } from '../../src/signin/redirect.js';
+import { createProxyTrust } from '../../src/lib/trusted-proxies.js';
 import { GatewayError } from '../../src/errors.js';
-import { start, stopAll } from '../forward-auth/endpoint-fixture.js';
+import { start, stopAll } from '../signin/endpoint-fixture.js';
 
 function req(remote: string, headers: Record<string, string>): IncomingMessage {
   return { headers, socket: { remoteAddress: remote } } as unknown as IncomingMessage;

@@ -1,4 +1,5 @@
 // Prevents forged or altered session cookies: bit flips, truncation, chunk games, foreign keys, purpose confusion, expiry.
+import { signInCheck } from '../../src/authz/allowed.js';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -14,7 +15,7 @@ const logger = pino({ level: 'silent' });
 
 function gateway(secrets: string[]) {
   const cfg = authSchema.parse({ oidc: { issuerUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', insecure: true, cookie: { secret: secrets, secure: false } } }).oidc!;
-  return createSessionAuthenticator(cfg, { logger });
+  return createSessionAuthenticator(cfg, { logger , allowed: signInCheck(cfg) });
 }
 
 function state(extra: Record<string, unknown> = {}, loginAt = Date.now()): SessionState {

@@ -1,7 +1,7 @@
 // Spoofed X-Forwarded-Uri/-Method/-Host/-Proto and X-Auth-Request-Redirect: honoured only from trusted proxies.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { start, stopAll } from '../forward-auth/endpoint-fixture.js';
+import { start, stopAll } from '../signin/endpoint-fixture.js';
 
 const SKIP = ['GET=^/public/', '^/health$'];
 let trusted: string;

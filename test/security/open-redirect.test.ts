@@ -3,9 +3,9 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { IncomingMessage } from 'node:http';
 import { Socket } from 'node:net';
-import { createRedirectValidator } from '../../src/forward-auth/redirect.js';
-import { chooseRedirect } from '../../src/forward-auth/request-info.js';
-import { createProxyTrust } from '../../src/server/trusted-proxies.js';
+import { createRedirectValidator } from '../../src/signin/redirect.js';
+import { chooseRedirect } from '../../src/signin/request-info.js';
+import { createProxyTrust } from '../../src/lib/trusted-proxies.js';
 
 const validate = createRedirectValidator(['.example.com', 'exact.org', 'ports.net:8443', 'anyport.io:*', '[::1]:9090']);
 

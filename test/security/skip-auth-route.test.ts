@@ -1,7 +1,7 @@
 // Prevents skip-auth-route bypasses: the query, the fragment, %23/%3F and dot segments never make a private path public.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createSkipAuthMatcher, parseSkipRule, skipAuthPath } from '../../src/forward-auth/skip-auth.js';
+import { createSkipAuthMatcher, parseSkipRule, skipAuthPath } from '../../src/signin/skip-auth.js';
 
 const skip = createSkipAuthMatcher(['^/public', 'GET=^/metrics$', 'POST!=^/admin', '!=^/(private|admin)', '^/a=b$']);
 const anchoredOnly = createSkipAuthMatcher(['^/public(/|$)']);

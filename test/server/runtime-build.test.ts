@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pino } from 'pino';
 import { configSchema } from '../../src/config/schema.js';
 import { createMetrics } from '../../src/observability/metrics.js';
-import { buildRuntime } from '../../src/server/runtime.js';
+import { buildRuntime } from '../../src/wiring/runtime.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const key = (secret: string) => JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: Buffer.from(secret).toString('base64url') }] });

@@ -11,7 +11,6 @@ import type { Authenticator, AuthRequest, Identity } from '../identity.js';
 import { createOidcProvider, type OidcProvider } from '../oidc/provider.js';
 import { createCsrfCookies } from '../oidc/csrf.js';
 import { createLoginFlow, type LoginFlow, type LoginResult } from '../oidc/login.js';
-import { isAllowed, type AccessRules } from '../../forward-auth/allowed.js';
 import { parseCookies, hostOnly, type CookieJar } from './cookies.js';
 import { loadCookieSecrets } from './secret.js';
 import { clearCookieValues, createCookieStore, sessionEnd, storeOptions, type LoadedSession, type SessionStore } from './store.js';
@@ -28,6 +27,11 @@ export interface SessionAuthDeps {
   fetch?: CustomFetch;
   /** Tenant or route rules look at groups: ask for the groups scope even without allowedGroups. */
   groupsUsed?: boolean;
+  /**
+   * The sign-in rules (email domains, allowed emails and groups), checked at sign-in and at every refresh.
+   * Given by the caller (authz/allowed.ts signInCheck) so that authn depends on no authorization code.
+   */
+  allowed: (who: { email?: string; groups: readonly string[] }) => boolean;
 }
 
 export interface SessionAuthenticator extends Authenticator {
@@ -35,7 +39,8 @@ export interface SessionAuthenticator extends Authenticator {
   readonly store: SessionStore;
   readonly provider: OidcProvider;
   readonly login: LoginFlow;
-  readonly rules: AccessRules;
+  /** The sign-in rules this authenticator checks (see SessionAuthDeps.allowed). */
+  allowed(who: { email?: string; groups: readonly string[] }): boolean;
   ready(): boolean;
   close(): Promise<void>;
   identityOf(state: SessionState, setCookies?: string[]): Identity;
@@ -75,7 +80,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
       : createCookieStore(secrets, opts);
   const provider = createOidcProvider(cfg, { logger: deps.logger, fetch: deps.fetch, groupsUsed: deps.groupsUsed });
   const names: ClaimNames = { userClaim: cfg.userClaim, emailClaim: cfg.emailClaim, groupsClaim: cfg.groupsClaim };
-  const rules: AccessRules = { emailDomains: cfg.emailDomains, allowedGroups: cfg.allowedGroups, allowedEmails: cfg.allowedEmails };
+  const allowed = deps.allowed;
   const csrf = createCsrfCookies(secrets, { cookieName: opts.cookieName, attrs: { ...opts.attrs, path: csrfPath(cfg) }, expireMs: cfg.cookie.csrfExpire });
   // Providers that keep email or groups out of the ID token (conformant code flow) still have them at userinfo.
   const login = createLoginFlow(provider, csrf, {
@@ -111,7 +116,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
     });
     // Rules are checked on every load, so tightening them (a reload, which builds a new authenticator and so
     // an empty cache) takes effect without waiting for cookies to expire.
-    if (!isAllowed(fresh.state, rules)) throw new GatewayError('PG_AUTHZ_DENIED', 'this user is not allowed by the sign-in rules');
+    if (!allowed(fresh.state)) throw new GatewayError('PG_AUTHZ_DENIED', 'this user is not allowed by the sign-in rules');
     const identity = identityOf(fresh.state, fresh.setCookies);
     if (openedKey !== undefined && fresh.setCookies.length === 0) {
       const now = Date.now();
@@ -134,7 +139,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
     store,
     provider,
     login,
-    rules,
+    allowed,
     identityOf,
     authenticate(req: AuthRequest): Identity | null | Promise<Identity | null> {
       const cookies = parseCookies(req.headers);
@@ -155,7 +160,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
       }
       const state = sessionFromClaims(result.claims, names, result.tokens, Date.now());
       state.sid = randomBytes(16).toString('base64url');
-      if (!isAllowed(state, rules)) throw new GatewayError('PG_AUTHN_LOGIN_FAILED', 'this user is not allowed by the sign-in rules');
+      if (!allowed(state)) throw new GatewayError('PG_AUTHN_LOGIN_FAILED', 'this user is not allowed by the sign-in rules');
       const cookies = parseCookies(headers);
       try {
         return { state, setCookies: await store.create(state, cookies, cookieHost(headers)) };

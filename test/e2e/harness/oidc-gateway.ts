@@ -1,4 +1,5 @@
 // A gateway under test without the CLI: the sign-in endpoints and a protected path on a plain node:http server.
+import { signInCheck } from '../../../src/authz/allowed.js';
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
@@ -7,9 +8,9 @@ import type { Redis } from 'ioredis';
 import { authSchema, type OidcConfig, type OidcConfigInput } from '../../../src/config/schema-auth.js';
 import { GatewayError } from '../../../src/errors.js';
 import { createSessionAuthenticator, type SessionAuthenticator } from '../../../src/authn/session/authenticator.js';
-import { createOAuth2Endpoints, type OAuth2Endpoints } from '../../../src/forward-auth/endpoints.js';
-import { upstreamIdentityHeaders } from '../../../src/forward-auth/headers.js';
-import { createProxyTrust } from '../../../src/server/trusted-proxies.js';
+import { createOAuth2Endpoints, type OAuth2Endpoints } from '../../../src/signin/endpoints.js';
+import { upstreamIdentityHeaders } from '../../../src/signin/headers.js';
+import { createProxyTrust } from '../../../src/lib/trusted-proxies.js';
 import type { ClientCreds, OidcProviderFixture } from './oidc-provider.js';
 
 export interface TestGateway {
@@ -39,7 +40,7 @@ export async function lateServer(): Promise<LateServer> {
 export function mountGateway(at: LateServer, oidc: OidcConfigInput, opts: { trustedProxies?: string[]; redis?: Redis } = {}): TestGateway {
   const cfg = authSchema.parse({ oidc }).oidc!;
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const session = createSessionAuthenticator(cfg, { logger, redis: opts.redis });
+  const session = createSessionAuthenticator(cfg, { logger, redis: opts.redis , allowed: signInCheck(cfg) });
   const trust = createProxyTrust(opts.trustedProxies ?? []);
   const endpoints = createOAuth2Endpoints(cfg, { logger, trust, session, authenticate: async (r) => session.authenticate(r) });
   at.server.removeAllListeners('request');

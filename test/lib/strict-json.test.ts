@@ -2,7 +2,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseStrictJson, parseStrictJsonText, StrictJsonError, type StrictJsonProblem } from '../../src/enforce/strict-json.js';
+import { parseStrictJson, parseStrictJsonText, StrictJsonError, type StrictJsonProblem } from '../../src/lib/strict-json.js';
 
 function refuses(input: string | Uint8Array, problem: StrictJsonProblem, key?: string): void {
   const run = (): unknown => (typeof input === 'string' ? parseStrictJsonText(input) : parseStrictJson(input));

@@ -4,13 +4,13 @@ import { GatewayError, renderError, toGatewayError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import type { OidcConfig } from '../config/schema-auth.js';
 import type { AuthRequest, Identity } from '../authn/identity.js';
-import type { ProxyTrust } from '../server/trusted-proxies.js';
+import type { ProxyTrust } from '../lib/trusted-proxies.js';
 import { cookieHost, type SessionAuthenticator } from '../authn/session/authenticator.js';
 import { parseCookies } from '../authn/session/cookies.js';
 import { createRedirectValidator } from './redirect.js';
 import { callbackUrl, chooseRedirect, skipTarget, wantsApiAnswer } from './request-info.js';
 import { authResponseHeaders } from './headers.js';
-import { isAllowed, queryAllows } from './allowed.js';
+import { queryAllows } from '../authz/allowed.js';
 import { createSkipAuthMatcher } from './skip-auth.js';
 import { loginFailedPage, redirect, sendJson, sendText, signInPage } from './respond.js';
 import { signOut } from './sign-out.js';
@@ -64,7 +64,7 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
     // As oauth2-proxy: a caller that fails the sign-in rules is 401 (no usable session); 403 is kept for the
     // per-request query limits (allowed_groups, allowed_emails, allowed_email_domains). Outages stay 5xx.
     if (!id) return err && err.status >= 500 ? sendText(res, err.status, err.errorType, clear) : sendText(res, 401, 'Unauthorized', clear);
-    if (!isAllowed(id, session.rules)) return sendText(res, 401, 'Unauthorized', id.setCookies ?? []);
+    if (!session.allowed(id)) return sendText(res, 401, 'Unauthorized', id.setCookies ?? []);
     if (!queryAllows(id, url.searchParams)) return sendText(res, 403, 'Forbidden', id.setCookies ?? []);
     sendText(res, 202, '', id.setCookies ?? [], authResponseHeaders(id, cfg));
   }

@@ -1,11 +1,11 @@
 // Re-parses a rewritten query and proves every selector carries every tenant matcher before it leaves.
 import type { Tree } from '@lezer/common';
 import { LineComment, StringLiteral, VectorSelector } from '@prometheus-io/lezer-promql';
-import { GatewayError } from '../errors.js';
-import type { Matcher } from '../tenancy/tenant.js';
-import { parse } from './promql-parse.js';
-import { advance, commentIsSafe, readSelector, SelectorScan } from './promql-scan.js';
-import { decodePromString } from './promql-strings.js';
+import { GatewayError } from '../../errors.js';
+import type { Matcher } from '../../tenancy/tenant.js';
+import { parse } from './parse.js';
+import { advance, commentIsSafe, readSelector, SelectorScan } from './scan.js';
+import { decodePromString } from './strings.js';
 
 const SHAPES: Readonly<Record<string, string>> = {
   MatrixSelector: 'a range selector',

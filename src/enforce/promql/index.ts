@@ -1,13 +1,13 @@
 // Pure PromQL tenant enforcement (public API): splice the tenant's matchers into every selector, then verify.
 import { LRUCache } from 'lru-cache';
-import { GatewayError } from '../errors.js';
-import { tenantSelector } from '../tenancy/tenant.js';
-import type { RestrictedTenant } from '../tenancy/tenant.js';
-import { DEFAULT_MAX_QUERY_LENGTH } from './promql-parse.js';
-import { prepare, rewrite } from './promql-rewrite.js';
-import type { EnforceOptions } from './promql-rewrite.js';
+import { GatewayError } from '../../errors.js';
+import { tenantSelector } from '../../tenancy/tenant.js';
+import type { RestrictedTenant } from '../../tenancy/tenant.js';
+import { DEFAULT_MAX_QUERY_LENGTH } from './parse.js';
+import { prepare, rewrite } from './rewrite.js';
+import type { EnforceOptions } from './rewrite.js';
 
-export type { EnforceOptions } from './promql-rewrite.js';
+export type { EnforceOptions } from './rewrite.js';
 
 /** Rewrite a PromQL expression so every selector carries every tenant matcher. Throws GatewayError. */
 export function enforceQuery(query: string, tenant: RestrictedTenant, opts?: EnforceOptions): string {

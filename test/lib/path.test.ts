@@ -1,7 +1,7 @@
 // Request-target parsing: what promgate matches must be exactly what the upstream routes.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { parseTarget, encodePath } from '../../src/pipeline/path.js';
+import { parseTarget, encodePath } from '../../src/lib/path.js';
 import { GatewayError } from '../../src/errors.js';
 
 test('plain targets pass untouched', () => {

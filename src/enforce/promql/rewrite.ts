@@ -1,15 +1,15 @@
 // The rewrite proper: one cursor pass that checks the tree and splices the tenant text into each selector.
 import type { TreeCursor } from '@lezer/common';
 import { Info, LineComment, StringLiteral, VectorSelector } from '@prometheus-io/lezer-promql';
-import { GatewayError } from '../errors.js';
-import { formatMatcher, tenantMatchers } from '../tenancy/tenant.js';
-import type { LabelConstraint, Matcher, RestrictedTenant } from '../tenancy/tenant.js';
-import { anchoredRegex, checkConflict } from './promql-conflict.js';
-import { charNumber, checkInput, DEFAULT_MAX_QUERY_LENGTH, parse, skipSpace, syntaxError } from './promql-parse.js';
-import { advance, commentIsSafe, readSelector, SelectorScan } from './promql-scan.js';
-import type { Insert } from './promql-scan.js';
-import { decodePromString } from './promql-strings.js';
-import { singleSelectorProblem, verifyRewrite } from './promql-verify.js';
+import { GatewayError } from '../../errors.js';
+import { formatMatcher, tenantMatchers } from '../../tenancy/tenant.js';
+import type { LabelConstraint, Matcher, RestrictedTenant } from '../../tenancy/tenant.js';
+import { anchoredRegex, checkConflict } from './conflict.js';
+import { charNumber, checkInput, DEFAULT_MAX_QUERY_LENGTH, parse, skipSpace, syntaxError } from './parse.js';
+import { advance, commentIsSafe, readSelector, SelectorScan } from './scan.js';
+import type { Insert } from './scan.js';
+import { decodePromString } from './strings.js';
+import { singleSelectorProblem, verifyRewrite } from './verify.js';
 
 export interface EnforceOptions {
   /** Refuse (403) selectors whose own matchers can never match inside the tenant. */

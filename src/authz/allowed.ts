@@ -57,6 +57,12 @@ export function isAllowed(s: Subject, rules: AccessRules): boolean {
   return emailAllowed(s.email, rules) && groupsAllowed(s.groups, rules.allowedGroups);
 }
 
+/** The sign-in check of an OIDC config (emailDomains, allowedEmails, allowedGroups), for the session authenticator. */
+export function signInCheck(cfg: AccessRules): (s: Subject) => boolean {
+  const rules: AccessRules = { emailDomains: cfg.emailDomains, allowedGroups: cfg.allowedGroups, allowedEmails: cfg.allowedEmails };
+  return (s) => isAllowed(s, rules);
+}
+
 function csv(v: string | null): string[] | undefined {
   if (v === null) return undefined;
   return v.split(',').map((x) => x.trim()).filter((x) => x !== '');

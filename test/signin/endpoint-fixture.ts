@@ -1,4 +1,5 @@
 // A gateway's /oauth2 endpoints without a provider: a fake authenticator knows one user (x-test-user: alice).
+import { signInCheck } from '../../src/authz/allowed.js';
 import { randomBytes } from 'node:crypto';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -7,8 +8,8 @@ import { authSchema, type OidcConfigInput } from '../../src/config/schema-auth.j
 import { GatewayError } from '../../src/errors.js';
 import type { Identity } from '../../src/authn/identity.js';
 import { createSessionAuthenticator } from '../../src/authn/session/authenticator.js';
-import { createOAuth2Endpoints } from '../../src/forward-auth/endpoints.js';
-import { createProxyTrust } from '../../src/server/trusted-proxies.js';
+import { createOAuth2Endpoints } from '../../src/signin/endpoints.js';
+import { createProxyTrust } from '../../src/lib/trusted-proxies.js';
 
 export const ALICE: Identity = {
   subject: 'sub-1', user: 'alice', email: 'alice@example.com', groups: ['team-a', 'admins'], method: 'session',
@@ -22,7 +23,7 @@ export const running: Running[] = [];
 export async function start(oidc: Partial<OidcConfigInput>, trusted: string[]): Promise<string> {
   const cfg = authSchema.parse({ oidc: { issuerUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', insecure: true, cookie: { secret: [randomBytes(32).toString('base64')] }, ...oidc } }).oidc!;
   const logger = pino({ level: 'silent' });
-  const session = createSessionAuthenticator(cfg, { logger });
+  const session = createSessionAuthenticator(cfg, { logger , allowed: signInCheck(cfg) });
   const endpoints = createOAuth2Endpoints(cfg, {
     logger, trust: createProxyTrust(trusted), session,
     authenticate: async (r) => {

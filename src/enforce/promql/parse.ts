@@ -1,7 +1,7 @@
 // Input checks before parsing, the lezer parse itself, and parse errors that point at a position.
 import type { Tree } from '@lezer/common';
 import { parser } from '@prometheus-io/lezer-promql';
-import { GatewayError } from '../errors.js';
+import { GatewayError } from '../../errors.js';
 
 export const DEFAULT_MAX_QUERY_LENGTH = 65536;
 

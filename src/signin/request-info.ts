@@ -1,6 +1,6 @@
 // What a request says about the browser's original request: X-Forwarded-* (from trusted proxies only), redirects, callback URL.
 import type { IncomingMessage } from 'node:http';
-import type { ProxyTrust } from '../server/trusted-proxies.js';
+import type { ProxyTrust } from '../lib/trusted-proxies.js';
 import { GatewayError } from '../errors.js';
 import { outsidePrefix, type RedirectValidator } from './redirect.js';
 import { skipAuthPath } from './skip-auth.js';

@@ -1,7 +1,7 @@
 // errorOnConflict: find user matchers that can never match inside the tenant, so we can say 403, not "no data".
-import { GatewayError } from '../errors.js';
-import type { LabelConstraint, Matcher } from '../tenancy/tenant.js';
-import type { SelectorScan } from './promql-scan.js';
+import { GatewayError } from '../../errors.js';
+import type { LabelConstraint, Matcher } from '../../tenancy/tenant.js';
+import type { SelectorScan } from './scan.js';
 
 // Prometheus anchors regex matchers and lets `.` match newlines. A pattern that JS cannot
 // compile (RE2-only syntax such as `(?i)` or `\pL`) is remembered as null: no claim is made.

@@ -1,5 +1,5 @@
 // skip-auth-route rules ([METHOD=]regex, METHOD!=regex, !=regex) matched on the decoded path only, never the query or fragment.
-import { isDotName, segmentName } from '../pipeline/path.js';
+import { isDotName, segmentName } from '../lib/path.js';
 
 export interface SkipRule {
   method?: string;

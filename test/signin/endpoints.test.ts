@@ -2,8 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Identity } from '../../src/authn/identity.js';
-import { authResponseHeaders, upstreamIdentityHeaders } from '../../src/forward-auth/headers.js';
-import { emailAllowed, isAllowed, queryAllows, validEmail } from '../../src/forward-auth/allowed.js';
+import { authResponseHeaders, upstreamIdentityHeaders } from '../../src/signin/headers.js';
+import { emailAllowed, isAllowed, queryAllows, validEmail } from '../../src/authz/allowed.js';
 import { ALICE, start, stopAll } from './endpoint-fixture.js';
 
 let plain: string;

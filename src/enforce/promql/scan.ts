@@ -16,8 +16,8 @@ import {
   UnquotedLabelMatcher,
   VectorSelector,
 } from '@prometheus-io/lezer-promql';
-import type { Matcher } from '../tenancy/tenant.js';
-import { decodePromString } from './promql-strings.js';
+import type { Matcher } from '../../tenancy/tenant.js';
+import { decodePromString } from './strings.js';
 
 /** Where the tenant matchers go: after a bare name, inside empty braces, or after the last matcher. */
 export type Insert = 'braces' | 'empty' | 'after';

@@ -1,15 +1,16 @@
 // Builds the OIDC pieces of a runtime: the session authenticator, the /oauth2 endpoints, and provider JWTs for skip-jwt-bearer-tokens.
+import { signInCheck } from '../authz/allowed.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { Authenticator, AuthRequest, Identity } from '../authn/identity.js';
 import { createSessionAuthenticator, type SessionAuthenticator } from '../authn/session/authenticator.js';
-import { createOAuth2Endpoints, type OAuth2Endpoints } from '../forward-auth/endpoints.js';
+import { createOAuth2Endpoints, type OAuth2Endpoints } from '../signin/endpoints.js';
 import { bearerIssuers } from '../authn/oidc/bearer-issuers.js';
 import { createJwtAuthenticator } from '../authn/jwt.js';
 import { authSchema } from '../config/schema-auth.js';
 import { authenticate as runChain } from '../pipeline/authenticate.js';
 import { GatewayError } from '../errors.js';
-import type { ProxyTrust } from './trusted-proxies.js';
+import type { ProxyTrust } from '../lib/trusted-proxies.js';
 import type { OnReload } from '../authn/reloadable.js';
 
 export interface OidcWiring {
@@ -52,7 +53,7 @@ export function wireOidc(cfg: Config, deps: { logger: Logger; trust: ProxyTrust;
   if (!oidc) return undefined;
   const groupsUsed = cfg.tenants.rules.some((r) => r.match.groups !== undefined || JSON.stringify(r.labels).includes('{{ group') || JSON.stringify(r.labels).includes('{{group'))
     || cfg.routes.some((r) => r.allowedGroups.length > 0);
-  const session = createSessionAuthenticator(oidc, { logger: deps.logger, groupsUsed });
+  const session = createSessionAuthenticator(oidc, { logger: deps.logger, groupsUsed, allowed: signInCheck(oidc) });
   const bearer = oidc.skipJwtBearerTokens ? lazyBearer(cfg, session, deps) : undefined;
   const chain = { authenticators: bearer ? [session, bearer] : [session], anonymous: false };
   const endpoints = createOAuth2Endpoints(oidc, {

@@ -1,0 +1,33 @@
+// The plan types: what the enforce stage turns a request into, and what it needs to do so.
+import type { IncomingMessage } from 'node:http';
+import type { Tenant } from '../tenancy/tenant.js';
+import type { Enforcement } from './endpoints.js';
+import type { QueryEnforcer } from './params.js';
+
+/** Reads a JSON document from the same upstream (used to check silence ownership). */
+export type Lookup = (pathAndQuery: string) => Promise<{ status: number; json: unknown }>;
+
+export type Plan =
+  | { type: 'stream'; method: string; pathAndQuery: string; body?: Buffer | IncomingMessage | null; contentType?: string }
+  | { type: 'filter'; method: string; pathAndQuery: string; filter: (body: unknown) => unknown }
+  | { type: 'json'; status: number; body: unknown };
+
+export interface EnforceInput {
+  req: IncomingMessage;
+  method: string;
+  /** Upstream-relative path (already encoded) without query. */
+  upstreamPath: string;
+  search: string;
+  enforce: Enforcement;
+  tenant: Tenant;
+  /** The route allows metadata endpoints. */
+  allowMetadata: boolean;
+  maxBodyBytes: number;
+  enforcer: QueryEnforcer;
+  lookup: Lookup;
+}
+
+export interface EnforceResult {
+  plan: Plan;
+  logQuery?: string;
+}
