@@ -2,6 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import { GatewayError } from '../errors.js';
 import type { Tenant } from '../tenancy/tenant.js';
+import type { DotMode } from '../lib/re2.js';
 import { tenantSelector } from '../tenancy/tenant.js';
 import type { Enforcement } from './endpoints.js';
 import { rewriteParams, defaultMatch, type QueryEnforcer } from './params.js';
@@ -27,6 +28,8 @@ export interface EnforceInput {
   maxBodyBytes: number;
   enforcer: QueryEnforcer;
   lookup: Lookup;
+  /** How the backend reads "." in label regexes right now (the route's DotModeState); filters read tenant regexes the same way. */
+  dotMode: DotMode;
 }
 
 export interface EnforceResult {
@@ -87,7 +90,7 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
   }
   if (e.kind === 'filter') {
     const fn = e.filter === 'rules' ? filterRules : e.filter === 'alerts' ? filterAlerts : filterTargets;
-    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => fn(b, t) } };
+    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => fn(b, t, x.dotMode) } };
   }
   return planAlertmanager(x, e, t);
 }

@@ -113,7 +113,7 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   };
   const result = await enforceRequest({
     req, method, upstreamPath, search: ctx.search, enforce, tenant: ctx.tenant,
-    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: rt.enforcerFor(route), lookup,
+    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: rt.enforcerFor(route), lookup, dotMode: route.dotMode.current(),
   });
   ctx.logQuery = result.logQuery;
   return execute(rt, ctx, result.plan, headers);

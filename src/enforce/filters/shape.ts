@@ -1,5 +1,6 @@
 // JSON-shape helpers every response filter shares: envelopes, label maps, arrays, and the fail-closed error.
 import { GatewayError } from '../../errors.js';
+import type { DotMode } from '../../lib/re2.js';
 import { constraintTest, type RestrictedTenant } from '../../tenancy/tenant.js';
 
 export type JsonObject = Record<string, unknown>;
@@ -20,10 +21,11 @@ export function badResponse(what: string): GatewayError {
 
 /**
  * Compile the tenant once per response. Unlike labelsSatisfy this reads own properties only, so a
- * constrained label called e.g. `constructor` can never be satisfied by Object.prototype.
+ * constrained label called e.g. `constructor` can never be satisfied by Object.prototype. Regexes are
+ * read as the backend reads them (`mode`: its `.` and "\n"); `unknown` shows only what every reading admits.
  */
-export function labelsTest(tenant: RestrictedTenant): LabelsTest {
-  const checks = tenant.constraints.map((c) => ({ label: c.label, test: constraintTest(c) }));
+export function labelsTest(tenant: RestrictedTenant, mode: DotMode = 'unknown'): LabelsTest {
+  const checks = tenant.constraints.map((c) => ({ label: c.label, test: constraintTest(c, mode) }));
   return (labels) => {
     for (const { label, test } of checks) {
       if (!test(Object.hasOwn(labels, label) ? labels[label] : undefined)) return false;
