@@ -1,9 +1,13 @@
 // skip-auth-route rules ([METHOD=]regex, METHOD!=regex, !=regex) matched on the decoded path only, never the query or fragment.
+import { searchMatcher, type Re2Test } from '../lib/re2.js';
 
 export interface SkipRule {
   method?: string;
   negate: boolean;
-  path: RegExp;
+  /** The path regex as written. */
+  pattern: string;
+  /** Unanchored, as Go's regexp.MatchString: oauth2-proxy's rules are Go regexes, so they are read as RE2. */
+  test: Re2Test;
 }
 
 const METHOD_PREFIX = /^([A-Za-z]*)(!?)=(.*)$/s;
@@ -24,13 +28,13 @@ export function parseSkipRule(rule: string): SkipRule {
     negate = m[2] === '!';
     pattern = m[3]!;
   }
-  let path: RegExp;
+  let test: Re2Test;
   try {
-    path = new RegExp(pattern);
+    test = searchMatcher(pattern);
   } catch (e) {
-    throw new Error(`skip-auth-route "${rule}": not a valid regex: ${(e as Error).message}`);
+    throw new Error(`skip-auth-route "${rule}": not a valid Go (RE2) regex: ${(e as Error).message}`);
   }
-  return { method, negate, path };
+  return { method, negate, pattern, test };
 }
 
 export type SkipAuthMatcher = (method: string, decodedPath: string) => boolean;
@@ -48,7 +52,7 @@ export function createSkipAuthMatcher(rules: readonly string[]): SkipAuthMatcher
   return (method, decodedPath) => {
     if (decodedPath[0] !== '/' || UNSKIPPABLE.test(decodedPath)) return false;
     const m = method.toUpperCase();
-    return parsed.some((r) => (r.method === undefined || r.method === m) && r.path.test(decodedPath) !== r.negate);
+    return parsed.some((r) => (r.method === undefined || r.method === m) && r.test(decodedPath) !== r.negate);
   };
 }
 
