@@ -5,14 +5,15 @@ import type { SelectorScan } from './promql-scan.js';
 import { wholeMatchAnyMode } from '../lib/re2.js';
 
 /**
- * Bounds the cost of compiling a caller's pattern. RE2 matches in linear time, but compiling grows with
- * counted repetition (`\pL{1000}` takes tens of milliseconds), and here the pattern comes from the
- * caller. Long patterns and large counts make no claim; Prometheus still answers them.
+ * Bounds the cost of compiling a caller's pattern on the event loop. RE2 matches in linear time, but
+ * compiling grows with the pattern and with counted repetition of large classes (`\pL{32}` takes tens
+ * of milliseconds in re2js), and here the pattern comes from the caller. Long patterns and counts above
+ * 8 make no claim; Prometheus still answers them.
  */
 function cheapToCompile(p: string): boolean {
-  if (p.length > 256) return false;
+  if (p.length > 128) return false;
   for (const m of p.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) {
-    if (Number(m[1]) > 32 || (m[2] !== undefined && m[2] !== '' && Number(m[2]) > 32)) return false;
+    if (Number(m[1]) > 8 || (m[2] !== undefined && m[2] !== '' && Number(m[2]) > 8)) return false;
   }
   return true;
 }
