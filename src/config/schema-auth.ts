@@ -1,6 +1,17 @@
 // The `auth` part of the config schema: basic, JWT, OIDC sessions, anonymous.
 import { z } from 'zod';
 import { duration } from './duration.js';
+import { goRegex } from './schema-common.js';
+import { parseSkipRule } from '../lib/skip-rule.js';
+
+/** `[METHOD=]regex`, `METHOD!=regex` or `!=regex`, with a regex Go's regexp accepts (oauth2-proxy's are Go regexes). */
+const skipAuthRoute = z.string().superRefine((v, ctx) => {
+  try {
+    parseSkipRule(v);
+  } catch (e) {
+    ctx.addIssue({ code: 'custom', message: (e as Error).message });
+  }
+});
 
 const basicSchema = z.strictObject({
   usersFile: z.string().optional().describe('prometheus-multi-tenant-proxy users file (users: [{username, password, namespace(s), labels}]).'),
@@ -65,8 +76,8 @@ const oidcSchema = z.strictObject({
   skipProviderButton: z.boolean().default(false).describe('sign_in goes straight to the provider instead of showing a page with a button (oauth2-proxy --skip-provider-button).'),
   pingPath: z.string().default('/ping').describe('Liveness path served by the sign-in endpoints; "" disables.'),
   readyPath: z.string().default('/ready').describe('Readiness path (provider discovered, Redis connected); "" disables.'),
-  apiRoutes: z.array(z.string()).default([]).describe('Path regexes that get 401 instead of a login redirect.'),
-  skipAuthRoutes: z.array(z.string()).default([]).describe('[METHOD=]path-regex rules that need no authentication (matched on the decoded path only).'),
+  apiRoutes: z.array(goRegex).default([]).describe('Path regexes that get 401 instead of a login redirect.'),
+  skipAuthRoutes: z.array(skipAuthRoute).default([]).describe('[METHOD=]path-regex rules that need no authentication (matched on the decoded path only).'),
   skipJwtBearerTokens: z.boolean().default(false),
   extraJwtIssuers: z.array(z.string()).default([]),
   setXAuthRequest: z.boolean().default(false).describe('Set X-Auth-Request-* headers on /oauth2/auth answers.'),

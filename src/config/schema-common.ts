@@ -1,5 +1,6 @@
 // Small zod building blocks shared by the config schema files.
 import { z } from 'zod';
+import { goRegexError, wholeMatcher } from '../lib/re2.js';
 
 export const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
@@ -34,14 +35,20 @@ export const commaList = z
   .union([z.string(), z.array(z.string())])
   .transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter((s) => s !== ''));
 
-/** Compile a regex pattern as Prometheus would (anchored) and refuse one that matches the empty string. */
+/**
+ * Check a tenant regex as the backends read it (Go RE2, anchored, see lib/re2.ts): refuse what Go's regexp
+ * refuses, with Go's message, and a pattern that matches the empty string. Whether `.` matches "\n"
+ * cannot change whether "" matches, so one reading decides for every backend.
+ */
 export function checkTenantRegex(pattern: string): string | undefined {
-  let re: RegExp;
-  try {
-    re = new RegExp(`^(?:${pattern})$`, 'su');
-  } catch (e) {
-    return `not a valid regex: ${(e as Error).message}`;
-  }
-  if (re.test('')) return `regex "${pattern}" matches the empty string, so it would admit series without the label`;
+  const error = goRegexError(pattern);
+  if (error !== undefined) return `not a valid Go (RE2) regex, which Prometheus and Alertmanager require: ${error}`;
+  if (wholeMatcher(pattern, 'unknown')?.('') !== false) return `regex "${pattern}" matches the empty string, so it would admit series without the label`;
   return undefined;
 }
+
+/** Refuse a regex that Go's regexp refuses (oauth2-proxy's skip-auth and API routes are Go regexes). */
+export const goRegex = z.string().superRefine((v, ctx) => {
+  const error = goRegexError(v);
+  if (error !== undefined) ctx.addIssue({ code: 'custom', message: `not a valid Go (RE2) regex: ${error}` });
+});

@@ -47,6 +47,10 @@ const upstreamSchema = z.strictObject({
   bodyTimeout: duration().prefault('5m').describe('Longest gap between response body chunks.'),
   connections: z.number().int().min(1).max(4096).default(128).describe('Pooled keep-alive connections to this upstream.'),
   readyPath: urlPath.default('/-/ready').describe('Path probed for /-/ready (relative to the URL).'),
+  regexDotAll: z
+    .union([z.literal('auto'), z.boolean()])
+    .default('auto')
+    .describe('Whether the backend\'s regex "." matches a newline (Prometheus 3: yes; 2.x and Alertmanager: no). auto: from /api/v1/status/buildinfo for type prometheus, no for alertmanager; until known, and for thanos/mimir, filters assume the reading that shows less.'),
   tenantHeader: tenantHeaderSchema.optional(),
   auth: upstreamAuthSchema.default({ type: 'none' }),
   tls: z

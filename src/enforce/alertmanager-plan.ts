@@ -25,7 +25,7 @@ async function checkOwned(x: EnforceInput, t: RestrictedTenant, id: string): Pro
   const r = await x.lookup(silencePath(x.upstreamPath, id));
   if (r.status === 404) throw new GatewayError('PG_NOT_FOUND', `silence ${id} not found`);
   if (r.status !== 200) throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `alertmanager answered ${r.status} for silence ${id}`);
-  if (!silenceBelongsTo(r.json, t)) throw new GatewayError('PG_SILENCE_NOT_OWNED', `silence ${id} does not belong to your tenant`);
+  if (!silenceBelongsTo(r.json, t, x.dotMode)) throw new GatewayError('PG_SILENCE_NOT_OWNED', `silence ${id} does not belong to your tenant`);
 }
 
 export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: RestrictedTenant): Promise<EnforceResult> {
@@ -33,10 +33,10 @@ export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: Restr
     const params = new URLSearchParams(x.search);
     for (const f of alertmanagerFilters(t)) params.append('filter', f);
     const fn = e.groups ? filterAlertGroups : filterAmAlerts;
-    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, params.toString()), filter: (b) => fn(b, t) }, logQuery: params.getAll('filter').join(' ; ') };
+    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, params.toString()), filter: (b) => fn(b, t, x.dotMode) }, logQuery: params.getAll('filter').join(' ; ') };
   }
   if (e.kind === 'am-silences' && x.method !== 'POST') {
-    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => filterSilences(b, t) } };
+    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => filterSilences(b, t, x.dotMode) } };
   }
   if (e.kind === 'am-silences') {
     const raw = await readBody(x.req, x.maxBodyBytes);
@@ -49,7 +49,7 @@ export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: Restr
     // forwarded all come from that one value, so Alertmanager cannot read a different silence (or id).
     const silence = readSilence(raw);
     if (silence.id !== undefined && silence.id !== '') await checkOwned(x, t, silence.id);
-    const body = Buffer.from(serializeSilence(enforceSilence(silence, t)));
+    const body = Buffer.from(serializeSilence(enforceSilence(silence, t, x.dotMode)));
     return { plan: { type: 'stream', method: 'POST', pathAndQuery: withQuery(x.upstreamPath, x.search), body, contentType: 'application/json' } };
   }
   if (e.kind === 'am-silence-id') {

@@ -1,5 +1,6 @@
 // Alertmanager v2 enforcement: alert filters, defence-in-depth alert filtering, silence ownership and silence bodies.
 import { GatewayError } from '../errors.js';
+import type { DotMode } from '../lib/re2.js';
 import { constraintMatcher, constraintTest, type LabelConstraint, type RestrictedTenant } from '../tenancy/tenant.js';
 import { badResponse, isObject, keepAlerts, labelsTest, readArray, type JsonObject } from './filters/shape.js';
 import { parseStrictJson, StrictJsonError, type JsonValue } from '../lib/strict-json.js';
@@ -36,16 +37,19 @@ export function alertmanagerFilters(tenant: RestrictedTenant): string[] {
   });
 }
 
-/** GET /api/v2/alerts after upstream filtering: drop any alert outside the tenant all the same. */
-export function filterAmAlerts(body: unknown, tenant: RestrictedTenant): unknown[] {
+/**
+ * GET /api/v2/alerts after upstream filtering: drop any alert outside the tenant all the same, reading
+ * tenant regexes as Alertmanager does (`^(?:…)$`, `.` not matching "\n": `plain`).
+ */
+export function filterAmAlerts(body: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): unknown[] {
   if (!Array.isArray(body)) throw badResponse('/api/v2/alerts: body is not an array');
-  return keepAlerts(body, labelsTest(tenant), '/api/v2/alerts[]');
+  return keepAlerts(body, labelsTest(tenant, mode), '/api/v2/alerts[]');
 }
 
 /** GET /api/v2/alerts/groups after upstream filtering: drop alerts outside the tenant, then empty groups. */
-export function filterAlertGroups(body: unknown, tenant: RestrictedTenant): unknown[] {
+export function filterAlertGroups(body: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): unknown[] {
   if (!Array.isArray(body)) throw badResponse('/api/v2/alerts/groups: body is not an array');
-  const test = labelsTest(tenant);
+  const test = labelsTest(tenant, mode);
   const out: unknown[] = [];
   for (const g of body) {
     if (!isObject(g)) throw badResponse('/api/v2/alerts/groups[] holds a non-object');
@@ -92,9 +96,9 @@ function literalAlternation(pattern: string): string[] | undefined {
 }
 
 /** True when this one matcher, whatever the others say, only lets through values inside the constraint. */
-function matcherConfines(m: SilenceMatcher, c: LabelConstraint): boolean {
+function matcherConfines(m: SilenceMatcher, c: LabelConstraint, mode: DotMode): boolean {
   if (m.name !== c.label || m.isEqual === false) return false;
-  if (!m.isRegex) return constraintTest(c)(m.value);
+  if (!m.isRegex) return constraintTest(c, mode)(m.value);
   const rendered = constraintMatcher(c);
   // Only a rendered *regex* may be compared as text: a one-value tenant `a.b` renders `a.b` as an
   // equality, and the regex `a.b` would also match `axb`.
@@ -105,7 +109,7 @@ function matcherConfines(m: SilenceMatcher, c: LabelConstraint): boolean {
 }
 
 /** A silence belongs to the tenant when every tenant constraint is confined by one of its matchers. */
-export function silenceBelongsTo(silence: unknown, tenant: RestrictedTenant): boolean {
+export function silenceBelongsTo(silence: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): boolean {
   if (!isObject(silence) || !Array.isArray(silence.matchers)) return false;
   const matchers: SilenceMatcher[] = [];
   for (const raw of silence.matchers) {
@@ -113,15 +117,15 @@ export function silenceBelongsTo(silence: unknown, tenant: RestrictedTenant): bo
     if (!m) return false;
     matchers.push(m);
   }
-  return tenant.constraints.every((c) => matchers.some((m) => matcherConfines(m, c)));
+  return tenant.constraints.every((c) => matchers.some((m) => matcherConfines(m, c, mode)));
 }
 
 /** GET /api/v2/silences: keep the silences that belong to the tenant. */
-export function filterSilences(body: unknown, tenant: RestrictedTenant): unknown[] {
+export function filterSilences(body: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): unknown[] {
   if (!Array.isArray(body)) throw badResponse('/api/v2/silences: body is not an array');
   return body.filter((s) => {
     if (!isObject(s)) throw badResponse('/api/v2/silences[] holds a non-object');
-    return silenceBelongsTo(s, tenant);
+    return silenceBelongsTo(s, tenant, mode);
   });
 }
 
@@ -214,11 +218,11 @@ export function readSilence(bytes: Uint8Array): PostableSilence {
  * upstream; the caller must first check that the existing silence belongs to the tenant (GET
  * /api/v2/silence/<id> and silenceBelongsTo) with this same id. Returns a new value; `id` is copied as is.
  */
-export function enforceSilence(s: PostableSilence, tenant: RestrictedTenant): PostableSilence {
+export function enforceSilence(s: PostableSilence, tenant: RestrictedTenant, mode: DotMode = 'unknown'): PostableSilence {
   if (s.id !== undefined && s.id !== '' && !UUID.test(s.id)) throw badBody('id must be a UUID');
   const added: SilenceMatcher[] = [];
   for (const c of tenant.constraints) {
-    if (s.matchers.some((m) => matcherConfines(m, c))) continue;
+    if (s.matchers.some((m) => matcherConfines(m, c, mode))) continue;
     const m = constraintMatcher(c);
     added.push({ name: m.name, value: m.value, isRegex: m.op === '=~', isEqual: true });
   }
@@ -234,8 +238,8 @@ export function enforceSilence(s: PostableSilence, tenant: RestrictedTenant): Po
 }
 
 /** decodeSilence then enforceSilence, for callers holding an already parsed body. */
-export function enforceSilenceBody(body: unknown, tenant: RestrictedTenant): PostableSilence {
-  return enforceSilence(decodeSilence(body), tenant);
+export function enforceSilenceBody(body: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): PostableSilence {
+  return enforceSilence(decodeSilence(body), tenant, mode);
 }
 
 function copyMatcher(m: SilenceMatcher): SilenceMatcher {

@@ -3,6 +3,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { Enforcement } from './endpoints.js';
 import type { QueryEnforcer } from './params.js';
+import type { DotMode } from '../lib/re2.js';
 
 /** Reads a JSON document from the same upstream (used to check silence ownership). */
 export type Lookup = (pathAndQuery: string) => Promise<{ status: number; json: unknown }>;
@@ -25,6 +26,8 @@ export interface EnforceInput {
   maxBodyBytes: number;
   enforcer: QueryEnforcer;
   lookup: Lookup;
+  /** How the backend reads "." in label regexes right now (the route's DotModeState); filters read tenant regexes the same way. */
+  dotMode: DotMode;
 }
 
 export interface EnforceResult {

@@ -62,7 +62,7 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
   }
   if (e.kind === 'filter') {
     const fn = e.filter === 'rules' ? filterRules : e.filter === 'alerts' ? filterAlerts : filterTargets;
-    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => fn(b, t) } };
+    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => fn(b, t, x.dotMode) } };
   }
   return planAlertmanager(x, e, t);
 }

@@ -57,7 +57,7 @@ export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, 
   };
   const result = await enforceRequest({
     req: ctx.req, method: m.method, upstreamPath: upstreamPath(ctx), search: ctx.search, enforce, tenant: ctx.tenant,
-    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup,
+    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup, dotMode: route.dotMode.current(),
   });
   ctx.logQuery = result.logQuery;
   return result.plan;

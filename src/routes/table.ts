@@ -2,6 +2,7 @@
 import type { RouteConfig } from '../config/schema.js';
 import { normalizePrefix } from '../config/semantics.js';
 import type { UpstreamKind } from '../enforce/endpoints.js';
+import { DotModeState } from './dot-mode.js';
 import type { Upstream } from '../upstream/pool.js';
 import { ResultsCache } from '../upstream/results-cache.js';
 
@@ -16,6 +17,8 @@ export interface CompiledRoute {
   readonly protectedExact: ReadonlySet<string>;
   readonly protectedPrefixes: readonly string[];
   readonly passthrough: ReadonlySet<string>;
+  /** How the backend reads "." in label regexes; the response filters evaluate tenant regexes the same way. */
+  readonly dotMode: DotModeState;
   /** Present when the route turns the results cache on (a reload starts it empty). */
   readonly resultsCache?: ResultsCache;
 }
@@ -33,6 +36,7 @@ export function compileRoute(cfg: RouteConfig, upstream: Upstream, onCacheLookup
     protectedExact: new Set(cfg.protectedPaths.filter((p) => !p.endsWith('/'))),
     protectedPrefixes: cfg.protectedPaths.filter((p) => p.endsWith('/')),
     passthrough: new Set(cfg.unsafePassthroughPaths),
+    dotMode: new DotModeState(cfg.upstream),
     resultsCache: cfg.resultsCache.ttl > 0 && kind === 'prometheus'
       ? new ResultsCache({ ...cfg.resultsCache, instantAlign: cfg.resultsCache.instantAlign ?? cfg.resultsCache.ttl }, onCacheLookup)
       : undefined,

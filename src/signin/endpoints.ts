@@ -14,6 +14,7 @@ import { queryAllows } from '../authz/allowed.js';
 import { createSkipAuthMatcher } from './skip-auth.js';
 import { loginFailedPage, redirect, sendJson, sendText, signInPage } from './respond.js';
 import { signOut } from './sign-out.js';
+import { searchMatcher } from '../lib/re2.js';
 
 export interface OAuth2EndpointDeps {
   logger: Logger;
@@ -38,7 +39,7 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
   const { session, trust, logger } = deps;
   const validate = createRedirectValidator(cfg.whitelistDomains);
   const skip = createSkipAuthMatcher(cfg.skipAuthRoutes);
-  const apiRoutes = cfg.apiRoutes.map((r) => new RegExp(r));
+  const apiRoutes = cfg.apiRoutes.map(searchMatcher);
   const routes = new Map<string, Action>(ACTIONS.map((a) => [`${prefix}/${a}`, a]));
   const choice = { validate, trust, proxyPrefix: prefix };
   const startUrl = (rd: string) => `${prefix}/start?rd=${encodeURIComponent(rd)}`;

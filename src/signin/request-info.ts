@@ -1,4 +1,5 @@
 // What a request says about the browser's original request: X-Forwarded-* (from trusted proxies only), redirects, callback URL.
+import type { Re2Test } from '../lib/re2.js';
 import type { IncomingMessage } from 'node:http';
 import type { ProxyTrust } from '../lib/trusted-proxies.js';
 import { GatewayError } from '../errors.js';
@@ -141,11 +142,11 @@ export function callbackUrl(req: IncomingMessage, choice: RedirectChoice, config
  * Requests that must get 401 rather than a login redirect: JSON clients, XHR, anything carrying its own
  * credentials, and paths matching an api-route regex.
  */
-export function wantsApiAnswer(req: IncomingMessage, path: string, apiRoutes: readonly RegExp[]): boolean {
+export function wantsApiAnswer(req: IncomingMessage, path: string, apiRoutes: readonly Re2Test[]): boolean {
   const h = req.headers;
   const accept = h.accept ?? '';
   if (accept.includes('application/json') && !accept.includes('text/html')) return true;
   if (h['x-requested-with'] !== undefined) return true;
   if (h.authorization !== undefined) return true;
-  return apiRoutes.some((r) => r.test(path));
+  return apiRoutes.some((r) => r(path));
 }

@@ -1,38 +1,8 @@
 // skip-auth-route rules ([METHOD=]regex, METHOD!=regex, !=regex) matched on the decoded path only, never the query or fragment.
 import { isDotName, segmentName } from '../lib/path.js';
+import { parseSkipRule } from '../lib/skip-rule.js';
 
-export interface SkipRule {
-  method?: string;
-  negate: boolean;
-  path: RegExp;
-}
-
-const METHOD_PREFIX = /^([A-Za-z]*)(!?)=(.*)$/s;
-
-/**
- * oauth2-proxy's format: "GET=^/public", "POST!=^/admin" (POST on any path but these), "!=^/x" (any
- * method, any other path), or a bare path regex. A "=" is read as the method separator only when what
- * precedes it is a method name, so regexes containing "=" keep working. Regexes are unanchored, as in
- * oauth2-proxy: write ^ and $ yourself.
- */
-export function parseSkipRule(rule: string): SkipRule {
-  const m = METHOD_PREFIX.exec(rule);
-  let method: string | undefined;
-  let negate = false;
-  let pattern = rule;
-  if (m) {
-    method = m[1] === '' ? undefined : m[1]!.toUpperCase();
-    negate = m[2] === '!';
-    pattern = m[3]!;
-  }
-  let path: RegExp;
-  try {
-    path = new RegExp(pattern);
-  } catch (e) {
-    throw new Error(`skip-auth-route "${rule}": not a valid regex: ${(e as Error).message}`);
-  }
-  return { method, negate, path };
-}
+export { parseSkipRule, type SkipRule } from '../lib/skip-rule.js';
 
 export type SkipAuthMatcher = (method: string, decodedPath: string) => boolean;
 
@@ -61,7 +31,7 @@ export function createSkipAuthMatcher(rules: readonly string[]): SkipAuthMatcher
   return (method, decodedPath) => {
     if (decodedPath[0] !== '/' || UNSKIPPABLE.test(decodedPath)) return false;
     const m = method.toUpperCase();
-    const skips = (p: string) => parsed.some((r) => (r.method === undefined || r.method === m) && r.path.test(p) !== r.negate);
+    const skips = (p: string) => parsed.some((r) => (r.method === undefined || r.method === m) && r.test(p) !== r.negate);
     if (!skips(decodedPath)) return false;
     const servlet = servletReading(decodedPath);
     return servlet === decodedPath || skips(servlet);

@@ -35,11 +35,15 @@ interface CompiledRule {
 
 type Test = (s: string) => boolean;
 
-/** Exact text, or a glob where `*` is any run of characters and `?` one character; always whole-string. */
+/**
+ * Exact text, or a glob where `*` is any run of characters and `?` one character; always whole-string.
+ * promgate's own syntax, matched here only and never sent to a backend, so a JS RegExp is right: every
+ * regex metacharacter of the glob is escaped, and `u` makes `?` one code point rather than half of one.
+ */
 function glob(pattern: string, fold = false): Test {
   const p = fold ? pattern.toLowerCase() : pattern;
   if (!/[*?]/.test(p)) return fold ? (s) => s.toLowerCase() === p : (s) => s === p;
-  const re = new RegExp(`^${p.replace(/[\\^$.|+()[\]{}]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 's');
+  const re = new RegExp(`^${p.replace(/[\\^$.|+()[\]{}]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'su');
   return fold ? (s) => re.test(s.toLowerCase()) : (s) => re.test(s);
 }
 

@@ -1,4 +1,5 @@
 // The Tenant type: a set of label constraints that every series a caller sees must satisfy.
+import { wholeMatcher, type DotMode } from '../lib/re2.js';
 
 /**
  * One label constraint. Either an exact set of allowed values (rendered as `=` for one value,
@@ -71,29 +72,37 @@ export function tenantSelector(t: RestrictedTenant): string {
   return s;
 }
 
-const compiled = new WeakMap<LabelConstraint, (v: string | undefined) => boolean>();
+type ConstraintTest = (v: string | undefined) => boolean;
+const compiled = new WeakMap<LabelConstraint, Partial<Record<DotMode, ConstraintTest>>>();
+const NOTHING: ConstraintTest = () => false;
 
-/** A predicate for one constraint, used to filter JSON responses (rules, alerts, targets, silences). */
-export function constraintTest(c: LabelConstraint): (v: string | undefined) => boolean {
-  let fn = compiled.get(c);
+/**
+ * A predicate for one constraint, used to filter JSON responses (rules, alerts, targets, silences). A
+ * regex is read as the backend reads it (Go RE2, whole value, `.` per `mode`); `unknown` admits only
+ * what both readings admit. A pattern Go refuses admits nothing (config validation refuses it first).
+ */
+export function constraintTest(c: LabelConstraint, mode: DotMode = 'unknown'): ConstraintTest {
+  let byMode = compiled.get(c);
+  let fn = byMode?.[mode];
   if (fn) return fn;
   if (c.kind === 'values') {
     const set = new Set(c.values);
     fn = (v) => v !== undefined && set.has(v);
   } else {
     // Prometheus anchors regex matchers at both ends; a missing label is the empty string.
-    const re = new RegExp(`^(?:${c.pattern})$`, 'su');
-    fn = (v) => re.test(v ?? '');
+    const re = wholeMatcher(c.pattern, mode);
+    fn = re ? (v) => re(v ?? '') : NOTHING;
   }
-  compiled.set(c, fn);
+  if (!byMode) compiled.set(c, (byMode = {}));
+  byMode[mode] = fn;
   return fn;
 }
 
-/** True when a label set (alert, rule, target) lies inside the tenant. */
-export function labelsSatisfy(t: Tenant, labels: Readonly<Record<string, string>> | undefined): boolean {
+/** True when a label set (alert, rule, target) lies inside the tenant, read with the backend's dot mode. */
+export function labelsSatisfy(t: Tenant, labels: Readonly<Record<string, string>> | undefined, mode: DotMode = 'unknown'): boolean {
   if (t.unrestricted) return true;
   if (!labels) return false;
   // Own properties only: a label named `constructor` must not be satisfied by Object.prototype.
-  for (const c of t.constraints) if (!constraintTest(c)(Object.hasOwn(labels, c.label) ? labels[c.label] : undefined)) return false;
+  for (const c of t.constraints) if (!constraintTest(c, mode)(Object.hasOwn(labels, c.label) ? labels[c.label] : undefined)) return false;
   return true;
 }

@@ -1,6 +1,7 @@
 // Tenant algebra: per-label allowed sets, their exact union, and interned frozen Tenant objects.
 import { LRUCache } from 'lru-cache';
 import { GatewayError } from '../errors.js';
+import { wholeMatcher } from '../lib/re2.js';
 import { escapeRegex, tenantSelector, type LabelConstraint, type RestrictedTenant, type Tenant } from './tenant.js';
 
 /** What one label may be: any of these literal values, or anything one of these regexes matches. */
@@ -34,11 +35,12 @@ function specKey(s: Spec): string {
   return JSON.stringify([...s.keys()].sort().map((l) => [l, allowedKey(s.get(l)!)]));
 }
 
-const anchored = new Map<string, RegExp>();
+/**
+ * Whether the backend's `=~pattern` admits v. Tenants are built before a route is known, so `.` is
+ * read both ways (`unknown`): a value is dropped into a pattern only when every backend admits it there.
+ */
 function matches(pattern: string, v: string): boolean {
-  let re = anchored.get(pattern);
-  if (!re) anchored.set(pattern, (re = new RegExp(`^(?:${pattern})$`, 'su')));
-  return re.test(v);
+  return wholeMatcher(pattern, 'unknown')?.(v) === true;
 }
 
 /** x ⊆ y for one label. Regexes are compared as text: containment between regexes is not decided. */

@@ -49,6 +49,19 @@ test('check accepts the bundled example and lists every problem of a bad config'
   dir.remove();
 });
 
+test('check refuses a tenant regex that RE2 reads as matching "" ([][a-z]*), and names the key', () => {
+  const dir = makeTempDir('cli');
+  const bad = dir.file('regex.yaml');
+  writeFileSync(bad, 'routes:\n  - upstream: {url: "http://127.0.0.1:9090"}\nauth: {anonymous: true}\ntenants:\n  rules:\n    - regex: {namespace: "[][a-z]*"}\n');
+  const r = cli(['check', '--config', bad]);
+  assert.equal(r.code, 1);
+  assert.match(r.err, /regex\.yaml:6: tenants\.rules\[0\]\.regex\.namespace: regex "\[\]\[a-z\]\*" matches the empty string/);
+  // The control: the same file with a pattern that cannot match "" passes.
+  writeFileSync(bad, 'routes:\n  - upstream: {url: "http://127.0.0.1:9090"}\nauth: {anonymous: true}\ntenants:\n  rules:\n    - regex: {namespace: "[][a-z]+"}\n');
+  assert.equal(cli(['check', '--config', bad]).code, 0);
+  dir.remove();
+});
+
 test('hash-password prints a bcrypt hash that verifies', async () => {
   const r = cli(['hash-password'], 'hunter2\n');
   assert.equal(r.code, 0);

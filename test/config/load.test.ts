@@ -109,6 +109,44 @@ test('a tenant regex that matches the empty string is refused at load', () => {
   assert.ok(p.some((x) => /tenants\.rules\[0\]\.regex\.namespace: .*matches the empty string/.test(x)), p.join('\n'));
 });
 
+const regexRule = (pattern: string): string => `${BASE}tenants:\n  rules:\n    - regex: {namespace: ${JSON.stringify(pattern)}}\n`;
+
+test('the empty-string guard is computed as RE2 reads the pattern: [][a-z]* is refused', () => {
+  // In Go's RE2 `[]…]` is a class that holds "]", so `[][a-z]*` matches "" and would admit every series
+  // without the label; JavaScript reads `[]` as an empty class and finds no empty match.
+  assert.equal(new RegExp('^(?:[][a-z]*)$', 'su').test(''), false, 'the JS reading this guard must not use');
+  const p = problems(() => loadConfig({ file: file(regexRule('[][a-z]*')) }));
+  assert.ok(p.some((x) => /^[^:]*:\d+: tenants\.rules\[0\]\.regex\.namespace: regex "\[\]\[a-z\]\*" matches the empty string/.test(x)), p.join('\n'));
+  // The control: a pattern RE2 reads as non-empty passes.
+  loadConfig({ file: file(regexRule('[]a-z]+')) });
+});
+
+test('tenant regexes accept exactly what Go accepts: RE2-only syntax passes, JS-only syntax is refused with Go\'s error', () => {
+  for (const ok of ['(?i)team-a', 'team\\-a', '[[:alpha:]]+', '\\pL+', '\\p{Greek}+', '\\Q.*\\E', '(?P<t>team)-a', 'team-a{,2}']) {
+    loadConfig({ file: file(regexRule(ok)) });
+  }
+  const refused: [string, string][] = [
+    ['(?=team)team-a', 'error parsing regexp: invalid or unsupported Perl syntax: `(?=`'],
+    ['(team)-\\1', 'error parsing regexp: invalid escape sequence: `\\1`'],
+    ['[^]', 'error parsing regexp: missing closing ]: `[^]`'],
+    ['team-a)|(b', 'error parsing regexp: unexpected ): `team-a)|(b`'],
+    ['a++', 'error parsing regexp: invalid nested repetition operator: `++`'],
+  ];
+  for (const [pattern, error] of refused) {
+    const p = problems(() => loadConfig({ file: file(regexRule(pattern)) }));
+    const line = `tenants.rules[0].regex.namespace: not a valid Go (RE2) regex, which Prometheus and Alertmanager require: ${error}`;
+    assert.ok(p.some((x) => x.endsWith(line)), `${pattern}:\n${p.join('\n')}`);
+  }
+});
+
+test('skip-auth and API routes must be Go regexes, as in oauth2-proxy', () => {
+  const oidc = (extra: string) =>
+    `auth:\n  oidc:\n    issuerUrl: "https://idp.example.com"\n    clientId: x\n    clientSecret: y\n    cookie: {secret: "0123456789abcdef0123456789abcdef"}\n${extra}`;
+  const p = problems(() => loadConfig({ file: file(oidc('    skipAuthRoutes: ["GET=^/(?!admin)"]\n    apiRoutes: ["^/api/[^]"]\n')) }));
+  assert.ok(p.some((x) => /auth\.oidc\.skipAuthRoutes\[0\]: skip-auth-route "GET=\^\/\(\?!admin\)": not a valid Go \(RE2\) regex: error parsing regexp: invalid or unsupported Perl syntax/.test(x)), p.join('\n'));
+  assert.ok(p.some((x) => /auth\.oidc\.apiRoutes\[0\]: not a valid Go \(RE2\) regex: error parsing regexp: missing closing \]/.test(x)), p.join('\n'));
+});
+
 test('PROMGATE_ variables that are not config paths (no __, not a section) are left alone', () => {
   const c = loadConfig({ file: file(BASE), env: { PROMGATE_E2E_PROMETHEUS: '/usr/bin/prometheus', PROMGATE_PROPERTY_N: '5' } });
   assert.equal(c.server.port, 9092);

@@ -235,14 +235,13 @@ describe('errorOnConflict', () => {
   for (const [q, t] of allowed) {
     it(`allows ${q}`, () => assert.match(enforceQuery(q, t, strict), /namespace/));
   }
-  it('does not run user regexes that could backtrack for ever', () => {
+  it('decides user regexes that would backtrack for ever in JS: RE2 matches in linear time', () => {
+    // A backtracking engine spins for seconds on these against 40 a's; RE2 (as Prometheus) answers at once.
     const long = tenant(values('namespace', 'a'.repeat(40)));
-    const t0 = performance.now();
-    for (const re of ['(a*)*b', '(.*)*x', 'a*a*a*a*a*a*a*a*b']) {
-      assert.match(enforceQuery(`up{namespace=~"${re}"}`, long, strict), /namespace/);
+    for (const re of ['(a*)*b', '(.*)*x', 'a*a*a*a*a*a*a*a*b', '.*b.*']) {
+      assert.equal(code(() => enforceQuery(`up{namespace=~"${re}"}`, long, strict)), 'PG_ENFORCE_CONFLICT', re);
     }
-    assert.ok(performance.now() - t0 < 2000, 'a backtracking regex would take far longer than this bound');
-    assert.equal(code(() => enforceQuery('up{namespace=~".*b.*"}', long, strict)), 'PG_ENFORCE_CONFLICT');
+    assert.match(enforceQuery('up{namespace=~"(a*)*"}', long, strict), /namespace/);
   });
   it('without the option the conflicting query is rewritten, keeping both matchers', () => {
     assert.equal(enforceQuery('up{namespace="other"}', A), `up{namespace="other",${TA}}`);

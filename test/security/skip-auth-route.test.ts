@@ -12,12 +12,29 @@ function allowed(m: typeof skip, method: string, raw: string): boolean {
   return p !== null && m(method, p);
 }
 
+const shape = (r: ReturnType<typeof parseSkipRule>) => ({ method: r.method, negate: r.negate, pattern: r.pattern });
+
 test('rule syntax: METHOD=, METHOD!=, !=, bare regex, "=" inside a regex', () => {
-  assert.deepEqual(parseSkipRule('GET=^/x'), { method: 'GET', negate: false, path: /^\/x/ });
-  assert.deepEqual(parseSkipRule('post!=^/x'), { method: 'POST', negate: true, path: /^\/x/ });
-  assert.deepEqual(parseSkipRule('!=^/x'), { method: undefined, negate: true, path: /^\/x/ });
-  assert.equal(parseSkipRule('^/a=b$').path.source, '^\\/a=b$');
-  assert.throws(() => parseSkipRule('GET=(unclosed'), /not a valid regex/);
+  assert.deepEqual(shape(parseSkipRule('GET=^/x')), { method: 'GET', negate: false, pattern: '^/x' });
+  assert.deepEqual(shape(parseSkipRule('post!=^/x')), { method: 'POST', negate: true, pattern: '^/x' });
+  assert.deepEqual(shape(parseSkipRule('!=^/x')), { method: undefined, negate: true, pattern: '^/x' });
+  assert.equal(parseSkipRule('^/a=b$').pattern, '^/a=b$');
+  assert.equal(parseSkipRule('^/a=b$').test('/a=b'), true);
+  assert.throws(() => parseSkipRule('GET=(unclosed'), /not a valid Go \(RE2\) regex: error parsing regexp: missing closing \)/);
+});
+
+test('rules are Go regexes, as in oauth2-proxy: RE2 syntax, no JS-only syntax', () => {
+  // Go accepts POSIX classes, \pL and (?i); it refuses lookahead and backreferences that JS accepts.
+  assert.equal(createSkipAuthMatcher(['^/[[:alpha:]]+/\\pL+$'])('GET', '/docs/été'), true);
+  assert.equal(createSkipAuthMatcher(['(?i)^/PUBLIC/'])('GET', '/public/x'), true);
+  assert.throws(() => parseSkipRule('^/(?!admin)'), /invalid or unsupported Perl syntax/);
+  assert.throws(() => parseSkipRule('^/(a)\\1'), /invalid escape sequence/);
+  // JS reads `[^]` as "any character" and `[]` as "nothing"; Go refuses the first and reads `[]a]` as a class.
+  assert.throws(() => parseSkipRule('^/[^]'), /missing closing \]/);
+  assert.equal(createSkipAuthMatcher(['^/x[]a]$'])('GET', '/x]'), true);
+  // Go's \s is ASCII whitespace only; JS's would match the no-break space.
+  assert.equal(createSkipAuthMatcher(['^/a\\sb$'])('GET', '/a\u00a0b'), false);
+  assert.equal(createSkipAuthMatcher(['^/a\\sb$'])('GET', '/a b'), true);
 });
 
 test('methods', () => {

@@ -1,4 +1,5 @@
 // Filters Prometheus /api/v1/rules answers to the caller's tenant (rules, their alerts, empty groups).
+import type { DotMode } from '../../lib/re2.js';
 import type { RestrictedTenant } from '../../tenancy/tenant.js';
 import {
   badResponse,
@@ -16,13 +17,13 @@ import {
  * `/api/v1/rules` (with or without `type`, `rule_name[]`, `rule_group[]`, `file[]`, `group_limit`,
  * `exclude_alerts`): keep a rule whose own labels satisfy the tenant, with its alerts reduced to the
  * tenant's; otherwise keep an alerting rule only for its alerts that satisfy the tenant. Groups left
- * without rules are dropped. Every other field, including `data.groupNextToken`, passes untouched.
+ * without rules are dropped. Tenant regexes are read with the backend's dot `mode`. Every other field, including `data.groupNextToken`, passes untouched.
  */
-export function filterRules(body: unknown, tenant: RestrictedTenant): JsonObject {
+export function filterRules(body: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): JsonObject {
   const env = readEnvelope(body, '/api/v1/rules');
   if (!env.ok) return env.body;
   const groups = readArray(env.data, 'groups', 'data.groups');
-  const test = labelsTest(tenant);
+  const test = labelsTest(tenant, mode);
   const keptGroups: JsonObject[] = [];
   for (const g of groups) {
     if (!isObject(g)) throw badResponse('data.groups[] holds a non-object');

@@ -1,4 +1,5 @@
 // Filters Prometheus /api/v1/targets answers to the caller's tenant (active and dropped targets).
+import type { DotMode } from '../../lib/re2.js';
 import type { RestrictedTenant } from '../../tenancy/tenant.js';
 import {
   badResponse,
@@ -15,10 +16,10 @@ import {
  * `/api/v1/targets` (any `state`, any `scrapePool`): keep active targets whose target `labels` satisfy
  * the tenant and dropped targets whose `discoveredLabels` do (a dropped target has no target labels).
  */
-export function filterTargets(body: unknown, tenant: RestrictedTenant): JsonObject {
+export function filterTargets(body: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): JsonObject {
   const env = readEnvelope(body, '/api/v1/targets');
   if (!env.ok) return env.body;
-  const test = labelsTest(tenant);
+  const test = labelsTest(tenant, mode);
   const active = keepBy(readArray(env.data, 'activeTargets', 'data.activeTargets'), 'labels', test);
   const dropped = keepBy(readArray(env.data, 'droppedTargets', 'data.droppedTargets'), 'discoveredLabels', test);
   // `droppedTargetCounts` (newer Prometheus, 3.x included) counts the dropped targets of every scrape

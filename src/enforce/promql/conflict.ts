@@ -2,52 +2,28 @@
 import { GatewayError } from '../../errors.js';
 import type { LabelConstraint, Matcher } from '../../tenancy/tenant.js';
 import type { SelectorScan } from './scan.js';
-
-// Prometheus anchors regex matchers and lets `.` match newlines. A pattern that JS cannot
-// compile (RE2-only syntax such as `(?i)` or `\pL`) is remembered as null: no claim is made.
-const regexCache = new Map<string, RegExp | null>();
-const REGEX_CACHE_MAX = 512;
-
-export function anchoredRegex(pattern: string): RegExp | null {
-  let re = regexCache.get(pattern);
-  if (re !== undefined) return re;
-  try {
-    re = new RegExp(`^(?:${pattern})$`, 'su');
-  } catch {
-    re = null;
-  }
-  if (regexCache.size >= REGEX_CACHE_MAX) regexCache.clear();
-  regexCache.set(pattern, re);
-  return re;
-}
+import { wholeMatchAnyMode } from '../../lib/re2.js';
 
 /**
- * JS regexes backtrack, and here the pattern comes from the caller: `(.*)*x` against a
- * 30-character tenant value would spin for seconds. Only patterns with no quantified
- * group and at most three quantifiers are run (polynomial at worst); others make no claim.
+ * Bounds the cost of compiling a caller's pattern on the event loop. RE2 matches in linear time, but
+ * compiling grows with the pattern and with counted repetition of large classes (`\pL{32}` takes tens
+ * of milliseconds in re2js), and here the pattern comes from the caller. Long patterns and counts above
+ * 8 make no claim; Prometheus still answers them.
  */
-function backtrackingBounded(p: string): boolean {
-  if (p.length > 256) return false;
-  let quantifiers = 0;
-  let inClass = false;
-  for (let i = 0; i < p.length; i++) {
-    const ch = p[i];
-    if (ch === '\\') {
-      i++;
-    } else if (inClass) {
-      inClass = ch !== ']';
-    } else if (ch === '[') {
-      inClass = true;
-    } else if (ch === '*' || ch === '+' || ch === '?' || ch === '{') {
-      const prev = p[i - 1];
-      if (ch === '?' && (prev === '(' || prev === '*' || prev === '+' || prev === '?' || prev === '}')) continue;
-      if (prev === ')' || ++quantifiers > 3) return false;
-    }
+function cheapToCompile(p: string): boolean {
+  if (p.length > 128) return false;
+  for (const m of p.matchAll(/\{(\d+)(?:,(\d*))?\}/g)) {
+    if (Number(m[1]) > 8 || (m[2] !== undefined && m[2] !== '' && Number(m[2]) > 8)) return false;
   }
   return true;
 }
 
-/** Does `value` satisfy the matcher? undefined when we cannot tell. */
+/**
+ * Does `value` satisfy the matcher as the backend reads it (Go RE2, whole value)? undefined when we
+ * cannot tell: a pattern Go refuses (Prometheus answers that with its own error), one too costly to
+ * compile, or one whose answer depends on whether the backend's `.` matches "\n" (only a refusal that
+ * holds for Prometheus 2 and 3 alike is made).
+ */
 function accepts(op: Matcher['op'], want: string, value: string): boolean | undefined {
   switch (op) {
     case '=':
@@ -56,9 +32,8 @@ function accepts(op: Matcher['op'], want: string, value: string): boolean | unde
       return value !== want;
     case '=~':
     case '!~': {
-      const re = backtrackingBounded(want) ? anchoredRegex(want) : null;
-      if (re === null) return undefined;
-      return re.test(value) === (op === '=~');
+      const m = cheapToCompile(want) ? wholeMatchAnyMode(want, value) : undefined;
+      return m === undefined ? undefined : m === (op === '=~');
     }
   }
 }
@@ -81,12 +56,10 @@ function valuesConflict(c: Extract<LabelConstraint, { kind: 'values' }>, s: Sele
   return mentioned;
 }
 
-/** A `regex` tenant: only an exact user value can be decided safely. */
+/** A `regex` tenant: only an exact user value can be decided safely, and only when no backend admits it. */
 function regexConflict(c: Extract<LabelConstraint, { kind: 'regex' }>, s: SelectorScan): boolean {
-  const re = anchoredRegex(c.pattern);
-  if (re === null) return false;
   for (let i = 0; i < s.count; i++) {
-    if (s.names[i] === c.label && s.ops[i] === '=' && !re.test(s.values[i]!)) return true;
+    if (s.names[i] === c.label && s.ops[i] === '=' && wholeMatchAnyMode(c.pattern, s.values[i]!) === false) return true;
   }
   return false;
 }

@@ -4,7 +4,8 @@ import { Info, LineComment, StringLiteral, VectorSelector } from '@prometheus-io
 import { GatewayError } from '../../errors.js';
 import { formatMatcher, tenantMatchers } from '../../tenancy/tenant.js';
 import type { LabelConstraint, Matcher, RestrictedTenant } from '../../tenancy/tenant.js';
-import { anchoredRegex, checkConflict } from './conflict.js';
+import { checkConflict } from './conflict.js';
+import { wholeMatcher } from '../../lib/re2.js';
 import { charNumber, checkInput, DEFAULT_MAX_QUERY_LENGTH, parse, skipSpace, syntaxError } from './parse.js';
 import { advance, commentIsSafe, readSelector, SelectorScan } from './scan.js';
 import type { Insert } from './scan.js';
@@ -25,11 +26,13 @@ export interface Prepared {
   tenant: RestrictedTenant;
 }
 
-/** A matcher that accepts "" also selects every series lacking the label. */
+/**
+ * A matcher that accepts "" also selects every series lacking the label. A pattern Go refuses is
+ * refused too (config validation stops it first): its meaning to the backend is not known here.
+ */
 function matchesEmpty(c: LabelConstraint): boolean {
   if (c.kind === 'values') return c.values.length === 0 || c.values.includes('');
-  // A pattern JS cannot compile (RE2-only syntax) is left to config validation.
-  return anchoredRegex(c.pattern)?.test('') === true;
+  return wholeMatcher(c.pattern, 'unknown')?.('') !== false;
 }
 
 export function prepare(t: RestrictedTenant): Prepared {
@@ -39,7 +42,7 @@ export function prepare(t: RestrictedTenant): Prepared {
   }
   for (const c of t.constraints) {
     if (matchesEmpty(c)) {
-      throw new GatewayError('PG_ENFORCE_VERIFY_FAILED', `tenant constraint on ${JSON.stringify(c.label)} matches the empty string`);
+      throw new GatewayError('PG_ENFORCE_VERIFY_FAILED', `tenant constraint on ${JSON.stringify(c.label)} matches the empty string or is not a valid Go regex`);
     }
   }
   const matchers = tenantMatchers(t);

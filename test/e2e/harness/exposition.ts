@@ -7,6 +7,8 @@ export const EXPOSITION_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8
 export interface ExpositionOptions {
   /** Number of bench_series series to add (default 0). */
   benchSeries?: number;
+  /** Samples served after the data set on every scrape, e.g. series whose label values a test chooses. */
+  extraSamples?: readonly Sample[];
 }
 
 export interface ExpositionServer {
@@ -62,7 +64,8 @@ export function renderExposition(samples: readonly Sample[]): string {
 export function startExposition(opts: ExpositionOptions = {}): Promise<ExpositionServer> {
   const benchSeries = opts.benchSeries ?? 0;
   const counts = new Map<string, number>();
-  const body = (path: string): string => renderExposition(samplesAt(counts.get(path) ?? 0, benchSeries));
+  const extra = opts.extraSamples ?? [];
+  const body = (path: string): string => renderExposition([...samplesAt(counts.get(path) ?? 0, benchSeries), ...extra]);
 
   const server: Server = createServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
