@@ -53,6 +53,10 @@ export const CODES = {
   PG_UPSTREAM_UNAVAILABLE: { status: 502, type: 'unavailable' },
   PG_UPSTREAM_TIMEOUT: { status: 504, type: 'timeout' },
   PG_UPSTREAM_BAD_RESPONSE: { status: 502, type: 'unavailable' },
+  /** promgate could not get credentials (AWS keys, an Entra ID token) to sign the upstream request with. */
+  PG_UPSTREAM_CREDENTIALS: { status: 502, type: 'unavailable' },
+  /** The upstream refused promgate's own credentials (401/403 to a signed request): a gateway fault, not the caller's. */
+  PG_UPSTREAM_AUTH_REFUSED: { status: 502, type: 'unavailable' },
   PG_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, type: 'unavailable' },
   PG_RATE_LIMITED: { status: 429, type: 'too_many_requests' },
   PG_CIRCUIT_OPEN: { status: 503, type: 'unavailable' },

@@ -50,7 +50,7 @@ export function loadConfig(opts: LoadOptions): Config {
     for (const issue of result.error.issues) problems.push(describeIssue(issue, source, envKeys));
   }
   for (const p of secretProblems) problems.push(locate(p.path, source, envKeys) + p.message);
-  if (result.success) for (const p of validateSemantics(result.data)) problems.push(locate(p.path, source, envKeys) + p.message);
+  if (result.success) for (const p of validateSemantics(result.data, opts.env ?? {})) problems.push(locate(p.path, source, envKeys) + p.message);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(result.data!);
 }

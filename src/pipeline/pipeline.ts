@@ -18,6 +18,8 @@ import { logAccess, nextRequestId } from './access-log.js';
 import { rewriteLocation } from '../upstream/location.js';
 import type { CompiledRoute } from '../routes/table.js';
 import { isQueryPath } from '../upstream/results-cache.js';
+import type { UpstreamCall } from '../upstream/signers/index.js';
+import { UpstreamRefused, isRefusal } from '../upstream/refusal.js';
 
 /** `onDone` runs when each response closes (the server's in-flight count). */
 export function createPipeline(current: () => Runtime, onDone?: () => void) {
@@ -90,7 +92,7 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
 
   const upstreamPath = encodePath(m.rel);
   const headers = upstreamHeaders(req, ctx.id, rt.trust, rt.stripHeaders.get(route));
-  rt.identityHeaders(ctx.identity, headers);
+  rt.identityHeaders(ctx.identity, headers, route, req.headers);
   if (passthrough) {
     if (!generic) rt.logger.warn({ reqId: ctx.id, path: ctx.path, user: ctx.identity.user }, 'unsafe passthrough: forwarded without tenant enforcement');
     return execute(rt, ctx, { type: 'stream', method, pathAndQuery: withQuery(upstreamPath, ctx.search), body: method === 'GET' || method === 'HEAD' ? null : req, contentType: req.headers['content-type'] }, headers);
@@ -102,7 +104,16 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   ctx.tenant = rt.tenants.resolve(ctx.identity);
   rt.addTenantHeaders(route, ctx.tenant, ctx.identity, headers);
   const lookup = async (pathAndQuery: string) => {
-    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' } }, rt.cfg.server.maxFilteredResponseBytes);
+    // Ownership look-ups (an Alertmanager silence) are signed like the request itself.
+    const call: UpstreamCall = { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' }, body: null };
+    const signing = rt.sign(route, call);
+    if (signing) await signing;
+    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: call.pathAndQuery, headers: call.headers }, rt.cfg.server.maxFilteredResponseBytes);
+    try {
+      refused(rt, route, r.status, r.body, r.headers);
+    } catch (e) {
+      throw refusal(rt, ctx, route, e as UpstreamRefused);
+    }
     let json: unknown = null;
     try {
       json = JSON.parse(r.body.toString('utf8'));
@@ -154,33 +165,37 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
   try {
     // A tenant-enforced read may share its answer (results cache, coalescing); decided before signing,
     // because the cache aligns the request and signing must cover what is really sent.
-    const call = plan.type === 'stream' && ctx.tenant ? sharedCall(route, ctx.tenant.id, plan, headers) : undefined;
-    const signing = call
-      ? rt.sign(route, call.method, call.pathAndQuery, headers, call.body)
-      : rt.sign(route, plan.method, plan.pathAndQuery, headers, plan.type === 'stream' ? plan.body : null);
+    const shared = plan.type === 'stream' && ctx.tenant ? sharedCall(route, ctx.tenant.id, plan, headers) : undefined;
+    // What goes upstream, signed as it will be sent (signing may buffer a streamed body and re-encode the query).
+    const call: UpstreamCall = shared
+      ? { method: shared.method, pathAndQuery: shared.pathAndQuery, headers, body: shared.body }
+      : { method: plan.type === 'stream' ? plan.method : 'GET', pathAndQuery: plan.pathAndQuery, headers, body: plan.type === 'stream' ? plan.body ?? null : null };
+    if (plan.type !== 'stream') headers['accept-encoding'] = 'identity';
+    const signing = rt.sign(route, call);
     if (signing) await signing;
+    const refuseAuth = rt.signer(route) !== undefined;
     if (plan.type === 'stream') {
       const onHead = fixLocation(route, ctx.identity?.setCookies);
-      if (call) {
+      if (shared) {
         // Served from the results cache when it holds the call, else identical in-flight calls of the same
         // tenant share one upstream call (whose answer the cache then keeps).
         const cache = route.resultsCache;
-        if (call.key !== undefined && cache?.serve(call.key, res, onHead, Date.now())) return;
-        const sink = call.key !== undefined ? cache?.sink(call.key, Date.now) : undefined;
-        await route.upstream.coalescer.stream({ tenantId: ctx.tenant!.id, route: route.name, method: call.method, pathAndQuery: call.pathAndQuery, body: call.body, headers, onCancel }, res, onHead, sink);
+        if (shared.key !== undefined && cache?.serve(shared.key, res, onHead, Date.now())) return;
+        const sink = shared.key !== undefined ? cache?.sink(shared.key, Date.now) : undefined;
+        await route.upstream.coalescer.stream({ tenantId: ctx.tenant!.id, route: route.name, method: shared.method, pathAndQuery: call.pathAndQuery, body: shared.body, headers, onCancel, refuseAuth }, res, onHead, sink);
         return;
       }
-      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, onCancel }, res, onHead);
+      await forwardStream(route.upstream, { method: call.method, pathAndQuery: call.pathAndQuery, headers, body: call.body, onCancel, refuseAuth }, res, onHead);
       return;
     }
-    headers['accept-encoding'] = 'identity';
     // undici takes an EventEmitter (with `aborted`) as the abort signal; far cheaper than an AbortController.
     const signal = Object.assign(new EventEmitter(), { aborted: false });
     onCancel(() => {
       signal.aborted = true;
       signal.emit('abort');
     });
-    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
+    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: call.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
+    refused(rt, route, r.status, r.body, r.headers);
     let body: unknown;
     try {
       body = JSON.parse(r.body.toString('utf8'));
@@ -190,6 +205,7 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
     sendJson(res, r.status, plan.filter(body));
   } catch (err) {
     if (err instanceof GatewayError) throw err;
+    if (err instanceof UpstreamRefused) throw refusal(rt, ctx, route, err);
     const failure = classifyUpstreamError(err);
     if (failure === 'aborted' && res.destroyed) return;
     rt.metrics.upstreamError(route.name, failure);
@@ -202,6 +218,26 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
   } finally {
     ctx.onClose = undefined;
   }
+}
+
+/** A whole (filtered or looked-up) answer that is a refusal of promgate's signed request. */
+function refused(rt: Runtime, route: CompiledRoute, status: number, body: Buffer, headers: Record<string, string | string[] | undefined>): void {
+  if (!isRefusal(status) || !rt.signer(route)) return;
+  const reason = [headers['www-authenticate'], headers['x-amzn-errortype']].filter((v) => v !== undefined).map(String);
+  reason.push(body.subarray(0, 2048).toString('utf8').trim());
+  throw new UpstreamRefused(status, reason.filter((x) => x !== '').join('; '));
+}
+
+/**
+ * The upstream refused promgate's own credentials: the client gets 502 with a code (its request was fine), the
+ * log gets the backend's reason with every secret the signer holds replaced.
+ */
+function refusal(rt: Runtime, ctx: RequestContext, route: CompiledRoute, err: UpstreamRefused): GatewayError {
+  const signer = rt.signer(route);
+  const reason = signer ? signer.redact(err.reason) : err.reason;
+  rt.logger.error({ reqId: ctx.id, route: route.name, upstreamStatus: err.status, reason, auth: signer?.type }, 'upstream refused the signed request');
+  rt.metrics.upstreamError(route.name, 'auth_refused');
+  return new GatewayError('PG_UPSTREAM_AUTH_REFUSED', `upstream ${route.name} refused promgate's credentials (HTTP ${err.status})`);
 }
 
 interface SharedCall {

@@ -16,7 +16,9 @@ import { createJwtAuthenticator } from '../authn/jwt.js';
 import { createTenantResolver } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
-import { createSigner, type Signer } from '../upstream/signers/index.js';
+import { createSigner, signCall, type UpstreamCall, type UpstreamSigner } from '../upstream/signers/index.js';
+import { callerAuthorization } from '../upstream/signers/passthrough.js';
+import type { IncomingHttpHeaders } from 'node:http';
 import { wireOidc } from './oidc-wiring.js';
 import type { OAuth2Endpoints } from '../forward-auth/endpoints.js';
 import { upstreamIdentityHeaders } from '../forward-auth/headers.js';
@@ -38,14 +40,22 @@ export interface Runtime {
   readonly oauth?: OAuth2Endpoints;
   /** oauth2-proxy skip-auth-route rules: matching requests skip authentication. */
   readonly skipAuth?: SkipAuthMatcher;
-  /** Identity headers for the upstream (X-Forwarded-User…, pass-access-token, pass-authorization-header). */
-  identityHeaders(id: Identity, headers: Record<string, string | string[]>): void;
+  /** Identity headers for the upstream (X-Forwarded-User…, pass-access-token, pass-authorization-header, the caller's own credential on passthrough routes). */
+  identityHeaders(id: Identity, headers: Record<string, string | string[]>, route: CompiledRoute, incoming: IncomingHttpHeaders): void;
   /** Gateway-owned endpoints (health, readiness, metrics, sign-in); true when handled. */
   own?: (ctx: RequestContext) => Promise<boolean> | boolean;
   authenticate(chain: AuthChain, ctx: RequestContext, route: CompiledRoute): Identity | Promise<Identity>;
   addTenantHeaders(route: CompiledRoute, tenant: Tenant, id: Identity, headers: Record<string, string | string[]>): void;
-  /** Adds upstream credentials; always the last header change before sending. A promise only when signing must wait. */
-  sign(route: CompiledRoute, method: string, pathAndQuery: string, headers: Record<string, string | string[]>, body: unknown): Promise<void> | void;
+  /**
+   * Adds upstream credentials to `call`; always the last change before sending. SigV4 may buffer a streamed
+   * body and re-serialise the query, so the caller sends call.pathAndQuery and call.body as they are afterwards.
+   * A promise only when signing must wait (a credential fetch, a body read).
+   */
+  sign(route: CompiledRoute, call: UpstreamCall): Promise<void> | void;
+  /** The route's signer, when it has one (the pipeline maps the upstream's 401/403 to it to 502, redacted). */
+  signer(route: CompiledRoute): UpstreamSigner | undefined;
+  /** Credential state of each signing route, for /-/ready. */
+  credentials(): { route: string; type: string; ok: boolean; detail: string }[];
   /** Pool keys this runtime uses (the server closes pools no runtime uses any more). */
   readonly poolKeys: ReadonlySet<string>;
   close(): Promise<void>;
@@ -92,14 +102,25 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
   const routes: CompiledRoute[] = cfg.routes.map((r) => {
     const key = JSON.stringify(r.upstream);
     let up = deps.pools.get(key);
-    if (!up) deps.pools.set(key, (up = createUpstream(r.upstream)));
+    if (!up) {
+      const source = `upstream.tls ${r.upstream.url}`;
+      up = createUpstream(r.upstream, {
+        onReload(ok, reason) {
+          metrics.reload(source, ok);
+          if (ok) logger.info({ source }, 'upstream TLS files reloaded; new connections use them');
+          else logger.error({ source, reason }, 'upstream TLS files refused; new connections keep using the previous ones');
+        },
+      });
+      deps.pools.set(key, up);
+    }
     usedPools.add(key);
     return compileRoute(r, up, (hit) => metrics.cache('results', hit));
   });
   const chains = new Map<CompiledRoute, AuthChain>();
   const strip = new Map<CompiledRoute, ReadonlySet<string>>();
   const tenantHeaders = new Map<CompiledRoute, ReturnType<typeof createTenantHeader>>();
-  const signers = new Map<CompiledRoute, Signer>();
+  const signers = new Map<CompiledRoute, UpstreamSigner>();
+  const passthrough = new Set<CompiledRoute>();
   for (const route of routes) {
     const methods = route.cfg.authMethods ?? ['session', 'jwt', 'basic', 'anonymous'];
     const authenticators = methods.flatMap((m) => (byMethod.has(m) ? [byMethod.get(m)!] : []));
@@ -108,8 +129,13 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
       ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`
       : authenticators.some((a) => a.method === 'jwt') ? 'Bearer' : undefined;
     chains.set(route, { authenticators, anonymous, challenge });
-    const signer = createSigner(route.cfg.upstream);
-    if (signer) signers.set(route, signer);
+    const signer = createSigner(route.cfg.upstream, { logger, route: route.name });
+    if (signer) {
+      signers.set(route, signer);
+      // Credentials are fetched at start, so /-/ready tells the truth before the first request.
+      signer.warm?.();
+    }
+    if (route.cfg.upstream.auth.type === 'passthrough') passthrough.add(route);
     const th = route.cfg.upstream.tenantHeader;
     if (th) {
       tenantHeaders.set(route, createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }));
@@ -134,7 +160,7 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
     trust,
     oauth: oidc?.endpoints,
     skipAuth: oidcCfg && oidcCfg.skipAuthRoutes.length > 0 ? createSkipAuthMatcher(oidcCfg.skipAuthRoutes) : undefined,
-    identityHeaders(id, headers) {
+    identityHeaders(id, headers, route, incoming) {
       // promgate's own cookies never reach the upstream: they carry sealed tokens the backend has no use for.
       if (cookiePrefix && typeof headers.cookie === 'string') {
         const kept = stripSessionCookies(headers.cookie, cookiePrefix);
@@ -142,6 +168,11 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
         else headers.cookie = kept;
       }
       if (oidcCfg && id.method !== 'anonymous') Object.assign(headers, upstreamIdentityHeaders(id, oidcCfg));
+      if (passthrough.has(route)) {
+        const auth = callerAuthorization(id, incoming, cfg.auth.jwt?.tokenHeader);
+        if (auth !== undefined) headers.authorization = auth;
+        else delete headers.authorization;
+      }
     },
     stripHeaders: strip,
     authenticate: (chain, ctx) => runChain(chain, { headers: ctx.req.headers, path: ctx.path }),
@@ -151,11 +182,20 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
       const v = fn(tenant, id);
       if (v !== '') headers[route.cfg.upstream.tenantHeader!.name.toLowerCase()] = v;
     },
-    sign: (route, _method, _path, headers) => {
-      signers.get(route)?.(headers);
+    sign(route, call) {
+      const s = signers.get(route);
+      if (!s) return;
+      return signCall(s, { origin: route.upstream.origin, basePath: route.upstream.basePath, maxBodyBytes: cfg.server.maxBodyBytes, route: route.name }, call);
+    },
+    signer: (route) => signers.get(route),
+    credentials() {
+      const out: { route: string; type: string; ok: boolean; detail: string }[] = [];
+      for (const [route, s] of signers) if (s.status) out.push({ route: route.name, type: s.type, ...s.status() });
+      return out;
     },
     poolKeys: usedPools,
     async close() {
+      for (const s of signers.values()) s.close?.();
       await Promise.allSettled(authenticators.map(async (a) => a.close?.()));
     },
   };
