@@ -50,7 +50,7 @@ export class CredentialUnavailable extends Error {
   }
 }
 
-/** A credential this close to its expiry is not used any more (clock skew, time in flight). */
+/** A credential this close to its expiry is not used any more (at most; short-lived ones use a quarter of their lifetime). */
 const HARD_MARGIN_MS = 10_000;
 const RETRY_MIN_MS = 1_000;
 const RETRY_MAX_MS = 30_000;
@@ -58,7 +58,7 @@ const RETRY_MAX_MS = 30_000;
 export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
   const clock = o.clock ?? realClock;
   const margin = o.marginMs ?? 300_000;
-  let current: Fetched<T> | undefined;
+  let current: (Fetched<T> & { hardAt: number }) | undefined;
   let refreshAt = Infinity;
   let inflight: Promise<T> | undefined;
   let fetches = 0;
@@ -67,7 +67,7 @@ export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
   let cancelTimer: (() => void) | undefined;
   let closed = false;
 
-  const usable = (f: Fetched<T> | undefined, now: number): f is Fetched<T> => f !== undefined && (f.expiresAt === undefined || now < f.expiresAt - HARD_MARGIN_MS);
+  const usable = (f: typeof current, now: number): f is Fetched<T> & { hardAt: number } => f !== undefined && now < f.hardAt;
 
   function schedule(ms: number): void {
     cancelTimer?.();
@@ -101,7 +101,9 @@ export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
     inflight = withTimeout(Promise.resolve().then(() => o.fetch(again)))
       .then((f) => {
         const previous = current;
-        current = f;
+        // Not used this close to expiry (clock skew, time in flight): 10 s, or a quarter of a short lifetime.
+        const hardAt = f.expiresAt === undefined ? Infinity : f.expiresAt - Math.min(HARD_MARGIN_MS, (f.expiresAt - started) / 4);
+        current = { ...f, hardAt };
         lastError = undefined;
         retryMs = RETRY_MIN_MS;
         if (f.expiresAt !== undefined) {
