@@ -63,7 +63,9 @@ function describeIssue(issue: Issue, source: YamlSource | undefined, envKeys: Ma
     return issue.keys
       .map((k) => {
         const hint = closest(k, allowed);
-        return `${locate([...issue.path, k], source, envKeys)}unknown key "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+        // In a union (upstream.auth) the key may belong to another variant: then suggesting it back would only confuse.
+        const why = hint === k ? ' (not valid with this type)' : hint ? ` (did you mean "${hint}"?)` : '';
+        return `${locate([...issue.path, k], source, envKeys)}unknown key "${k}"${why}`;
       })
       .join('\n  ');
   }
