@@ -70,17 +70,19 @@ export interface RuntimeDeps {
 
 export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
   const byMethod = new Map<string, Authenticator>();
+  const signers = new Map<CompiledRoute, UpstreamSigner>();
   try {
-    return assemble(cfg, deps, byMethod);
+    return assemble(cfg, deps, byMethod, signers);
   } catch (e) {
     // A refused build (a bad users file on reload, say) must not leave the watchers and timers of the
-    // authenticators it had already made running beside the runtime that keeps serving.
+    // authenticators and credential refreshers it had already made running beside the runtime that keeps serving.
     for (const a of byMethod.values()) void Promise.resolve(a.close?.()).catch(() => undefined);
+    for (const s of signers.values()) s.close?.();
     throw e;
   }
 }
 
-function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenticator>): Runtime {
+function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenticator>, signers: Map<CompiledRoute, UpstreamSigner>): Runtime {
   const { logger, metrics } = deps;
   const onReload = (source: string, ok: boolean, reason?: string) => {
     metrics.reload(source, ok);
@@ -119,7 +121,6 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
   const chains = new Map<CompiledRoute, AuthChain>();
   const strip = new Map<CompiledRoute, ReadonlySet<string>>();
   const tenantHeaders = new Map<CompiledRoute, ReturnType<typeof createTenantHeader>>();
-  const signers = new Map<CompiledRoute, UpstreamSigner>();
   const passthrough = new Set<CompiledRoute>();
   for (const route of routes) {
     const methods = route.cfg.authMethods ?? ['session', 'jwt', 'basic', 'anonymous'];
