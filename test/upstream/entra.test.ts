@@ -2,6 +2,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { createServer as createHttps } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import { request } from 'undici';
 import { startPromgate } from '../e2e/harness/promgate.js';
 import { makeTempDir, type TempDir } from '../e2e/harness/cleanup.js';
@@ -25,7 +27,8 @@ before(() => {
 after(() => dir.remove());
 
 /** The authority is trusted through the test CA only, as a private CA would be (NODE_EXTRA_CA_CERTS). */
-const processEnv = () => ({ NODE_EXTRA_CA_CERTS: ca.caFile, AZURE_TENANT_ID: '', AZURE_CLIENT_ID: '', AZURE_FEDERATED_TOKEN_FILE: '', AZURE_AUTHORITY_HOST: '', AZURE_CLIENT_SECRET: '' });
+// (AZURE_AUTHORITY_HOST is not blanked: @azure/identity reads it itself, and an empty one is not a valid https URL.)
+const processEnv = () => ({ NODE_EXTRA_CA_CERTS: ca.caFile, AZURE_TENANT_ID: '', AZURE_CLIENT_ID: '', AZURE_FEDERATED_TOKEN_FILE: '', AZURE_CLIENT_SECRET: '' });
 
 const anonymousUnrestricted = `auth: { anonymous: true }
 tenants:
@@ -146,4 +149,34 @@ test('a token endpoint that hangs: the request is answered 502 after credentialT
   const ready = await get(`${pg.url}/-/ready`);
   assert.equal(ready.status, 503);
   assert.match(ready.text, /no answer within 1000 ms/);
+});
+
+test('managed identity (user-assigned, through the App Service identity endpoint): the client id and the identity header are sent', async (t) => {
+  const MI_CLIENT = '5e5e5e5e-0000-4000-8000-0000000000cc';
+  const seen: URL[] = [];
+  const tokens: string[] = [];
+  const msi = createHttps({ key: server.key, cert: server.cert }, (req, res) => {
+    const url = new URL(req.url ?? '/', 'https://127.0.0.1');
+    seen.push(url);
+    if (req.headers['x-identity-header'] !== 'identity-header-value') return void res.writeHead(401).end('{"error":"bad header"}');
+    const token = `eyJ0eXAiOiJKV1QifQ.mi-${tokens.length + 1}.sig`;
+    tokens.push(token);
+    const body = JSON.stringify({ access_token: token, expires_on: String(Math.floor(Date.now() / 1000) + 3600), resource: url.searchParams.get('resource'), token_type: 'Bearer', client_id: url.searchParams.get('client_id') });
+    res.writeHead(200, { 'content-type': 'application/json' }).end(body);
+  });
+  await new Promise<void>((r) => msi.listen(0, '127.0.0.1', () => r()));
+  t.after(() => new Promise<void>((r) => { msi.closeAllConnections(); msi.close(() => r()); }));
+  const up = await startBearerUpstream((tok) => tokens.includes(tok));
+  t.after(() => up.close());
+  const pg = await startPromgate({
+    configYaml: `server: { host: 127.0.0.1, port: {{PORT}} }\nroutes:\n  - upstream: { url: "${up.url}", auth: { type: azure, clientId: "${MI_CLIENT}" } }\n${anonymousUnrestricted}`,
+    env: { ...processEnv(), IDENTITY_ENDPOINT: `https://127.0.0.1:${(msi.address() as AddressInfo).port}/msi/token`, IDENTITY_HEADER: 'identity-header-value' },
+  });
+  t.after(() => pg.stop());
+  const r = await get(`${pg.url}/api/v1/query?query=up`);
+  assert.equal(r.status, 200, r.text);
+  const call = seen.at(-1)!;
+  assert.equal(call.searchParams.get('client_id'), MI_CLIENT);
+  assert.equal(call.searchParams.get('resource'), 'https://prometheus.monitor.azure.com', 'the scope without /.default, as managed identity wants a resource');
+  assert.equal(up.seen.at(-1), `Bearer ${tokens.at(-1)}`);
 });
