@@ -19,7 +19,7 @@ import { rewriteLocation } from '../upstream/location.js';
 import type { CompiledRoute } from '../routes/table.js';
 import { isQueryPath } from '../upstream/results-cache.js';
 import type { UpstreamCall } from '../upstream/signers/index.js';
-import { UpstreamRefused, isRefusal } from '../upstream/refusal.js';
+import { RefusalCapture, UpstreamRefused, isRefusal } from '../upstream/refusal.js';
 
 /** `onDone` runs when each response closes (the server's in-flight count). */
 export function createPipeline(current: () => Runtime, onDone?: () => void) {
@@ -173,7 +173,7 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
     if (plan.type !== 'stream') headers['accept-encoding'] = 'identity';
     const signing = rt.sign(route, call);
     if (signing) await signing;
-    const refuseAuth = rt.signer(route) !== undefined;
+    const refuseAuth = refusesAuth(rt, route);
     if (plan.type === 'stream') {
       const onHead = fixLocation(route, ctx.identity?.setCookies);
       if (shared) {
@@ -220,12 +220,20 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
   }
 }
 
-/** A whole (filtered or looked-up) answer that is a refusal of promgate's signed request. */
+/**
+ * A 401/403 to a request carrying promgate's own credential (a signer) means the backend refused promgate, not
+ * the caller. On generic `http` routes a 403 is the app's own answer to the user, so it is passed through.
+ */
+function refusesAuth(rt: Runtime, route: CompiledRoute): boolean {
+  return rt.signer(route) !== undefined && route.cfg.upstream.type !== 'http';
+}
+
+/** A whole (filtered or looked-up) answer that is such a refusal. */
 function refused(rt: Runtime, route: CompiledRoute, status: number, body: Buffer, headers: Record<string, string | string[] | undefined>): void {
-  if (!isRefusal(status) || !rt.signer(route)) return;
-  const reason = [headers['www-authenticate'], headers['x-amzn-errortype']].filter((v) => v !== undefined).map(String);
-  reason.push(body.subarray(0, 2048).toString('utf8').trim());
-  throw new UpstreamRefused(status, reason.filter((x) => x !== '').join('; '));
+  if (!isRefusal(status) || !refusesAuth(rt, route)) return;
+  const capture = new RefusalCapture(status, headers);
+  capture.data(body);
+  throw capture.error();
 }
 
 /**
