@@ -8,6 +8,7 @@ declare -A BIN=(
   [redis-server]=/usr/bin/redis-server
   [chromium]=/usr/bin/chromium
   [wrk]=/usr/bin/wrk
+  [openssl]=/usr/bin/openssl
 )
 missing=()
 for pkg in "${!BIN[@]}"; do

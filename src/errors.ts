@@ -58,6 +58,8 @@ export const CODES = {
   PG_UPSTREAM_RESPONSE_TOO_LARGE: { status: 502, type: 'unavailable', when: 'A filtered answer larger than `server.maxFilteredResponseBytes`.' },
   PG_BODY_DUPLICATE_KEY: { status: 400, type: 'bad_data', when: 'A JSON body holds the same key twice (at any depth, also after unescaping): Go would keep the last one.' },
   PG_BODY_UNKNOWN_KEY: { status: 400, type: 'bad_data', when: 'A JSON body holds a key that is not a field, or a field not spelled exactly (Go would fold `Matchers` or `matcherſ` onto `matchers`).' },
+  PG_UPSTREAM_CREDENTIALS: { status: 502, type: 'unavailable', when: 'promgate cannot get the credentials to sign for the upstream (credential provider or token endpoint failing).' },
+  PG_UPSTREAM_AUTH_REFUSED: { status: 502, type: 'unavailable', when: "The upstream refused promgate's own credentials (401/403 to a signed request); the reason is in the log." },
   PG_INTERNAL: { status: 500, type: 'internal', when: 'An unexpected error; details are in the log only.' },
 } as const satisfies Record<string, CodeSpec>;
 

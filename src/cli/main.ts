@@ -10,6 +10,7 @@ import { addK8spinFlags, k8spinOverrides } from './k8spin-flags.js';
 import { runCommand } from './run.js';
 import { hashPassword } from '../authn/password.js';
 import { parseOauth2ProxyOptions, type Oauth2ProxyOptions } from './oauth2-proxy-flags.js';
+import { azureProxyOverrides, parseAzureProxyOptions, parseLogLevel, type AzureProxyOptions } from './azure-proxy-flags.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -28,19 +29,27 @@ const run = program
   .description('start the gateway')
   .addOption(new Option('-c, --config <file>', 'YAML config file').env('PROMGATE_CONFIG'))
   .addOption(new Option('--metrics-port <port>', 'serve /metrics on this port instead of the main one').argParser(Number))
-  .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error').choices(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']))
+  // Case-insensitive, so the Azure prometheus-proxy's --log-level INFO works unchanged.
+  .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error (any case)').argParser(parseLogLevel))
   .addOption(new Option('--workers <n>', 'worker processes (node:cluster)').argParser(Number))
   .allowExcessArguments(false);
 addK8spinFlags(run);
 let oauth2: Oauth2ProxyOptions | undefined;
+let azure: AzureProxyOptions | undefined;
 run.action(async (opts: Record<string, unknown>) => {
   const file = opts.config as string | undefined;
   const o2 = oauth2!;
   const oauth2Mode = Object.keys(o2.oidc).length > 0 || o2.upstream !== undefined;
-  // Without a config file and without oauth2-proxy options, the prometheus-multi-tenant-proxy flags and their
-  // defaults describe the whole gateway, exactly as that proxy behaves.
-  const overrides = k8spinOverrides(opts, (k) => run.getOptionValueSource(k) as never, file !== undefined || oauth2Mode);
+  const azureMode = azure?.given === true;
+  const source = (k: string) => run.getOptionValueSource(k) as never;
+  // Without a config file and without oauth2-proxy or Azure prometheus-proxy options, the prometheus-multi-tenant-proxy
+  // flags and their defaults describe the whole gateway, exactly as that proxy behaves.
+  const overrides = k8spinOverrides(opts, source, file !== undefined || oauth2Mode || azureMode);
   if (oauth2Mode) deepMerge(overrides, oauth2Overrides(o2));
+  if (azureMode) {
+    const portSource = run.getOptionValueSource('port');
+    deepMerge(overrides, azureProxyOverrides(azure!, file !== undefined, portSource === 'cli' || portSource === 'env'));
+  }
   const extra: Record<string, unknown> = {};
   if (opts.metricsPort !== undefined) extra.metricsPort = opts.metricsPort;
   if (opts.logLevel !== undefined) extra.logLevel = opts.logLevel;
@@ -110,6 +119,9 @@ if (argv[2] === 'run') {
   if (oauth2.unsupported.length > 0) fail(`unsupported oauth2-proxy option(s): ${oauth2.unsupported.join(', ')} (see the README's migration table)`);
   if (oauth2.errors.length > 0) fail(oauth2.errors.join('\n'));
   for (const name of oauth2.ignored) process.stderr.write(`promgate: oauth2-proxy option ${name} has no effect here and is ignored\n`);
-  argv = [...argv.slice(0, 3), ...oauth2.rest];
+  // Then the Azure prometheus-proxy's (--prometheus-url, --azure-*); --port and --log-level stay shared.
+  azure = parseAzureProxyOptions(oauth2.rest);
+  if (azure.errors.length > 0) fail(azure.errors.join('\n'));
+  argv = [...argv.slice(0, 3), ...azure.rest];
 }
 program.parseAsync(argv).catch((e: Error) => fail(e.message));

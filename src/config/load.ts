@@ -50,7 +50,7 @@ export function loadConfig(opts: LoadOptions): Config {
     for (const issue of result.error.issues) problems.push(describeIssue(issue, source, envKeys));
   }
   for (const p of secretProblems) problems.push(locate(p.path, source, envKeys) + p.message);
-  if (result.success) for (const p of validateSemantics(result.data)) problems.push(locate(p.path, source, envKeys) + p.message);
+  if (result.success) for (const p of validateSemantics(result.data, opts.env ?? {})) problems.push(locate(p.path, source, envKeys) + p.message);
   if (problems.length > 0) throw new ConfigError(problems);
   return deepFreeze(result.data!);
 }
@@ -63,7 +63,9 @@ function describeIssue(issue: Issue, source: YamlSource | undefined, envKeys: Ma
     return issue.keys
       .map((k) => {
         const hint = closest(k, allowed);
-        return `${locate([...issue.path, k], source, envKeys)}unknown key "${k}"${hint ? ` (did you mean "${hint}"?)` : ''}`;
+        // In a union (upstream.auth) the key may belong to another variant: then suggesting it back would only confuse.
+        const why = hint === k ? ' (not valid with this type)' : hint ? ` (did you mean "${hint}"?)` : '';
+        return `${locate([...issue.path, k], source, envKeys)}unknown key "${k}"${why}`;
       })
       .join('\n  ');
   }

@@ -31,12 +31,35 @@ const tenantHeaderSchema = z.strictObject({
   allowFederation: z.boolean().default(false).describe('Allow a|b multi-tenant values (Mimir/Thanos federation).'),
 });
 
+const credentialTimeout = duration().prefault('10s').describe('Longest wait for credentials or a token (then 502 PG_UPSTREAM_CREDENTIALS).');
+
 const upstreamAuthSchema = z.discriminatedUnion('type', [
   z.strictObject({ type: z.literal('none') }),
   z.strictObject({ type: z.literal('bearer'), token: z.string().optional(), tokenFile: z.string().optional() }),
   z.strictObject({ type: z.literal('basic'), username: z.string(), password: z.string().optional(), passwordFile: z.string().optional() }),
-  z.strictObject({ type: z.literal('aws'), region: z.string().optional(), service: z.string().default('aps') }),
-  z.strictObject({ type: z.literal('azure'), scope: z.string().default('https://prometheus.monitor.azure.com/.default') }),
+  z.strictObject({ type: z.literal('passthrough') }).describe("The caller's own credential goes upstream (its bearer token, its session's access token, or its basic credentials); never combined with a service credential."),
+  z.strictObject({
+    type: z.literal('aws'),
+    region: z.string().optional().describe('AWS region of the workspace; default AWS_REGION, then AWS_DEFAULT_REGION (one of them is required).'),
+    service: z.string().default('aps').describe('SigV4 service name (aps: Amazon Managed Service for Prometheus).'),
+    roleArn: z.string().optional().describe('Role to assume (STS AssumeRole) with the default credential chain\'s credentials.'),
+    roleSessionName: z.string().optional().describe('Session name for roleArn (default promgate).'),
+    externalId: z.string().optional().describe('External id for roleArn.'),
+    credentialTimeout,
+  }),
+  z.strictObject({
+    type: z.literal('azure'),
+    scope: z.string().default('https://prometheus.monitor.azure.com/.default').describe('Token scope; change it for sovereign clouds.'),
+    credential: z.enum(['auto', 'clientSecret', 'workloadIdentity', 'managedIdentity']).default('auto').describe('auto: clientSecret when a secret is given, else workloadIdentity when a federated token file is known, else managedIdentity.'),
+    tenantId: z.string().optional().describe('Default AZURE_TENANT_ID.'),
+    clientId: z.string().optional().describe('App registration or user-assigned identity client id; default AZURE_CLIENT_ID.'),
+    clientSecret: z.string().optional(),
+    clientSecretFile: z.string().optional(),
+    federatedTokenFile: z.string().optional().describe('Workload identity token file; default AZURE_FEDERATED_TOKEN_FILE.'),
+    authorityHost: z.string().optional().describe('Default AZURE_AUTHORITY_HOST, else https://login.microsoftonline.com.'),
+    disableInstanceDiscovery: z.boolean().default(false).describe('Skip Entra ID instance discovery (private clouds, Azure Stack, tests); the authority host is then trusted as given.'),
+    credentialTimeout,
+  }),
 ]);
 
 const upstreamSchema = z.strictObject({
@@ -54,7 +77,12 @@ const upstreamSchema = z.strictObject({
   tenantHeader: tenantHeaderSchema.optional(),
   auth: upstreamAuthSchema.default({ type: 'none' }),
   tls: z
-    .strictObject({ caFile: z.string().optional(), certFile: z.string().optional(), keyFile: z.string().optional(), insecureSkipVerify: z.boolean().default(false) })
+    .strictObject({
+      caFile: z.string().optional().describe('CA bundle for the upstream certificate; re-read when it changes.'),
+      certFile: z.string().optional().describe('Client certificate (mTLS); re-read with keyFile when either changes (a broken new pair keeps the old one).'),
+      keyFile: z.string().optional(),
+      insecureSkipVerify: z.boolean().default(false),
+    })
     .optional(),
 });
 

@@ -1,13 +1,16 @@
 // Checks that span several keys (duplicate route prefixes, CIDRs, port clashes) after the schema has passed.
 import type { Config } from './schema.js';
+import { accessSync, constants } from 'node:fs';
 import { createProxyTrust } from '../lib/trusted-proxies.js';
+import { awsRegion, azureProblems } from './cloud-auth.js';
 
 export interface SemanticProblem {
   path: (string | number)[];
   message: string;
 }
 
-export function validateSemantics(cfg: Config): SemanticProblem[] {
+/** `env` supplies AWS_REGION and the AZURE_* variables that may complete an upstream's credentials. */
+export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
   const prefixes = new Map<string, number>();
   cfg.routes.forEach((r, i) => {
@@ -20,8 +23,25 @@ export function validateSemantics(cfg: Config): SemanticProblem[] {
     }
     const up = r.upstream.auth;
     if (up.type === 'bearer' && !up.token && !up.tokenFile) problems.push({ path: ['routes', i, 'upstream', 'auth'], message: 'bearer needs token or tokenFile' });
-    if (up.type === 'aws' || up.type === 'azure') {
-      problems.push({ path: ['routes', i, 'upstream', 'auth', 'type'], message: `${up.type} request signing is not available in this version of promgate (requests would reach the backend unsigned)` });
+    const at = (...k: (string | number)[]) => ['routes', i, 'upstream', ...k];
+    if (up.type === 'aws' && !awsRegion(up, env)) problems.push({ path: at('auth', 'region'), message: 'aws signing needs a region: set region, or AWS_REGION / AWS_DEFAULT_REGION' });
+    if (up.type === 'azure') for (const p of azureProblems(up, env)) problems.push({ path: at('auth', p.key), message: p.message });
+    // Two things would want the Authorization header: the caller's token and the service credential.
+    if (up.type !== 'none' && up.type !== 'passthrough' && cfg.auth.oidc?.passAuthorizationHeader) {
+      problems.push({ path: at('auth', 'type'), message: `auth.oidc.passAuthorizationHeader sends the caller's token in Authorization, which ${up.type} credentials replace; use upstream.auth type passthrough, or turn passAuthorizationHeader off` });
+    }
+    const tls = r.upstream.tls;
+    for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
+      const file = tls?.[key];
+      if (file === undefined) continue;
+      try {
+        accessSync(file, constants.R_OK);
+      } catch (e) {
+        problems.push({ path: at('tls', key), message: `cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+      }
+    }
+    if (tls && (tls.certFile === undefined) !== (tls.keyFile === undefined)) {
+      problems.push({ path: at('tls', tls.certFile === undefined ? 'certFile' : 'keyFile'), message: 'mTLS needs both certFile and keyFile' });
     }
   });
   try {

@@ -3,9 +3,12 @@ import { wireBelow } from '../lib/path.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { enforceRequest, type Plan } from '../enforce/request.js';
 import { forwardWhole } from '../upstream/forward.js';
-import type { RequestContext } from './runtime.js';
+import type { UpstreamCall } from '../upstream/signers/index.js';
+import type { UpstreamRefused } from '../upstream/refusal.js';
+import { refusal, refused } from './send.js';
 import type { Matched } from './match.js';
-import type { Runtime, UpstreamHeaders } from './runtime.js';
+import type { RequestContext, RouteRuntime, Runtime, UpstreamHeaders } from './runtime.js';
+import type { Lookup } from '../enforce/plan.js';
 
 /** The path below the route in the client's own spelling, re-serialised segment by segment ("%3B" stays "%3B"). */
 function upstreamPath(ctx: RequestContext): string {
@@ -20,6 +23,7 @@ function withQuery(path: string, search: string): string {
 export function prepareHeaders(rt: Runtime, ctx: RequestContext, m: Matched): UpstreamHeaders {
   const headers = upstreamHeaders(ctx.req, ctx.id, rt.trust, m.route.stripHeaders);
   rt.identityHeaders(ctx.identity!, headers);
+  m.route.callerCredentials?.(ctx.identity!, ctx.req.headers, headers);
   return headers;
 }
 
@@ -44,9 +48,28 @@ export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, 
   const route = m.route;
   ctx.tenant = rt.tenants.resolve(ctx.identity!);
   route.tenantHeaders(ctx.tenant, ctx.identity!, headers);
-  // Alertmanager silence ownership reads the silence from the same upstream, with the caller's upstream headers.
-  const lookup = async (pathAndQuery: string) => {
-    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' } }, rt.cfg.server.maxFilteredResponseBytes);
+  const lookup = ownerLookup(rt, ctx, route, headers);
+  const result = await enforceRequest({
+    req: ctx.req, method: m.method, upstreamPath: upstreamPath(ctx), search: ctx.search, enforce, tenant: ctx.tenant,
+    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup, dotMode: route.dotMode.current(),
+  });
+  ctx.logQuery = result.logQuery;
+  return result.plan;
+}
+
+/** Alertmanager silence ownership reads the silence from the same upstream, with the caller's upstream headers, signed. */
+function ownerLookup(rt: Runtime, ctx: RequestContext, route: RouteRuntime, headers: UpstreamHeaders): Lookup {
+  return async (pathAndQuery: string) => {
+    // Ownership look-ups (an Alertmanager silence) are signed like the request itself.
+    const call: UpstreamCall = { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' }, body: null };
+    const signing = route.sign(call);
+    if (signing) await signing;
+    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: call.pathAndQuery, headers: call.headers }, rt.cfg.server.maxFilteredResponseBytes);
+    try {
+      refused(route, r.status, r.body, r.headers);
+    } catch (e) {
+      throw refusal(rt, ctx, route, e as UpstreamRefused);
+    }
     let json: unknown = null;
     try {
       json = JSON.parse(r.body.toString('utf8'));
@@ -55,10 +78,4 @@ export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, 
     }
     return { status: r.status, json };
   };
-  const result = await enforceRequest({
-    req: ctx.req, method: m.method, upstreamPath: upstreamPath(ctx), search: ctx.search, enforce, tenant: ctx.tenant,
-    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup, dotMode: route.dotMode.current(),
-  });
-  ctx.logQuery = result.logQuery;
-  return result.plan;
 }

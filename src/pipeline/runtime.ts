@@ -10,7 +10,8 @@ import type { ProxyTrust } from '../lib/trusted-proxies.js';
 import type { OAuth2Endpoints } from '../signin/endpoints.js';
 import type { SkipAuthMatcher } from '../signin/skip-auth.js';
 import type { AuthChain } from './authenticate.js';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
+import type { UpstreamCall, UpstreamSigner } from '../upstream/signers/index.js';
 import type { EndpointMatch } from '../enforce/endpoints.js';
 
 export type UpstreamHeaders = Record<string, string | string[]>;
@@ -25,8 +26,16 @@ export interface RouteRuntime extends CompiledRoute {
   readonly stripHeaders?: ReadonlySet<string>;
   /** Adds the route's tenant header (X-Scope-OrgID, …) for this tenant and identity. */
   tenantHeaders(tenant: Tenant, id: Identity, headers: UpstreamHeaders): void;
-  /** Adds upstream credentials, always the last header change. A promise only when signing must wait. */
-  sign(headers: UpstreamHeaders): Promise<void> | void;
+  /**
+   * Adds upstream credentials to `call`, always the last change before sending. SigV4 may buffer a streamed
+   * body and re-serialise the query, so the caller sends call.pathAndQuery and call.body as they are afterwards.
+   * A promise only when signing must wait (a credential fetch, a body read).
+   */
+  sign(call: UpstreamCall): Promise<void> | void;
+  /** The route's signer, when it has one (an upstream 401/403 to promgate's own credential becomes a 502, redacted). */
+  readonly signer?: UpstreamSigner;
+  /** `upstream.auth: passthrough`: the caller's own credential goes upstream (set with the identity headers). */
+  callerCredentials?(id: Identity, incoming: IncomingHttpHeaders, headers: UpstreamHeaders): void;
 }
 
 /** Everything one frozen config builds; a reload builds a new Runtime and swaps it in whole. */
@@ -46,6 +55,8 @@ export interface Runtime {
   identityHeaders(id: Identity, headers: UpstreamHeaders): void;
   /** Gateway-owned endpoints (health, readiness, metrics, sign-in); true when handled. */
   own?: (ctx: RequestContext) => Promise<boolean> | boolean;
+  /** Credential state of each signing route, for /-/ready. */
+  credentials(): { route: string; type: string; ok: boolean; detail: string }[];
   /** Pool keys this runtime uses (the server closes pools no runtime uses any more). */
   readonly poolKeys: ReadonlySet<string>;
   close(): Promise<void>;

@@ -6,6 +6,8 @@ import type { Plan } from '../enforce/request.js';
 import { forwardStream, forwardWhole, classifyUpstreamError, upstreamError } from '../upstream/forward.js';
 import { rewriteLocation } from '../upstream/location.js';
 import { isQueryPath } from '../upstream/results-cache.js';
+import type { UpstreamCall } from '../upstream/signers/index.js';
+import { RefusalCapture, UpstreamRefused, isRefusal } from '../upstream/refusal.js';
 import type { RequestContext } from './runtime.js';
 import type { RouteRuntime, Runtime, UpstreamHeaders } from './runtime.js';
 
@@ -26,12 +28,17 @@ export async function send(rt: Runtime, ctx: RequestContext, route: RouteRuntime
     // A tenant-enforced read may share its answer (results cache, coalescing); decided before signing,
     // because the cache aligns the request and signing must cover what is really sent.
     const shared = ctx.tenant ? sharedCall(route, ctx.tenant.id, plan, headers) : undefined;
-    const signing = route.sign(headers);
+    // What goes upstream, signed as it will be sent (signing may buffer a streamed body and re-encode the query).
+    const call: UpstreamCall = shared
+      ? { method: shared.method, pathAndQuery: shared.pathAndQuery, headers, body: shared.body }
+      : { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body ?? null };
+    const signing = route.sign(call);
     if (signing) await signing;
-    if (shared) return await sendShared(ctx, route, shared, headers, onCancel);
-    await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, onCancel }, res, fixLocation(route, ctx.identity?.setCookies));
+    const refuseAuth = refusesAuth(route);
+    if (shared) return await sendShared(ctx, route, { ...shared, pathAndQuery: call.pathAndQuery }, headers, onCancel, refuseAuth);
+    await forwardStream(route.upstream, { method: call.method, pathAndQuery: call.pathAndQuery, headers, body: call.body, onCancel, refuseAuth }, res, fixLocation(route, ctx.identity?.setCookies));
   } catch (err) {
-    upstreamFailed(rt, res, route, err);
+    upstreamFailed(rt, ctx, route, err);
   } finally {
     ctx.onClose = undefined;
   }
@@ -67,8 +74,10 @@ function cancellation(ctx: RequestContext): OnCancel {
 }
 
 /** A failure before the answer began is a coded 502/504; after it began, the client sees a broken response. */
-function upstreamFailed(rt: Runtime, res: ServerResponse, route: RouteRuntime, err: unknown): void {
+function upstreamFailed(rt: Runtime, ctx: RequestContext, route: RouteRuntime, err: unknown): void {
+  const { res } = ctx;
   if (err instanceof GatewayError) throw err;
+  if (err instanceof UpstreamRefused) throw refusal(rt, ctx, route, err);
   const failure = classifyUpstreamError(err);
   if (failure === 'aborted' && res.destroyed) return;
   rt.metrics.upstreamError(route.name, failure);
@@ -111,19 +120,20 @@ function sharedCall(route: RouteRuntime, tenantId: string, plan: StreamPlan, hea
  * Served from the results cache when it holds the call, else identical in-flight calls of the same tenant
  * share one upstream call (whose answer the cache then keeps).
  */
-async function sendShared(ctx: RequestContext, route: RouteRuntime, call: SharedCall, headers: UpstreamHeaders, onCancel: OnCancel): Promise<void> {
+async function sendShared(ctx: RequestContext, route: RouteRuntime, call: SharedCall, headers: UpstreamHeaders, onCancel: OnCancel, refuseAuth: boolean): Promise<void> {
   const onHead = fixLocation(route, ctx.identity?.setCookies);
   const cache = route.resultsCache;
   if (call.key !== undefined && cache?.serve(call.key, ctx.res, onHead, Date.now())) return;
   const sink = call.key !== undefined ? cache?.sink(call.key, Date.now) : undefined;
-  const shared = { tenantId: ctx.tenant!.id, route: route.name, method: call.method, pathAndQuery: call.pathAndQuery, body: call.body, headers, onCancel };
+  const shared = { tenantId: ctx.tenant!.id, route: route.name, method: call.method, pathAndQuery: call.pathAndQuery, body: call.body, headers, onCancel, refuseAuth };
   await route.upstream.coalescer.stream(shared, ctx.res, onHead, sink);
 }
 
 /** Answers that must be filtered (rules, alerts, targets, Alertmanager reads) are read whole, under a limit. */
 async function sendFiltered(rt: Runtime, ctx: RequestContext, route: RouteRuntime, plan: FilterPlan, headers: UpstreamHeaders, onCancel: OnCancel): Promise<void> {
   headers['accept-encoding'] = 'identity';
-  const signing = route.sign(headers);
+  const call: UpstreamCall = { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, body: null };
+  const signing = route.sign(call);
   if (signing) await signing;
   // undici takes an EventEmitter (with `aborted`) as the abort signal; far cheaper than an AbortController.
   const signal = Object.assign(new EventEmitter(), { aborted: false });
@@ -131,7 +141,8 @@ async function sendFiltered(rt: Runtime, ctx: RequestContext, route: RouteRuntim
     signal.aborted = true;
     signal.emit('abort');
   });
-  const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
+  const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: call.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
+  refused(route, r.status, r.body, r.headers);
   let body: unknown;
   try {
     body = JSON.parse(r.body.toString('utf8'));
@@ -139,6 +150,34 @@ async function sendFiltered(rt: Runtime, ctx: RequestContext, route: RouteRuntim
     throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `upstream answered ${r.status} with a body that is not JSON`);
   }
   sendJson(ctx.res, r.status, plan.filter(body));
+}
+
+/**
+ * A 401/403 to a request carrying promgate's own credential (a signer) means the backend refused promgate, not
+ * the caller. On generic `http` routes a 403 is the app's own answer to the user, so it is passed through.
+ */
+function refusesAuth(route: RouteRuntime): boolean {
+  return route.signer !== undefined && route.cfg.upstream.type !== 'http';
+}
+
+/** A whole (filtered or looked-up) answer that is such a refusal throws UpstreamRefused. */
+export function refused(route: RouteRuntime, status: number, body: Buffer, headers: Record<string, string | string[] | undefined>): void {
+  if (!isRefusal(status) || !refusesAuth(route)) return;
+  const capture = new RefusalCapture(status, headers);
+  capture.data(body);
+  throw capture.error();
+}
+
+/**
+ * The upstream refused promgate's own credentials: the client gets 502 with a code (its request was fine), the
+ * log gets the backend's reason with every secret the signer holds replaced.
+ */
+export function refusal(rt: Runtime, ctx: RequestContext, route: RouteRuntime, err: UpstreamRefused): GatewayError {
+  const signer = route.signer;
+  const reason = signer ? signer.redact(err.reason) : err.reason;
+  rt.logger.error({ reqId: ctx.id, route: route.name, upstreamStatus: err.status, reason, auth: signer?.type }, 'upstream refused the signed request');
+  rt.metrics.upstreamError(route.name, 'auth_refused');
+  return new GatewayError('PG_UPSTREAM_AUTH_REFUSED', `upstream ${route.name} refused promgate's credentials (HTTP ${err.status})`);
 }
 
 /**

@@ -26,6 +26,20 @@ export function readyReport(rt: Runtime, deps: OwnDeps): { ok: boolean; lines: s
     if (!s.up) ok = false;
     lines.push(`upstream ${s.route} (${s.url}): ${s.up ? 'reachable' : 'NOT reachable'} (${s.detail})`);
   }
+  for (const c of rt.credentials()) {
+    // No credentials means every request to that upstream fails: not ready.
+    if (!c.ok) ok = false;
+    lines.push(`upstream credentials ${c.route} (${c.type}): ${c.ok ? 'ok' : 'NOT available'} (${c.detail})`);
+  }
+  const seen = new Set<unknown>();
+  for (const r of rt.routes.all()) {
+    const tls = r.upstream.tls;
+    if (!tls || seen.has(tls)) continue;
+    seen.add(tls);
+    // Reported, not failing: the previous certificate still works, and failing every replica over one bad Secret would be an outage.
+    const st = tls.status();
+    if (!st.ok) lines.push(`upstream tls ${r.cfg.upstream.url}: WARNING ${st.detail}`);
+  }
   for (const a of rt.authenticators) {
     if (a.ready && !a.ready()) {
       ok = false;

@@ -1,21 +1,33 @@
 // Tracks whether each upstream answers, and which Prometheus version it runs, checked on a timer so /-/ready never probes per call.
+import type { Dispatcher } from 'undici';
+import type { RouteRuntime } from '../pipeline/runtime.js';
 import type { CompiledRoute } from '../routes/table.js';
+import type { UpstreamCall } from '../upstream/signers/index.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { dotModeOfVersion } from '../routes/dot-mode.js';
 import type { DotMode } from '../lib/re2.js';
 
 const BUILDINFO_MAX_BYTES = 64 * 1024;
 
+/** A route as readiness probes it: its upstream and, when it signs, its signer. */
+type Probed = CompiledRoute & Partial<Pick<RouteRuntime, 'sign'>>;
+
+/**
+ * One probe of the route's upstream, signed like every other request (a managed Prometheus refuses unsigned
+ * calls, and nothing unsigned should leave for an upstream that expects credentials). It goes to the raw
+ * pool, so probing never moves a circuit breaker.
+ */
+async function probe(r: Probed, pathAndQuery: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+  const call: UpstreamCall = { method: 'GET', pathAndQuery, headers, body: null };
+  const signing = r.sign?.(call);
+  if (signing) await signing;
+  return r.upstream.pool.request({ path: r.upstream.basePath + call.pathAndQuery, method: 'GET', headers: call.headers, headersTimeout: 2000, bodyTimeout: 2000 });
+}
+
 /** The dot mode the route's Prometheus reports through its build info; unknown on any failure. */
-async function probeDotMode(r: CompiledRoute): Promise<DotMode> {
+async function probeDotMode(r: Probed): Promise<DotMode> {
   try {
-    const res = await r.upstream.pool.request({
-      path: `${r.upstream.basePath}${r.cfg.apiPrefix}/api/v1/status/buildinfo`,
-      method: 'GET',
-      headers: { accept: 'application/json', 'accept-encoding': 'identity' },
-      headersTimeout: 2000,
-      bodyTimeout: 2000,
-    });
+    const res = await probe(r, `${r.cfg.apiPrefix}/api/v1/status/buildinfo`, { accept: 'application/json', 'accept-encoding': 'identity' });
     const len = Number(res.headers['content-length'] ?? 0);
     if (res.statusCode !== 200 || len > BUILDINFO_MAX_BYTES) {
       await res.body.dump();
@@ -40,11 +52,11 @@ export interface UpstreamState {
 export class Readiness {
   private states = new Map<string, UpstreamState>();
   private timer?: NodeJS.Timeout;
-  private routes: readonly CompiledRoute[] = [];
+  private routes: readonly Probed[] = [];
 
   constructor(private readonly metrics: GatewayMetrics, private readonly intervalMs: number) {}
 
-  track(routes: readonly CompiledRoute[]): Promise<void> {
+  track(routes: readonly Probed[]): Promise<void> {
     this.routes = routes;
     clearInterval(this.timer);
     this.timer = setInterval(() => void this.check(), this.intervalMs);
@@ -63,12 +75,7 @@ export class Readiness {
         let up = false;
         let detail: string;
         try {
-          const res = await r.upstream.pool.request({
-            path: r.upstream.basePath + r.cfg.upstream.readyPath,
-            method: 'GET',
-            headersTimeout: 2000,
-            bodyTimeout: 2000,
-          });
+          const res = await probe(r, r.cfg.upstream.readyPath, {});
           await res.body.dump();
           // Any HTTP answer below 500 proves the upstream is reachable (an auth-protected backend answers 401/403).
           up = res.statusCode < 500;

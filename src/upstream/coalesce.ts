@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import { errors, util, type Dispatcher } from 'undici';
 import { cleanResponseHeaders } from './headers.js';
 import type { OnHead } from './stream-handler.js';
+import { RefusalCapture, isRefusal } from './refusal.js';
 
 /** Per-request headers that never change an answer; every other upstream header is part of the key. */
 const NOISE = new Set(['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port']);
@@ -18,6 +19,8 @@ export function coalesceKey(tenantId: string, route: string, method: string, pat
   for (const name of Object.keys(headers).sort()) {
     if (NOISE.has(name)) continue;
     const v = String(headers[name]);
+    // A SigV4 signature and its date differ by the second; what they sign (method, path, query, body, credentials) is in the key already.
+    if (name === 'x-amz-date' || (name === 'authorization' && v.startsWith('AWS4-HMAC-SHA256 '))) continue;
     k += `${name.length}:${name}${v.length}:${v}`;
   }
   if (body !== null) k += `body${body.length}:${body.toString('latin1')}`;
@@ -46,8 +49,9 @@ class Group {
   private resume: (() => void) | undefined;
   private blocked = 0;
   private status = 0;
+  private refusal: RefusalCapture | undefined;
 
-  constructor(private readonly close: () => void, private readonly sink: Sink | undefined) {}
+  constructor(private readonly close: () => void, private readonly sink: Sink | undefined, private readonly refuseAuth = false) {}
 
   leave(m: Member): void {
     if (!this.members.delete(m)) return;
@@ -71,6 +75,11 @@ class Group {
     this.status = statusCode;
     this.resume = resume;
     const headers = util.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
+    if (this.refuseAuth && isRefusal(statusCode)) {
+      // The upstream refused promgate's credentials: every caller gets the same 502, none gets this answer.
+      this.refusal = new RefusalCapture(statusCode, headers);
+      return true;
+    }
     this.sink?.head(statusCode, headers);
     for (const m of this.members) {
       const own = { ...headers }; // onHead adds caller-specific headers (a refreshed session's Set-Cookie)
@@ -81,6 +90,10 @@ class Group {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.refusal) {
+      this.refusal.data(chunk);
+      return true;
+    }
     this.sink?.data(chunk);
     for (const m of this.members) {
       if (!m.res.write(chunk) && !m.blocked) {
@@ -94,6 +107,12 @@ class Group {
 
   onComplete(): void {
     this.close();
+    if (this.refusal) {
+      const err = this.refusal.error();
+      for (const m of this.members) m.reject(err);
+      this.members.clear();
+      return;
+    }
     this.sink?.done();
     for (const m of this.members) {
       m.res.end();
@@ -128,6 +147,8 @@ export interface CoalescedRequest {
   headers: Record<string, string | string[]>;
   /** Receives the function that withdraws this caller (its client went away). */
   onCancel?: (cancel: () => void) => void;
+  /** Signed: a 401/403 rejects every caller with UpstreamRefused (see refusal.ts). */
+  refuseAuth?: boolean;
 }
 
 interface Open {
@@ -166,7 +187,7 @@ export class Coalescer {
           return;
         }
       }
-      const entry: Open = { group: new Group(() => this.forget(r.pathAndQuery, entry), sink), first: r };
+      const entry: Open = { group: new Group(() => this.forget(r.pathAndQuery, entry), sink, r.refuseAuth), first: r };
       if (list) list.push(entry);
       else this.open.set(r.pathAndQuery, [entry]);
       entry.group.members.add(m);

@@ -17,6 +17,8 @@ export interface ForwardRequest {
   signal?: AbortSignal | EventEmitter;
   /** forwardStream only: receives the function that cancels the upstream call (cheaper than a signal). */
   onCancel?: (cancel: () => void) => void;
+  /** forwardStream only: the request is signed, so a 401/403 rejects with UpstreamRefused instead of streaming. */
+  refuseAuth?: boolean;
 }
 
 export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset' | 'aborted';
@@ -44,7 +46,7 @@ export function upstreamError(failure: UpstreamFailure, upstreamName: string, er
 export function forwardStream(up: Upstream, fr: ForwardRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const body = fr.body ?? null;
-    const h = new ResponseStreamer(res, body, onHead, resolve, reject);
+    const h = new ResponseStreamer(res, body, onHead, resolve, reject, fr.refuseAuth);
     fr.onCancel?.(() => h.cancel());
     up.pool.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body }, h);
   });

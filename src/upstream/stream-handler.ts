@@ -3,6 +3,7 @@ import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { errors, util } from 'undici';
 import { cleanResponseHeaders } from './headers.js';
+import { RefusalCapture, isRefusal } from './refusal.js';
 
 export type OnHead = (status: number, headers: Record<string, string | string[] | undefined>) => void;
 
@@ -17,6 +18,7 @@ export class ResponseStreamer {
   private cancelled = false;
   private resume: (() => void) | undefined;
   private settled = false;
+  private refusal: RefusalCapture | undefined;
   status = 0;
 
   constructor(
@@ -25,6 +27,8 @@ export class ResponseStreamer {
     private readonly onHead: OnHead | undefined,
     private readonly resolve: (status: number) => void,
     private readonly reject: (err: Error) => void,
+    /** A signed request: a 401/403 answer is read (its reason kept) and rejected with UpstreamRefused instead of streamed. */
+    private readonly refuseAuth = false,
   ) {}
 
   /** The client went away: abort the upstream call (now, or as soon as undici hands us the abort function). */
@@ -43,6 +47,10 @@ export class ResponseStreamer {
     if (statusCode < 200) return true; // 1xx: informational, the real answer follows
     const headers = util.parseHeaders(rawHeaders) as Record<string, string | string[] | undefined>;
     this.status = statusCode;
+    if (this.refuseAuth && isRefusal(statusCode)) {
+      this.refusal = new RefusalCapture(statusCode, headers);
+      return true;
+    }
     this.onHead?.(statusCode, headers);
     this.res.writeHead(statusCode, cleanResponseHeaders(headers));
     this.resume = resume;
@@ -51,11 +59,19 @@ export class ResponseStreamer {
   }
 
   onData(chunk: Buffer): boolean {
+    if (this.refusal) {
+      this.refusal.data(chunk);
+      return true;
+    }
     return this.res.write(chunk);
   }
 
   onComplete(): void {
     this.finish();
+    if (this.refusal) {
+      this.reject(this.refusal.error());
+      return;
+    }
     this.res.end();
     this.resolve(this.status);
   }

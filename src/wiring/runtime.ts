@@ -14,7 +14,8 @@ import { createJwtAuthenticator } from '../authn/jwt.js';
 import { createTenantResolver } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
-import { createSigner } from '../upstream/signers/index.js';
+import { createSigner, signCall, type UpstreamSigner } from '../upstream/signers/index.js';
+import { callerAuthorization } from '../upstream/signers/passthrough.js';
 import { wireOidc } from './oidc.js';
 import { upstreamIdentityHeaders } from '../signin/headers.js';
 import { createSkipAuthMatcher } from '../signin/skip-auth.js';
@@ -31,17 +32,19 @@ export interface RuntimeDeps {
 
 export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
   const byMethod = new Map<string, Authenticator>();
+  const signers: UpstreamSigner[] = [];
   try {
-    return assemble(cfg, deps, byMethod);
+    return assemble(cfg, deps, byMethod, signers);
   } catch (e) {
     // A refused build (a bad users file on reload, say) must not leave the watchers and timers of the
-    // authenticators it had already made running beside the runtime that keeps serving.
+    // authenticators and credential refreshers it had already made running beside the runtime that keeps serving.
     for (const a of byMethod.values()) void Promise.resolve(a.close?.()).catch(() => undefined);
+    for (const s of signers) s.close?.();
     throw e;
   }
 }
 
-function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenticator>): Runtime {
+function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenticator>, signers: UpstreamSigner[]): Runtime {
   const { logger, metrics } = deps;
   const onReload = (source: string, ok: boolean, reason?: string) => {
     metrics.reload(source, ok);
@@ -67,9 +70,9 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
   const routes = cfg.routes.map((r) => {
     const key = JSON.stringify(r.upstream);
     let up = deps.pools.get(key);
-    if (!up) deps.pools.set(key, (up = createUpstream(r.upstream)));
+    if (!up) deps.pools.set(key, (up = createUpstream(r.upstream, { onReload: tlsReloaded(r.upstream.url, deps) })));
     usedPools.add(key);
-    return compileRouteRuntime(compileRoute(r, up, (hit) => metrics.cache('results', hit)), { cfg, byMethod, enforcers });
+    return compileRouteRuntime(compileRoute(r, up, (hit) => metrics.cache('results', hit)), { cfg, byMethod, enforcers, logger, signers });
   });
   const claimNames = { namespaces: cfg.auth.jwt?.namespacesClaim ?? 'namespaces', labels: cfg.auth.jwt?.labelsClaim ?? 'labels' };
   const tenants = createTenantResolver(cfg.tenants, { logger, claimNames });
@@ -94,10 +97,26 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
       }
       if (oidcCfg && id.method !== 'anonymous') Object.assign(headers, upstreamIdentityHeaders(id, oidcCfg));
     },
+    credentials() {
+      const out: { route: string; type: string; ok: boolean; detail: string }[] = [];
+      for (const r of routes) if (r.signer?.status) out.push({ route: r.name, type: r.signer.type, ...r.signer.status() });
+      return out;
+    },
     poolKeys: usedPools,
     async close() {
+      for (const s of signers) s.close?.();
       await Promise.allSettled(authenticators.map(async (a) => a.close?.()));
     },
+  };
+}
+
+/** Upstream TLS files are re-read when they change; each outcome is logged and counted. */
+function tlsReloaded(url: string, deps: RuntimeDeps): (ok: boolean, reason?: string) => void {
+  const source = `upstream.tls ${url}`;
+  return (ok, reason) => {
+    deps.metrics.reload(source, ok);
+    if (ok) deps.logger.info({ source }, 'upstream TLS files reloaded; new connections use them');
+    else deps.logger.error({ source, reason }, 'upstream TLS files refused; new connections keep using the previous ones');
   };
 }
 
@@ -105,6 +124,9 @@ interface RouteDeps {
   cfg: Config;
   byMethod: ReadonlyMap<string, Authenticator>;
   enforcers: { lenient: QueryEnforcer; strict: QueryEnforcer };
+  logger: Logger;
+  /** Every signer made, so a refused build or a closed runtime stops their credential refreshers. */
+  signers: UpstreamSigner[];
 }
 
 /** One route's stages, built once: its auth chain, enforcer, tenant header, header hygiene and signer. */
@@ -118,7 +140,14 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
   const th = route.cfg.upstream.tenantHeader;
   const header = th ? createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }) : undefined;
   const headerName = th?.name.toLowerCase();
-  const signer = createSigner(route.cfg.upstream);
+  const signer = createSigner(route.cfg.upstream, { logger: deps.logger, route: route.name });
+  if (signer) {
+    deps.signers.push(signer);
+    // Credentials are fetched at start, so /-/ready tells the truth before the first request.
+    signer.warm?.();
+  }
+  const target = { origin: route.upstream.origin, basePath: route.upstream.basePath, maxBodyBytes: cfg.server.maxBodyBytes, route: route.name };
+  const tokenHeader = cfg.auth.jwt?.tokenHeader;
   return {
     ...route,
     auth: { authenticators, anonymous: cfg.auth.anonymous && methods.includes('anonymous'), challenge },
@@ -129,6 +158,14 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
       const v = header(tenant, id);
       if (v !== '') headers[headerName!] = v;
     },
-    sign: signer ?? (() => undefined),
+    sign: signer ? (call) => signCall(signer, target, call) : () => undefined,
+    signer,
+    callerCredentials: route.cfg.upstream.auth.type === 'passthrough'
+      ? (id, incoming, headers) => {
+          const auth = callerAuthorization(id, incoming, tokenHeader);
+          if (auth !== undefined) headers.authorization = auth;
+          else delete headers.authorization;
+        }
+      : undefined,
   };
 }

@@ -138,3 +138,14 @@ test('once the answer has started, a new request starts its own call (it would m
   await get('/?tenant=team-d&q=up');
   assert.equal(calls.length, 2);
 });
+
+test('SigV4-signed twins share a key (the date and signature differ by the second); other credentials stay in the key', () => {
+  const signed = (date: string, sig: string, token = 'tok') => ({
+    accept: 'application/json', 'x-amz-date': date, 'x-amz-security-token': token, 'x-amz-content-sha256': 'e3b0',
+    authorization: `AWS4-HMAC-SHA256 Credential=AKIA/20261203/eu-west-1/aps/aws4_request, SignedHeaders=host;x-amz-date, Signature=${sig}`,
+  });
+  const key = (h: Record<string, string>) => coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', h);
+  assert.equal(key(signed('20261203T120000Z', 'aa')), key(signed('20261203T120001Z', 'bb')));
+  assert.notEqual(key(signed('20261203T120000Z', 'aa', 'tok')), key(signed('20261203T120000Z', 'aa', 'other')), 'another session token is another caller');
+  assert.notEqual(key({ authorization: 'Bearer alice' }), key({ authorization: 'Bearer bob' }), 'passthrough tokens keep callers apart');
+});
