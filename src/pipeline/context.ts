@@ -27,4 +27,6 @@ export interface RequestContext {
   errorCode?: string;
   /** Runs when the response closes, while an upstream call is in flight (aborts it if the client left). */
   onClose?: () => void;
+  /** Hands back the concurrency slot (or leaves the queue) when the response closes. */
+  release?: () => void;
 }

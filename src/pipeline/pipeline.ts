@@ -1,5 +1,5 @@
 // The request pipeline, and the only place that knows the stage order:
-// route match → authenticate → authorize → tenant → enforce → upstream → response (stream or filter).
+// route match → authenticate → authorize → tenant → admit (rate, concurrency) → enforce (+ query limits) → upstream → response.
 import { EventEmitter } from 'node:events';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { GatewayError, renderError, toGatewayError, wantsJson } from '../errors.js';
@@ -29,6 +29,7 @@ export function createPipeline(current: () => Runtime, onDone?: () => void) {
       onDone?.();
       logAccess(rt, ctx);
       ctx.onClose?.();
+      ctx.release?.();
     });
     run(rt, ctx).catch((err: unknown) => fail(rt, ctx, err));
   };
@@ -93,13 +94,20 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   rt.identityHeaders(ctx.identity, headers);
   if (passthrough) {
     if (!generic) rt.logger.warn({ reqId: ctx.id, path: ctx.path, user: ctx.identity.user }, 'unsafe passthrough: forwarded without tenant enforcement');
+    const admitted = rt.limits.admit(route, ctx);
+    if (admitted) await admitted;
     return execute(rt, ctx, { type: 'stream', method, pathAndQuery: withQuery(upstreamPath, ctx.search), body: method === 'GET' || method === 'HEAD' ? null : req, contentType: req.headers['content-type'] }, headers);
   }
   const enforce = endpoint!.endpoint.enforce;
   if (enforce.kind === 'public') {
+    const admitted = rt.limits.admit(route, ctx);
+    if (admitted) await admitted;
     return execute(rt, ctx, { type: 'stream', method, pathAndQuery: withQuery(upstreamPath, ctx.search), body: null }, headers);
   }
   ctx.tenant = rt.tenants.resolve(ctx.identity);
+  // Rate limit and concurrency slot, once the caller and its tenant are known.
+  const admitted = rt.limits.admit(route, ctx);
+  if (admitted) await admitted;
   rt.addTenantHeaders(route, ctx.tenant, ctx.identity, headers);
   const lookup = async (pathAndQuery: string) => {
     const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' } }, rt.cfg.server.maxFilteredResponseBytes);
@@ -114,6 +122,7 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   const result = await enforceRequest({
     req, method, upstreamPath, search: ctx.search, enforce, tenant: ctx.tenant,
     allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: rt.enforcerFor(route), lookup,
+    queryLimits: enforce.kind === 'query' || enforce.kind === 'match' ? rt.limits.queryLimits(route, ctx) : undefined,
   });
   ctx.logQuery = result.logQuery;
   return execute(rt, ctx, result.plan, headers);
@@ -170,7 +179,10 @@ async function execute(rt: Runtime, ctx: RequestContext, plan: Plan, headers: Re
         await route.upstream.coalescer.stream({ tenantId: ctx.tenant!.id, route: route.name, method: call.method, pathAndQuery: call.pathAndQuery, body: call.body, headers, onCancel }, res, onHead, sink);
         return;
       }
-      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, onCancel }, res, onHead);
+      // A query or match read sent as a form may be repeated if its connection fails; other POSTs never are.
+      const kind = ctx.endpoint?.endpoint.enforce.kind;
+      const idempotent = Buffer.isBuffer(plan.body) && (kind === 'query' || kind === 'match');
+      await forwardStream(route.upstream, { method: plan.method, pathAndQuery: plan.pathAndQuery, headers, body: plan.body, onCancel, idempotent }, res, onHead);
       return;
     }
     headers['accept-encoding'] = 'identity';
@@ -256,6 +268,8 @@ function fail(rt: Runtime, ctx: RequestContext, err: unknown): void {
   if (ge.code === 'PG_INTERNAL') rt.logger.error({ reqId: ctx.id, err }, 'internal error');
   if (ge.status === 401) rt.metrics.authFailure(ctx.identity?.method ?? refusingMethod(err), ge.code);
   ctx.errorCode = ge.code;
+  // A queued request whose client left is not a refusal anyone saw.
+  if (!ctx.res.destroyed) rt.limits.rejected(ctx, ge.code);
   if (ctx.req.readableEnded === false && !ctx.req.destroyed) ctx.req.resume();
   renderError(ctx.res, ge, wantsJson(ctx.path || '/api/', ctx.req.headers.accept));
 }

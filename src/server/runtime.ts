@@ -22,6 +22,7 @@ import type { OAuth2Endpoints } from '../forward-auth/endpoints.js';
 import { upstreamIdentityHeaders } from '../forward-auth/headers.js';
 import { createSkipAuthMatcher, type SkipAuthMatcher } from '../forward-auth/skip-auth.js';
 import { stripSessionCookies } from '../authn/session/strip.js';
+import { buildLimits, LimitsState, type RuntimeLimits } from '../limits/limits.js';
 
 export interface Runtime {
   readonly cfg: Config;
@@ -30,7 +31,9 @@ export interface Runtime {
   readonly routes: RouteTable;
   readonly chains: ReadonlyMap<CompiledRoute, AuthChain>;
   readonly authenticators: readonly Authenticator[];
-  readonly tenants: { resolve(id: Identity): Tenant };
+  readonly tenants: { resolve(id: Identity): Tenant; limitRule(id: Identity): number };
+  /** Rate, concurrency and query limits, built once per route. */
+  readonly limits: RuntimeLimits;
   enforcerFor(route: CompiledRoute): QueryEnforcer;
   readonly trust: ProxyTrust;
   readonly stripHeaders: ReadonlyMap<CompiledRoute, ReadonlySet<string>>;
@@ -56,6 +59,8 @@ export interface RuntimeDeps {
   metrics: GatewayMetrics;
   /** Pools kept across reloads, keyed by their upstream settings, so a reload does not drop warm connections. */
   pools: Map<string, Upstream>;
+  /** Limiter state kept across reloads (buckets, in-flight counts, the Redis connection); one per process. */
+  limits?: LimitsState;
 }
 
 export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
@@ -88,11 +93,12 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
   const oidcCfg = cfg.auth.oidc;
   const cookiePrefix = oidcCfg?.cookie.name;
 
+  const limitState = deps.limits ?? new LimitsState();
   const usedPools = new Set<string>();
   const routes: CompiledRoute[] = cfg.routes.map((r) => {
     const key = JSON.stringify(r.upstream);
     let up = deps.pools.get(key);
-    if (!up) deps.pools.set(key, (up = createUpstream(r.upstream)));
+    if (!up) deps.pools.set(key, (up = createUpstream(r.upstream, { clock: limitState.clock, logger, onRetry: (u) => metrics.upstreamRetry(u) })));
     usedPools.add(key);
     return compileRoute(r, up, (hit) => metrics.cache('results', hit));
   });
@@ -119,6 +125,7 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
   const claimNames = { namespaces: cfg.auth.jwt?.namespacesClaim ?? 'namespaces', labels: cfg.auth.jwt?.labelsClaim ?? 'labels' };
   const tenants = createTenantResolver(cfg.tenants, { logger, claimNames });
   const authenticators = [...byMethod.values()];
+  const limits = buildLimits(cfg, routes, { logger, metrics, trust, limitRule: (id) => tenants.limitRule(id), state: limitState });
   const enforcer = createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength });
   const strictEnforcer = createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength, errorOnConflict: true });
 
@@ -130,6 +137,7 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
     chains,
     authenticators,
     tenants,
+    limits,
     enforcerFor: (route) => (route.cfg.errorOnConflict ? strictEnforcer : enforcer),
     trust,
     oauth: oidc?.endpoints,

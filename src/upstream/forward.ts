@@ -6,6 +6,7 @@ import { errors as undiciErrors } from 'undici';
 import { GatewayError } from '../errors.js';
 import { ResponseStreamer, type OnHead } from './stream-handler.js';
 import type { Upstream } from './pool.js';
+import type { GuardedDispatchOptions } from './guard.js';
 
 export interface ForwardRequest {
   method: string;
@@ -17,6 +18,8 @@ export interface ForwardRequest {
   signal?: AbortSignal | EventEmitter;
   /** forwardStream only: receives the function that cancels the upstream call (cheaper than a signal). */
   onCancel?: (cancel: () => void) => void;
+  /** A POST that is a read (a Prometheus query form) and may be sent again if its connection fails. */
+  idempotent?: boolean;
 }
 
 export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset' | 'aborted';
@@ -46,7 +49,7 @@ export function forwardStream(up: Upstream, fr: ForwardRequest, res: ServerRespo
     const body = fr.body ?? null;
     const h = new ResponseStreamer(res, body, onHead, resolve, reject);
     fr.onCancel?.(() => h.cancel());
-    up.pool.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body }, h);
+    up.dispatcher.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body, idempotent: fr.idempotent } as GuardedDispatchOptions, h);
   });
 }
 
@@ -58,7 +61,7 @@ export interface WholeResponse {
 
 /** Read the whole upstream answer (for responses that must be filtered), refusing bodies over `limit` bytes. */
 export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: number): Promise<WholeResponse> {
-  const r = await up.pool.request({
+  const r = await up.dispatcher.request({
     path: up.basePath + fr.pathAndQuery,
     method: fr.method as 'GET',
     headers: fr.headers,

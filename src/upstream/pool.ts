@@ -1,11 +1,21 @@
 // One pooled keep-alive undici client per upstream, with its timeouts and TLS settings.
 import { readFileSync } from 'node:fs';
-import { Pool } from 'undici';
+import { Pool, type Dispatcher } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
+import type { Logger } from '../observability/logger.js';
+import { systemClock, type Clock } from '../limits/clock.js';
 import { Coalescer } from './coalesce.js';
+import { CircuitBreaker } from './breaker.js';
+import { GuardedDispatcher } from './guard.js';
+import { RetryPolicy } from './retry.js';
 
 export interface Upstream {
+  /** The raw pool (readiness probes use it, so probing never moves the breaker). */
   readonly pool: Pool;
+  /** What requests go through: the pool itself, or the pool behind the breaker and retries when configured. */
+  readonly dispatcher: Dispatcher;
+  /** Present when upstream.breaker is configured. */
+  readonly breaker?: CircuitBreaker;
   readonly origin: string;
   /** Path prefix of the upstream URL, without a trailing slash ('' for none). */
   readonly basePath: string;
@@ -15,7 +25,13 @@ export interface Upstream {
   close(): Promise<void>;
 }
 
-export function createUpstream(cfg: UpstreamConfig): Upstream {
+export interface UpstreamDeps {
+  clock?: Clock;
+  logger?: Logger;
+  onRetry?: (upstream: string) => void;
+}
+
+export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps = {}): Upstream {
   const url = new URL(cfg.url);
   const tls = cfg.tls;
   const pool = new Pool(url.origin, {
@@ -38,5 +54,23 @@ export function createUpstream(cfg: UpstreamConfig): Upstream {
     },
   });
   const basePath = url.pathname.replace(/\/+$/, '');
-  return { pool, origin: url.origin, basePath, cfg, coalescer: new Coalescer(pool, basePath), close: () => pool.close() };
+  const clock = deps.clock ?? systemClock;
+  const name = cfg.url;
+  const breaker = cfg.breaker && new CircuitBreaker(cfg.breaker, clock, (from, to) => {
+    const log = deps.logger;
+    if (to === 'open') log?.warn({ upstream: name, from, coolDownMs: cfg.breaker!.coolDown }, 'circuit opened: calls to this upstream fail fast until a probe succeeds');
+    else log?.info({ upstream: name, from, to }, `circuit ${to}`);
+  });
+  const retry = cfg.retries && new RetryPolicy(cfg.retries, clock);
+  // Without a breaker or retries the pool is used as it is: no wrapper on the hot path.
+  const dispatcher: Dispatcher = breaker || retry
+    ? new GuardedDispatcher(pool, name, breaker, retry, {
+        clock,
+        onRetry(attempt, delayMs, err) {
+          deps.onRetry?.(name);
+          deps.logger?.warn({ upstream: name, attempt, delayMs: Math.round(delayMs), err: (err as Error).message }, 'upstream connect failed; retrying');
+        },
+      })
+    : pool;
+  return { pool, dispatcher, breaker, origin: url.origin, basePath, cfg, coalescer: new Coalescer(dispatcher, basePath), close: () => pool.close() };
 }
