@@ -67,3 +67,18 @@ test('query limits merge key by key: route over global, tenant rule over both', 
   assert.equal(q(1, 'batch').maxQueryRange, 86_400_000);
   assert.equal(q(0, 'alice').maxPointsPerSeries, 11000, 'Prometheus\' own default');
 });
+
+test('a reload keeps the limiters\' state: a slot held before it still counts after it, a spent bucket stays spent', () => {
+  const state = new LimitsState(new ManualClock());
+  const deps = { logger: createLogger('silent'), metrics: createMetrics(), trust: createProxyTrust([]), limitRule: (id: Identity) => tenants.limitRule(id), state };
+  const c = loadConfig({ overrides: { routes: [{ name: 'a', upstream: { url: 'http://127.0.0.1:1' } }], auth: { anonymous: true }, limits: { rate: { rate: 1, burst: 1 }, concurrency: { route: 1, queue: 0 } } } });
+  const oldRoute = compileRoute(c.routes[0]!, {} as Upstream);
+  const old = buildLimits(c, [oldRoute], deps);
+  old.admit(oldRoute, ctx('alice'));
+  // The reloaded runtime builds new route objects and new limits over the same state.
+  const newRoute = compileRoute(c.routes[0]!, {} as Upstream);
+  const reloaded = buildLimits(c, [newRoute], deps);
+  assert.throws(() => reloaded.admit(newRoute, ctx('alice')), (e) => e instanceof GatewayError && e.code === 'PG_RATE_LIMITED');
+  assert.throws(() => reloaded.admit(newRoute, ctx('bob')), (e) => e instanceof GatewayError && e.code === 'PG_CONCURRENCY_UNAVAILABLE');
+  assert.deepEqual([...reloaded.inflight()], [['a', 1]]);
+});
