@@ -67,16 +67,20 @@ export interface GatewayConfig {
   workers?: number;
   /** auth.oidc block (scenario c): sessions are only configured where they are measured. */
   oidc?: Record<string, unknown>;
+  /** Top-level limits section and upstream protections (scenario l). */
+  limits?: Record<string, unknown>;
+  upstreamExtra?: Record<string, unknown>;
 }
 
 /** promgate config YAML; the port is left as {{PORT}} for startPromgate. */
 export function gatewayYaml(c: GatewayConfig): string {
-  const routes: unknown[] = [{ name: 'prometheus', prefix: '/', upstream: { url: c.upstream } }];
+  const routes: unknown[] = [{ name: 'prometheus', prefix: '/', upstream: { url: c.upstream, ...c.upstreamExtra } }];
   const cfg = {
     server: { host: '127.0.0.1', port: 0, workers: c.workers ?? 1, accessLog: true, logLevel: 'info' },
     routes,
     auth: { basic: { usersFile: c.usersFile }, jwt: { jwks: c.jwksFile }, ...(c.oidc ? { oidc: c.oidc } : {}) },
     tenants: { rules: c.rules },
+    ...(c.limits ? { limits: c.limits } : {}),
   };
   return stringify(cfg).replace('port: 0', 'port: {{PORT}}');
 }

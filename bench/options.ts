@@ -1,5 +1,5 @@
 // Command-line options of `npm run bench` and the durations and sizes they imply (full run under 5 min, --quick under 1 min).
-export const ALL_SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'w'] as const;
+export const ALL_SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'w', 'l'] as const;
 export type ScenarioId = (typeof ALL_SCENARIOS)[number];
 
 export interface Options {
@@ -32,7 +32,8 @@ export interface Options {
 export const USAGE = `usage: npm run bench -- [--quick] [--scenario a,b,...] [--rounds N] [--seconds S] [--node-options "..."]
   scenarios: a basic auth, b JWT, c OIDC session cookie, d dashboard query_range, e 10,000 distinct queries,
              f >= 20 MB query_range answers to 20 clients, g 10,000 users / 1,000 rules, h rules/alerts filtering
-             at 5,000 rules, i 50 viewers of one dashboard, w scenario a with --workers 2 vs 1`;
+             at 5,000 rules, i 50 viewers of one dashboard, w scenario a with --workers 2 vs 1,
+             l scenario a with every limit on vs off`;
 
 export function parseOptions(argv: readonly string[]): Options {
   const quick = argv.includes('--quick');

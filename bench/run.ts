@@ -10,13 +10,13 @@ import { gatewayYaml, makeCredentials } from './fixtures.js';
 import { parseOptions, USAGE, type ScenarioId } from './options.js';
 import { directService, startBare, startGateway } from './processes.js';
 import { machine } from './procstat.js';
-import { scenarioA, scenarioB, scenarioC, scenarioG, scenarioW } from './scenarios-auth.js';
+import { scenarioA, scenarioB, scenarioC, scenarioG, scenarioL, scenarioW } from './scenarios-auth.js';
 import { scenarioF, scenarioH } from './scenarios-big.js';
 import { scenarioD, scenarioE, scenarioI } from './scenarios-load.js';
 import { renderTable, type Row } from './table.js';
 import { installWrkScript, WRK_BIN } from './wrk.js';
 
-const SCENARIOS: Record<ScenarioId, Scenario> = { a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, f: scenarioF, g: scenarioG, h: scenarioH, i: scenarioI, w: scenarioW };
+const SCENARIOS: Record<ScenarioId, Scenario> = { a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, f: scenarioF, g: scenarioG, h: scenarioH, i: scenarioI, w: scenarioW, l: scenarioL };
 
 function newest(dir: string): number {
   let t = 0;

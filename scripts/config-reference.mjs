@@ -29,6 +29,12 @@ function walk(s, path) {
       const objectLike = v.type === 'object' && v.properties;
       const arrayOfObjects = v.type === 'array' && v.items?.type === 'object' && v.items.properties;
       const union = v.anyOf && v.anyOf.some((o) => o.properties);
+      const mapOfObjects = v.type === 'object' && !v.properties && v.additionalProperties?.type === 'object' && v.additionalProperties.properties;
+      if (mapOfObjects) {
+        rows.push(`| \`${p}\` | map | | ${v.description ?? ''} |`);
+        walk(v.additionalProperties, `${p}.<name>`);
+        continue;
+      }
       if (!objectLike && !arrayOfObjects && !union) {
         const def = v.default === undefined ? '' : `\`${JSON.stringify(v.default)}\``;
         rows.push(`| \`${p}\` | ${typeOf(v)} | ${def} | ${(v.description ?? '').replace(/\|/g, '\\|')} |`);

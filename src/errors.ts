@@ -60,6 +60,18 @@ export const CODES = {
   PG_BODY_UNKNOWN_KEY: { status: 400, type: 'bad_data', when: 'A JSON body holds a key that is not a field, or a field not spelled exactly (Go would fold `Matchers` or `matcherſ` onto `matchers`).' },
   PG_UPSTREAM_CREDENTIALS: { status: 502, type: 'unavailable', when: 'promgate cannot get the credentials to sign for the upstream (credential provider or token endpoint failing).' },
   PG_UPSTREAM_AUTH_REFUSED: { status: 502, type: 'unavailable', when: "The upstream refused promgate's own credentials (401/403 to a signed request); the reason is in the log." },
+  PG_LIMIT_POINTS: { status: 400, type: 'bad_data', when: "A query_range asks for more points per series than `maxPointsPerSeries` (Prometheus' own wording, 400)." },
+  PG_LIMIT_STEP: { status: 422, type: 'execution', when: "A query_range step below the tenant's `minStep`." },
+  PG_LIMIT_QUERY_RANGE: { status: 422, type: 'execution', when: 'A query_range window longer than `maxQueryRange`.' },
+  PG_LIMIT_SELECTOR_RANGE: { status: 422, type: 'execution', when: 'A range selector or subquery inside the PromQL longer than `maxSelectorRange`.' },
+  PG_LIMIT_LOOKBACK: { status: 422, type: 'execution', when: 'A query reaching further back than `maxLookback`.' },
+  PG_LIMIT_SERIES_RANGE: { status: 422, type: 'execution', when: 'A series, labels or label-values window longer than the limit.' },
+  PG_LIMIT_BAD_TIME: { status: 400, type: 'bad_data', when: 'A time, duration or step parameter the limits cannot read.' },
+  PG_RATE_LIMITED: { status: 429, type: 'too_many_requests', when: "Over the route's or identity's rate limit (429 with Retry-After)." },
+  PG_RATE_LIMIT_UNAVAILABLE: { status: 503, type: 'unavailable', when: 'The shared rate-limit store (Redis) is unreachable and the route fails closed.' },
+  PG_CONCURRENCY_LIMITED: { status: 429, type: 'too_many_requests', when: "Over the route's or tenant's concurrency limit and its queue (429 with Retry-After)." },
+  PG_CONCURRENCY_UNAVAILABLE: { status: 503, type: 'unavailable', when: 'A queued request waited longer than the queue timeout (503 with Retry-After).' },
+  PG_CIRCUIT_OPEN: { status: 503, type: 'unavailable', when: "The upstream's circuit breaker is open: calls fail fast until a probe succeeds (503 with Retry-After)." },
   PG_INTERNAL: { status: 500, type: 'internal', when: 'An unexpected error; details are in the log only.' },
 } as const satisfies Record<string, CodeSpec>;
 

@@ -3,6 +3,7 @@ import { z } from 'zod';
 import { byteSize, duration } from './duration.js';
 import { checkTenantRegex, commaList, httpUrl, labelName, labelValues, urlPath } from './schema-common.js';
 import { authSchema } from './schema-auth.js';
+import { breakerSchema, limitsSchema, retrySchema, tenantLimitsSchema } from './schema-limits.js';
 
 const serverSchema = z.strictObject({
   host: z.string().default('0.0.0.0').describe('Address to listen on.'),
@@ -84,6 +85,8 @@ const upstreamSchema = z.strictObject({
       insecureSkipVerify: z.boolean().default(false),
     })
     .optional(),
+  breaker: breakerSchema.optional().describe('Circuit breaker for this upstream: fail fast with 503 while it is down. Off when absent.'),
+  retries: retrySchema.optional().describe('Retry idempotent requests whose connection failed before anything was sent. Off when absent.'),
 });
 
 const resultsCacheSchema = z
@@ -130,6 +133,7 @@ const tenantRuleSchema = z
     labels: z.record(labelName, labelValues).default({}).describe('Exact values; may use {{ user }}, {{ email }}, {{ claims.x }}, {{ group }}.'),
     regex: z.record(labelName, z.string()).default({}).describe('Regex patterns (used as =~); must not match "".'),
     groupPrefix: z.string().optional().describe('With {{ group }}: only groups with this prefix, prefix stripped.'),
+    limits: tenantLimitsSchema.optional().describe('Limits for the identities this rule matches (the first matching rule with limits wins), over limits and limits.routes.'),
   })
   .superRefine((r, ctx) => {
     if (!r.unrestricted && Object.keys(r.labels).length + Object.keys(r.regex).length === 0) {
@@ -152,6 +156,7 @@ export const configSchema = z.strictObject({
   routes: z.array(routeSchema).default([]).describe('At least one, unless auth.oidc is set (forward-auth only).'),
   auth: authSchema.default(() => authSchema.parse({})),
   tenants: tenantsSchema.default(() => tenantsSchema.parse({})),
+  limits: limitsSchema.default(() => limitsSchema.parse({})).describe('Protecting the backends: query limits, rate and concurrency limits.'),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -161,3 +166,4 @@ export type UpstreamConfig = RouteConfig['upstream'];
 export type ServerConfig = Config['server'];
 export type TenantsConfig = Config['tenants'];
 export type TenantRuleConfig = TenantsConfig['rules'][number];
+export type { LimitsConfig } from './schema-limits.js';

@@ -3,6 +3,7 @@ import type { Config } from './schema.js';
 import { accessSync, constants } from 'node:fs';
 import { createProxyTrust } from '../lib/trusted-proxies.js';
 import { awsRegion, azureProblems } from './cloud-auth.js';
+import type { QueryLimitsConfig } from './schema-limits.js';
 
 export interface SemanticProblem {
   path: (string | number)[];
@@ -59,6 +60,61 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
   }
   if (a.basic && !a.basic.usersFile && !a.basic.htpasswdFile) problems.push({ path: ['auth', 'basic'], message: 'needs usersFile or htpasswdFile' });
   if (a.jwt && !a.jwt.jwks && a.jwt.issuers.length === 0) problems.push({ path: ['auth', 'jwt'], message: 'needs jwks or issuers' });
+  problems.push(...limitProblems(cfg));
+  return problems;
+}
+
+/** The name a route is known by in logs, metrics and limits.routes: its own, or one made from its prefix. */
+export function routeNameOf(r: { name?: string; prefix: string }): string {
+  const prefix = normalizePrefix(r.prefix);
+  return r.name ?? (prefix === '/' ? 'default' : prefix.slice(1).replace(/[^a-zA-Z0-9_.-]/g, '_'));
+}
+
+/** The Redis URL rate limits share buckets through: limits.redis.url, else the session store's. */
+export function limitsRedisUrl(cfg: Config): string | undefined {
+  if (!cfg.limits.redis) return undefined;
+  const o = cfg.auth.oidc;
+  return cfg.limits.redis.url ?? (o?.sessionStore === 'redis' ? o.redisUrl : undefined);
+}
+
+function limitProblems(cfg: Config): SemanticProblem[] {
+  const problems: SemanticProblem[] = [];
+  const l = cfg.limits;
+  const names = new Set(cfg.routes.map(routeNameOf));
+  if (l.redis && limitsRedisUrl(cfg) === undefined) {
+    problems.push({ path: ['limits', 'redis'], message: 'needs url (or auth.oidc.sessionStore: redis with redisUrl, whose Redis it then shares)' });
+  } else if (l.redis) {
+    const url = limitsRedisUrl(cfg)!;
+    if (!/^rediss?:\/\/[^/]/.test(url)) problems.push({ path: ['limits', 'redis', 'url'], message: `not a redis:// or rediss:// URL: "${url}"` });
+  }
+  // A maxQueryRange below the smallest step allowed leaves no query_range that could pass with two points.
+  const stepCheck = (q: QueryLimitsConfig, at: (string | number)[], own: QueryLimitsConfig | undefined) => {
+    const step = q.minStep ?? 1;
+    if (q.maxQueryRange !== undefined && q.maxQueryRange < step) {
+      const key = own?.maxQueryRange !== undefined || own?.minStep === undefined ? 'maxQueryRange' : 'minStep';
+      problems.push({ path: [...at, key], message: `maxQueryRange (${q.maxQueryRange} ms) is below the step (${q.minStep === undefined ? '1 ms, the smallest there is' : `minStep ${q.minStep} ms`}): every query_range would be refused` });
+    }
+  };
+  stepCheck(l.query, ['limits', 'query'], l.query);
+  for (const [name, over] of Object.entries(l.routes)) {
+    if (!names.has(name)) {
+      problems.push({ path: ['limits', 'routes', name], message: `names no route (known: ${[...names].join(', ') || 'none'})` });
+      continue;
+    }
+    if (over.query) stepCheck({ ...l.query, ...over.query }, ['limits', 'routes', name, 'query'], over.query);
+  }
+  cfg.tenants.rules.forEach((r, i) => {
+    if (r.limits?.query) stepCheck({ ...l.query, ...r.limits.query }, ['tenants', 'rules', i, 'limits', 'query'], r.limits.query);
+  });
+  // A cost above the burst can never be paid: every such request would be refused.
+  const costCheck = (rate: { burst: number; costs: Readonly<Record<string, number>> } | undefined, at: (string | number)[]) => {
+    if (!rate) return;
+    for (const [path, cost] of Object.entries(rate.costs)) {
+      if (cost > rate.burst) problems.push({ path: [...at, 'costs', path], message: `cost ${cost} is above burst ${rate.burst}: every such request would be refused` });
+    }
+  };
+  costCheck(l.rate, ['limits', 'rate']);
+  for (const [name, over] of Object.entries(l.routes)) costCheck(over.rate, ['limits', 'routes', name, 'rate']);
   return problems;
 }
 

@@ -4,6 +4,7 @@ import type { Tenant } from '../tenancy/tenant.js';
 import type { Enforcement } from './endpoints.js';
 import type { QueryEnforcer } from './params.js';
 import type { DotMode } from '../lib/re2.js';
+import type { QueryLimitsConfig } from '../config/schema-limits.js';
 
 /** Reads a JSON document from the same upstream (used to check silence ownership). */
 export type Lookup = (pathAndQuery: string) => Promise<{ status: number; json: unknown }>;
@@ -28,6 +29,17 @@ export interface EnforceInput {
   lookup: Lookup;
   /** How the backend reads "." in label regexes right now (the route's DotModeState); filters read tenant regexes the same way. */
   dotMode: DotMode;
+  /** Query limits of this route and tenant (query and match endpoints); absent: none. */
+  queryLimits?: QueryLimits;
+}
+
+export interface QueryLimits {
+  config: QueryLimitsConfig;
+  /** The route's upstream.headersTimeout: the ceiling of the timeout sent to Prometheus. */
+  routeTimeout: number;
+  /** API path below the route's apiPrefix (the endpoint table's path). */
+  apiPath: string;
+  now: number;
 }
 
 export interface EnforceResult {

@@ -1,11 +1,13 @@
 // The enforce stage: turns an authenticated request into the exact upstream request (or response filter) for its tenant.
 import { GatewayError } from '../errors.js';
 import { tenantSelector } from '../tenancy/tenant.js';
-import { rewriteParams, defaultMatch } from './params.js';
+import { rewriteParams, defaultMatch, type ParamRewrite } from './params.js';
+import type { QueryFacts } from './promql/facts.js';
+import { checkQueryLimits, type QueryAdjust } from './query-limits.js';
 import { filterAlerts, filterRules, filterTargets } from './filters/index.js';
 import { readBody, mediaType } from '../lib/body.js';
 import { planAlertmanager } from './alertmanager-plan.js';
-import type { EnforceInput, EnforceResult } from './plan.js';
+import type { EnforceInput, EnforceResult, QueryLimits } from './plan.js';
 
 export type { EnforceInput, EnforceResult, Plan } from './plan.js';
 
@@ -31,11 +33,13 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
     throw new GatewayError('PG_PATH_REFUSED', 'metadata endpoints are refused: they list metric names across tenants (set allowMetadata on the route to serve them)');
   }
   // Unrestricted tenants (explicit admin policy) bypass rewriting and filtering; the pipeline logs it.
-  if (t.unrestricted) return passthrough();
+  // Query limits still apply to them: a runaway admin script hurts every tenant just the same.
+  if (t.unrestricted) return e.kind === 'query' || e.kind === 'match' ? (x.queryLimits ? planUnrestricted(x, e.kind) : passthrough()) : passthrough();
 
   if (e.kind === 'query' || e.kind === 'match') {
-    const url = rewriteParams(x.search, e.kind, t, x.enforcer);
-    let body: Buffer | null = null;
+    const facts: QueryFacts[] = [];
+    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts);
+    let form: ParamRewrite | undefined;
     let count = url.count;
     const logged = [...url.rewritten];
     if (x.method === 'POST') {
@@ -43,15 +47,16 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
       if (raw.length > 0) {
         const mt = mediaType(x.req.headers['content-type']);
         if (mt !== FORM) throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
-        const form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer);
+        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts);
         count += form.count;
         logged.push(...form.rewritten);
-        body = Buffer.from(form.text);
       }
     }
-    let search = url.text;
+    if (count === 0 && e.kind === 'query') throw new GatewayError('PG_BAD_QUERY', 'missing "query" parameter');
+    const adjust = x.queryLimits && limitQuery(x.queryLimits, e.kind, url.params, form?.params, facts);
+    let search = adjust ? applyAdjust(adjust, url.params, form?.params) : url.text;
+    const body = form ? Buffer.from(adjust ? form.params.toString() : form.text) : null;
     if (count === 0) {
-      if (e.kind === 'query') throw new GatewayError('PG_BAD_QUERY', 'missing "query" parameter');
       search = search === '' ? defaultMatch(t) : `${search}&${defaultMatch(t)}`;
       logged.push(tenantSelector(t));
     }
@@ -65,4 +70,56 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
     return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => fn(b, t, x.dotMode) } };
   }
   return planAlertmanager(x, e, t);
+}
+
+/** The value Prometheus reads for a parameter: Go's FormValue takes the body's first, then the URL's. */
+function effective(url: URLSearchParams, form: URLSearchParams | undefined): (name: string) => string | null {
+  return (name) => (form?.has(name) ? form.get(name) : url.get(name));
+}
+
+function limitQuery(l: QueryLimits, kind: 'query' | 'match', url: URLSearchParams, form: URLSearchParams | undefined, facts: readonly QueryFacts[]): QueryAdjust | undefined {
+  return checkQueryLimits(l.config, l.routeTimeout, { apiPath: l.apiPath, kind, param: effective(url, form), facts, now: l.now });
+}
+
+/** Sets each adjusted parameter once, in the body when there is one (where Prometheus looks first), and drops every other copy. */
+function applyAdjust(adjust: QueryAdjust, url: URLSearchParams, form: URLSearchParams | undefined): string {
+  const target = form ?? url;
+  for (const [k, v] of Object.entries(adjust) as [keyof QueryAdjust, string | undefined][]) {
+    if (v === undefined) continue;
+    url.delete(k);
+    form?.delete(k);
+    target.append(k, v);
+  }
+  return url.toString();
+}
+
+/**
+ * An unrestricted tenant's query or match request: nothing is rewritten, but the limits are checked on the facts
+ * of one parse of each query, and the request goes upstream as it came unless a parameter had to be set.
+ */
+async function planUnrestricted(x: EnforceInput, kind: 'query' | 'match'): Promise<EnforceResult> {
+  const url = new URLSearchParams(x.search);
+  let raw: Buffer | null = null;
+  let form: URLSearchParams | undefined;
+  if (x.method === 'POST') {
+    raw = await readBody(x.req, x.maxBodyBytes);
+    if (raw.length > 0) {
+      const mt = mediaType(x.req.headers['content-type']);
+      if (mt !== FORM) throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
+      form = new URLSearchParams(raw.toString('utf8'));
+    }
+  }
+  const facts: QueryFacts[] = [];
+  const l = x.queryLimits!.config;
+  // Only the PromQL limits need the parse; the others read parameters alone.
+  if (kind === 'query' && x.enforcer.facts && (l.maxSelectorRange !== undefined || l.maxLookback !== undefined)) {
+    for (const q of form?.getAll('query') ?? []) facts.push(x.enforcer.facts(q));
+    for (const q of url.getAll('query')) facts.push(x.enforcer.facts(q));
+  }
+  const adjust = limitQuery(x.queryLimits!, kind, url, form, facts);
+  const search = adjust ? applyAdjust(adjust, url, form) : x.search;
+  const body = form && adjust ? Buffer.from(form.toString()) : raw;
+  return {
+    plan: { type: 'stream', method: x.method, pathAndQuery: withQuery(x.upstreamPath, search), body: x.method === 'POST' ? body ?? Buffer.alloc(0) : null, contentType: form ? FORM : x.req.headers['content-type'] },
+  };
 }

@@ -10,6 +10,15 @@ export interface GatewayMetrics {
   reload(source: string, ok: boolean): void;
   upstreamUp(route: string, up: boolean): void;
   cache(kind: string, hit: boolean): void;
+  /** A request refused by a limit (query limits, rate, concurrency, circuit). */
+  limitRejected(route: string, tenant: string, limit: string): void;
+  /** A rate-limit decision made without the shared store (Redis): admitted (fail open) or refused. */
+  limitStoreFailure(route: string, admitted: boolean): void;
+  upstreamRetry(upstream: string): void;
+  /** Read at scrape time: each upstream's circuit state (0 closed, 1 open, 2 half-open). */
+  circuitsFrom(read: () => Iterable<readonly [string, number]>): void;
+  /** Read at scrape time: requests in flight per route. */
+  inflightFrom(read: () => Iterable<readonly [string, number]>): void;
 }
 
 export interface MetricsOptions {
@@ -73,6 +82,37 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
   });
   const up = new Gauge({ name: 'promgate_upstream_up', help: 'Upstream reachability as last checked for /-/ready.', labelNames: ['route'] as const, registers: [registry] });
   const cacheOps = new Counter({ name: 'promgate_cache_requests_total', help: 'Cache lookups by cache and result.', labelNames: ['cache', 'result'] as const, registers: [registry] });
+  const rejections = new Counter({
+    name: 'promgate_limit_rejections_total',
+    help: 'Requests refused by a limit, by route, tenant (where the tenant label is on) and limit (maxQueryRange, rate, concurrency, circuit, ...).',
+    labelNames: tenantLabel ? ['route', 'tenant', 'limit'] : ['route', 'limit'],
+    registers: [registry],
+  });
+  const storeFailures = new Counter({ name: 'promgate_limit_store_failures_total', help: 'Rate-limit decisions made without the shared store (Redis unreachable), by route and outcome (admitted: fail open, refused: fail closed).', labelNames: ['route', 'outcome'] as const, registers: [registry] });
+  const retries = new Counter({ name: 'promgate_upstream_retries_total', help: 'Upstream calls sent again after their connection failed before anything was sent.', labelNames: ['upstream'] as const, registers: [registry] });
+  // Both gauges are read from the limiters and breakers when scraped; the request path only moves plain numbers.
+  let circuits: () => Iterable<readonly [string, number]> = () => [];
+  let inflight: () => Iterable<readonly [string, number]> = () => [];
+  new Gauge({
+    name: 'promgate_circuit_state',
+    help: 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open.',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [upstream, state] of circuits()) this.labels(upstream).set(state);
+    },
+  });
+  new Gauge({
+    name: 'promgate_inflight_requests',
+    help: 'Requests in flight per route (holding a concurrency slot).',
+    labelNames: ['route'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, n] of inflight()) this.labels(route).set(n);
+    },
+  });
 
   return {
     registry,
@@ -89,5 +129,14 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
     },
     upstreamUp: (route, isUp) => up.labels(route).set(isUp ? 1 : 0),
     cache: (kind, hit) => cacheOps.labels(kind, hit ? 'hit' : 'miss').inc(),
+    limitRejected: (route, tenant, limit) => rejections.inc(tenantLabel ? { route, tenant, limit } : { route, limit }),
+    limitStoreFailure: (route, admitted) => storeFailures.labels(route, admitted ? 'admitted' : 'refused').inc(),
+    upstreamRetry: (upstream) => retries.labels(upstream).inc(),
+    circuitsFrom(read) {
+      circuits = read;
+    },
+    inflightFrom(read) {
+      inflight = read;
+    },
   };
 }

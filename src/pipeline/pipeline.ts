@@ -1,5 +1,5 @@
 // The request pipeline, and the only place that knows the stage order:
-// own endpoints → route → endpoint → authenticate/authorize → headers → tenant/plan → send.
+// own endpoints → route → endpoint → authenticate/authorize → headers → tenant → admit (rate, concurrency) → plan (+ query limits) → send.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderError, toGatewayError, wantsJson } from '../errors.js';
 import type { RequestContext } from './runtime.js';
@@ -8,7 +8,7 @@ import { refusingMethod } from './authenticate.js';
 import { logAccess, nextRequestId } from './access-log.js';
 import { matchEndpointStage, matchRoute } from './match.js';
 import { identify } from './identify.js';
-import { planRequest, prepareHeaders } from './plan.js';
+import { planRequest, prepareHeaders, resolveTenant } from './plan.js';
 import { send } from './send.js';
 import type { Runtime } from './runtime.js';
 
@@ -22,6 +22,7 @@ export function createPipeline(current: () => Runtime, onDone?: () => void) {
       onDone?.();
       logAccess(rt, ctx);
       ctx.onClose?.();
+      ctx.release?.();
     });
     run(rt, ctx).catch((err: unknown) => fail(rt, ctx, err));
   };
@@ -42,6 +43,10 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   const known = identify(rt, ctx, m);
   if (known === false || (known !== true && !(await known))) return;
   const headers = prepareHeaders(rt, ctx, m);
+  resolveTenant(rt, ctx, m, headers);
+  // Rate limit and concurrency slot, once the caller and its tenant are known.
+  const admitted = route.admit(ctx);
+  if (admitted) await admitted;
   const plan = await planRequest(rt, ctx, m, headers);
   await send(rt, ctx, route, plan, headers);
 }
@@ -51,6 +56,8 @@ function fail(rt: Runtime, ctx: RequestContext, err: unknown): void {
   if (ge.code === 'PG_INTERNAL') rt.logger.error({ reqId: ctx.id, err }, 'internal error');
   if (ge.status === 401) rt.metrics.authFailure(ctx.identity?.method ?? refusingMethod(err), ge.code);
   ctx.errorCode = ge.code;
+  // A queued request whose client left is not a refusal anyone saw.
+  if (!ctx.res.destroyed) rt.limits.rejected(ctx, ge.code);
   if (ctx.req.readableEnded === false && !ctx.req.destroyed) ctx.req.resume();
   renderError(ctx.res, ge, wantsJson(ctx.path || '/api/', ctx.req.headers.accept));
 }

@@ -34,9 +34,16 @@ function asItCame(ctx: RequestContext, m: Matched, withBody: boolean): Plan {
   return { type: 'stream', method: m.method, pathAndQuery: withQuery(upstreamPath(ctx), ctx.search), body, contentType: body ? req.headers['content-type'] : undefined };
 }
 
+/** The tenant the identity maps to (403 when none) and its tenant header; none for passthrough and public endpoints. */
+export function resolveTenant(rt: Runtime, ctx: RequestContext, m: Matched, headers: UpstreamHeaders): void {
+  if (m.passthrough || ctx.endpoint!.endpoint.enforce.kind === 'public') return;
+  ctx.tenant = rt.tenants.resolve(ctx.identity!);
+  m.route.tenantHeaders(ctx.tenant, ctx.identity!, headers);
+}
+
 /**
- * Tenant and enforcement: the tenant the identity maps to (403 when none), its tenant header, and the plan
- * that can only see the tenant's series. Routes without tenants (passthrough, public endpoints) forward as they came.
+ * Enforcement: the plan that can only see the tenant's series, within the query limits. Routes without tenants
+ * (passthrough, public endpoints) forward as they came.
  */
 export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, headers: UpstreamHeaders): Promise<Plan> {
   if (m.passthrough) {
@@ -46,12 +53,11 @@ export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, 
   const enforce = ctx.endpoint!.endpoint.enforce;
   if (enforce.kind === 'public') return asItCame(ctx, m, false);
   const route = m.route;
-  ctx.tenant = rt.tenants.resolve(ctx.identity!);
-  route.tenantHeaders(ctx.tenant, ctx.identity!, headers);
   const lookup = ownerLookup(rt, ctx, route, headers);
   const result = await enforceRequest({
-    req: ctx.req, method: m.method, upstreamPath: upstreamPath(ctx), search: ctx.search, enforce, tenant: ctx.tenant,
+    req: ctx.req, method: m.method, upstreamPath: upstreamPath(ctx), search: ctx.search, enforce, tenant: ctx.tenant!,
     allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup, dotMode: route.dotMode.current(),
+    queryLimits: enforce.kind === 'query' || enforce.kind === 'match' ? route.queryLimits(ctx) : undefined,
   });
   ctx.logQuery = result.logQuery;
   return result.plan;

@@ -13,6 +13,8 @@ import type { AuthChain } from './authenticate.js';
 import type { IncomingHttpHeaders, IncomingMessage, ServerResponse } from 'node:http';
 import type { UpstreamCall, UpstreamSigner } from '../upstream/signers/index.js';
 import type { EndpointMatch } from '../enforce/endpoints.js';
+import type { QueryLimits } from '../enforce/plan.js';
+import type { RuntimeLimits } from '../limits/limits.js';
 
 export type UpstreamHeaders = Record<string, string | string[]>;
 
@@ -24,6 +26,10 @@ export interface RouteRuntime extends CompiledRoute {
   readonly enforcer: QueryEnforcer;
   /** Header hygiene: names stripped besides the standard ones (the route's own tenant header). */
   readonly stripHeaders?: ReadonlySet<string>;
+  /** Rate limit, then a concurrency slot (held until the response closes, through ctx.release). */
+  admit(ctx: RequestContext): void | Promise<void>;
+  /** The query limits of this route and caller, for the plan stage. */
+  queryLimits(ctx: RequestContext): QueryLimits;
   /** Adds the route's tenant header (X-Scope-OrgID, …) for this tenant and identity. */
   tenantHeaders(tenant: Tenant, id: Identity, headers: UpstreamHeaders): void;
   /**
@@ -45,7 +51,9 @@ export interface Runtime {
   readonly metrics: GatewayMetrics;
   readonly routes: RouteTable<RouteRuntime>;
   readonly authenticators: readonly Authenticator[];
-  readonly tenants: { resolve(id: Identity): Tenant };
+  readonly tenants: { resolve(id: Identity): Tenant; limitRule(id: Identity): number };
+  /** Limit refusals counted by code, and the in-flight gauge (the per-route checks are on each RouteRuntime). */
+  readonly limits: Pick<RuntimeLimits, 'rejected' | 'inflight'>;
   readonly trust: ProxyTrust;
   /** The /oauth2 endpoints when OIDC sign-in is configured. */
   readonly oauth?: OAuth2Endpoints;
@@ -87,4 +95,6 @@ export interface RequestContext {
   errorCode?: string;
   /** Runs when the response closes, while an upstream call is in flight (aborts it if the client left). */
   onClose?: () => void;
+  /** Hands back the concurrency slot (or leaves the queue) when the response closes. */
+  release?: () => void;
 }

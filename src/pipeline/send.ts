@@ -36,7 +36,10 @@ export async function send(rt: Runtime, ctx: RequestContext, route: RouteRuntime
     if (signing) await signing;
     const refuseAuth = refusesAuth(route);
     if (shared) return await sendShared(ctx, route, { ...shared, pathAndQuery: call.pathAndQuery }, headers, onCancel, refuseAuth);
-    await forwardStream(route.upstream, { method: call.method, pathAndQuery: call.pathAndQuery, headers, body: call.body, onCancel, refuseAuth }, res, fixLocation(route, ctx.identity?.setCookies));
+    // A query or match read sent as a form may be repeated if its connection fails; other POSTs never are.
+    const kind = ctx.endpoint?.endpoint.enforce.kind;
+    const idempotent = Buffer.isBuffer(call.body) && (kind === 'query' || kind === 'match');
+    await forwardStream(route.upstream, { method: call.method, pathAndQuery: call.pathAndQuery, headers, body: call.body, onCancel, refuseAuth, idempotent }, res, fixLocation(route, ctx.identity?.setCookies));
   } catch (err) {
     upstreamFailed(rt, ctx, route, err);
   } finally {

@@ -1,6 +1,6 @@
 // The route table: which configured route owns a path, and the per-route settings compiled once.
 import type { RouteConfig } from '../config/schema.js';
-import { normalizePrefix } from '../config/semantics.js';
+import { normalizePrefix, routeNameOf } from '../config/semantics.js';
 import type { UpstreamKind } from '../enforce/endpoints.js';
 import { DotModeState } from './dot-mode.js';
 import type { Upstream } from '../upstream/pool.js';
@@ -27,7 +27,7 @@ export function compileRoute(cfg: RouteConfig, upstream: Upstream, onCacheLookup
   const prefix = normalizePrefix(cfg.prefix);
   const kind: UpstreamKind = cfg.upstream.type === 'alertmanager' ? 'alertmanager' : 'prometheus';
   return {
-    name: cfg.name ?? (prefix === '/' ? 'default' : prefix.slice(1).replace(/[^a-zA-Z0-9_.-]/g, '_')),
+    name: routeNameOf(cfg),
     prefix,
     cfg,
     kind,

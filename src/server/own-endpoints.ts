@@ -8,6 +8,8 @@ export interface OwnDeps {
   readiness: Readiness;
   /** Set while SIGTERM drains: readiness fails so load balancers stop sending traffic. */
   draining: () => boolean;
+  /** Circuit breakers (an open one fails readiness) and the rate-limit store (reported only). */
+  protections?: () => { ok: boolean; lines: string[] };
 }
 
 function text(res: ServerResponse, status: number, body: string): void {
@@ -25,6 +27,11 @@ export function readyReport(rt: Runtime, deps: OwnDeps): { ok: boolean; lines: s
   for (const s of deps.readiness.snapshot()) {
     if (!s.up) ok = false;
     lines.push(`upstream ${s.route} (${s.url}): ${s.up ? 'reachable' : 'NOT reachable'} (${s.detail})`);
+  }
+  const p = deps.protections?.();
+  if (p) {
+    if (!p.ok) ok = false;
+    lines.push(...p.lines);
   }
   for (const c of rt.credentials()) {
     // No credentials means every request to that upstream fails: not ready.

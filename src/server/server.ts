@@ -11,6 +11,8 @@ import { createPipeline } from '../pipeline/pipeline.js';
 import { Readiness } from './readiness.js';
 import { createOwnEndpoints, serveMetrics } from './own-endpoints.js';
 import type { Upstream } from '../upstream/pool.js';
+import { LimitsState } from '../limits/limits.js';
+import { STATE_VALUE } from '../upstream/breaker.js';
 
 export interface Gateway {
   readonly port: number;
@@ -66,12 +68,27 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const pools = new Map<string, Upstream>();
   let draining = false;
   const readiness = new Readiness(metrics, cfg.server.readyCheckInterval);
+  const limits = new LimitsState();
+  /** Circuit state of every upstream with a breaker, for /-/ready and /metrics. */
+  const circuits = () => [...pools.values()].flatMap((u) => (u.breaker ? [[u.cfg.url, u.breaker] as const] : []));
+  const protections = () => {
+    const lines = limits.readyLines();
+    let ok = true;
+    for (const [url, b] of circuits()) {
+      const st = b.state();
+      if (st === 'open') ok = false;
+      lines.push(`circuit ${url}: ${st}${st === 'open' ? ` (next probe in ${Math.ceil(b.retryIn() / 1000)}s)` : ''}`);
+    }
+    return { ok, lines };
+  };
   const build = (c: Config): Runtime => {
-    const rt = buildRuntime(c, { logger, metrics, pools });
-    rt.own = createOwnEndpoints(rt, { readiness, draining: () => draining });
+    const rt = buildRuntime(c, { logger, metrics, pools, limits });
+    rt.own = createOwnEndpoints(rt, { readiness, draining: () => draining, protections });
     return rt;
   };
   let rt = build(cfg);
+  metrics.circuitsFrom(() => circuits().map(([url, b]) => [url, STATE_VALUE[b.state()]] as const));
+  metrics.inflightFrom(() => rt.limits.inflight());
   let inflight = 0;
   const pipeline = createPipeline(() => rt, () => inflight--);
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
@@ -163,6 +180,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await closed;
       await rt.close();
       await Promise.allSettled([...pools.values()].map((p) => p.close()));
+      await limits.close();
       logger.info('stopped');
     },
   };

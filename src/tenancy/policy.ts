@@ -22,6 +22,8 @@ export interface TenantResolverDeps {
 
 export interface TenantResolver {
   resolve(identity: Identity): Tenant;
+  /** Index in tenants.rules of the first rule with `limits` that matches the identity; -1 when none does. */
+  limitRule(identity: Identity): number;
 }
 
 interface CompiledRule {
@@ -152,7 +154,20 @@ export function createTenantResolver(cfg: TenantsConfig, deps: TenantResolverDep
   const byObject = new WeakMap<Identity, Outcome>();
   const byContent = new LRUCache<string, Outcome>({ max: 10_000 });
 
+  // Rules that carry limits, in config order; usually none, so most requests never test a rule here.
+  const limited = cfg.rules.flatMap((r, i) => (r.limits ? [{ i, matches: rules[i]!.matches }] : []));
+  const ruleOf = new WeakMap<Identity, number>();
+
   return {
+    limitRule(id: Identity): number {
+      if (limited.length === 0) return -1;
+      let i = ruleOf.get(id);
+      if (i === undefined) {
+        i = limited.find((r) => r.matches(id))?.i ?? -1;
+        ruleOf.set(id, i);
+      }
+      return i;
+    },
     resolve(id: Identity): Tenant {
       let out = byObject.get(id);
       if (out === undefined) {

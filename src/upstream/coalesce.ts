@@ -192,7 +192,8 @@ export class Coalescer {
       else this.open.set(r.pathAndQuery, [entry]);
       entry.group.members.add(m);
       r.onCancel?.(() => entry.group.leave(m));
-      this.pool.dispatch({ path: this.basePath + r.pathAndQuery, method: r.method, headers: r.headers, body: r.body }, entry.group);
+      // Every coalesced call is a read (GET, or a query form POST read whole), so it may be retried on a failed connect.
+      this.pool.dispatch({ path: this.basePath + r.pathAndQuery, method: r.method, headers: r.headers, body: r.body, idempotent: true } as Dispatcher.DispatchOptions, entry.group);
     });
   }
 

@@ -2,10 +2,12 @@
 import type { ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import type { Readable } from 'node:stream';
-import { errors as undiciErrors } from 'undici';
 import { GatewayError } from '../errors.js';
+
+export { classifyUpstreamError, upstreamError, type UpstreamFailure } from './failure.js';
 import { ResponseStreamer, type OnHead } from './stream-handler.js';
 import type { Upstream } from './pool.js';
+import type { GuardedDispatchOptions } from './guard.js';
 
 export interface ForwardRequest {
   method: string;
@@ -19,23 +21,8 @@ export interface ForwardRequest {
   onCancel?: (cancel: () => void) => void;
   /** forwardStream only: the request is signed, so a 401/403 rejects with UpstreamRefused instead of streaming. */
   refuseAuth?: boolean;
-}
-
-export type UpstreamFailure = 'unavailable' | 'timeout' | 'reset' | 'aborted';
-
-/** Classify an undici/network error: refused or DNS → unavailable (502), timeouts → timeout (504). */
-export function classifyUpstreamError(err: unknown): UpstreamFailure {
-  const e = err as { code?: string; name?: string; cause?: { code?: string } };
-  const code = e?.code ?? e?.cause?.code ?? '';
-  if (e?.name === 'AbortError' || code === 'UND_ERR_ABORTED' || err instanceof undiciErrors.RequestAbortedError) return 'aborted';
-  if (code === 'UND_ERR_CONNECT_TIMEOUT' || code === 'UND_ERR_HEADERS_TIMEOUT' || code === 'UND_ERR_BODY_TIMEOUT' || code === 'ETIMEDOUT') return 'timeout';
-  if (code === 'UND_ERR_SOCKET' || code === 'ECONNRESET' || code === 'EPIPE') return 'reset';
-  return 'unavailable';
-}
-
-export function upstreamError(failure: UpstreamFailure, upstreamName: string, err: unknown): GatewayError {
-  if (failure === 'timeout') return new GatewayError('PG_UPSTREAM_TIMEOUT', `upstream ${upstreamName} timed out`, { cause: err });
-  return new GatewayError('PG_UPSTREAM_UNAVAILABLE', `upstream ${upstreamName} is unavailable`, { cause: err });
+  /** A POST that is a read (a Prometheus query form) and may be sent again if its connection fails. */
+  idempotent?: boolean;
 }
 
 /**
@@ -48,7 +35,7 @@ export function forwardStream(up: Upstream, fr: ForwardRequest, res: ServerRespo
     const body = fr.body ?? null;
     const h = new ResponseStreamer(res, body, onHead, resolve, reject, fr.refuseAuth);
     fr.onCancel?.(() => h.cancel());
-    up.pool.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body }, h);
+    up.dispatcher.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body, idempotent: fr.idempotent } as GuardedDispatchOptions, h);
   });
 }
 
@@ -60,7 +47,7 @@ export interface WholeResponse {
 
 /** Read the whole upstream answer (for responses that must be filtered), refusing bodies over `limit` bytes. */
 export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: number): Promise<WholeResponse> {
-  const r = await up.pool.request({
+  const r = await up.dispatcher.request({
     path: up.basePath + fr.pathAndQuery,
     method: fr.method as 'GET',
     headers: fr.headers,

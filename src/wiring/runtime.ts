@@ -1,4 +1,5 @@
 // Builds everything a request needs from one frozen Config; a reload builds a new Runtime and swaps it in whole.
+import { buildLimits, LimitsState, type RuntimeLimits } from '../limits/limits.js';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
@@ -28,6 +29,8 @@ export interface RuntimeDeps {
   metrics: GatewayMetrics;
   /** Pools kept across reloads, keyed by their upstream settings, so a reload does not drop warm connections. */
   pools: Map<string, Upstream>;
+  /** Limiter state kept across reloads (buckets, in-flight counts, the Redis connection); one per process. */
+  limits?: LimitsState;
 }
 
 export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
@@ -67,15 +70,21 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
     lenient: createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength }),
     strict: createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength, errorOnConflict: true }),
   };
-  const routes = cfg.routes.map((r) => {
+  const limitState = deps.limits ?? new LimitsState();
+  const compiled = cfg.routes.map((r) => {
     const key = JSON.stringify(r.upstream);
     let up = deps.pools.get(key);
-    if (!up) deps.pools.set(key, (up = createUpstream(r.upstream, { onReload: tlsReloaded(r.upstream.url, deps) })));
+    if (!up) {
+      const upstreamDeps = { clock: limitState.clock, logger, onRetry: (u: string) => metrics.upstreamRetry(u), onReload: tlsReloaded(r.upstream.url, deps) };
+      deps.pools.set(key, (up = createUpstream(r.upstream, upstreamDeps)));
+    }
     usedPools.add(key);
-    return compileRouteRuntime(compileRoute(r, up, (hit) => metrics.cache('results', hit)), { cfg, byMethod, enforcers, logger, signers });
+    return compileRoute(r, up, (hit) => metrics.cache('results', hit));
   });
   const claimNames = { namespaces: cfg.auth.jwt?.namespacesClaim ?? 'namespaces', labels: cfg.auth.jwt?.labelsClaim ?? 'labels' };
   const tenants = createTenantResolver(cfg.tenants, { logger, claimNames });
+  const limits = buildLimits(cfg, compiled, { logger, metrics, trust, limitRule: (id) => tenants.limitRule(id), state: limitState });
+  const routes = compiled.map((r) => compileRouteRuntime(r, { cfg, byMethod, enforcers, logger, signers, limits }));
   const authenticators = [...byMethod.values()];
 
   return {
@@ -85,6 +94,7 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
     routes: new RouteTable(routes),
     authenticators,
     tenants,
+    limits,
     trust,
     oauth: oidc?.endpoints,
     skipAuth: oidcCfg && oidcCfg.skipAuthRoutes.length > 0 ? createSkipAuthMatcher(oidcCfg.skipAuthRoutes) : undefined,
@@ -127,6 +137,7 @@ interface RouteDeps {
   logger: Logger;
   /** Every signer made, so a refused build or a closed runtime stops their credential refreshers. */
   signers: UpstreamSigner[];
+  limits: RuntimeLimits;
 }
 
 /** One route's stages, built once: its auth chain, enforcer, tenant header, header hygiene and signer. */
@@ -158,6 +169,8 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
       const v = header(tenant, id);
       if (v !== '') headers[headerName!] = v;
     },
+    admit: (ctx) => deps.limits.admit(route, ctx),
+    queryLimits: (ctx) => deps.limits.queryLimits(route, ctx),
     sign: signer ? (call) => signCall(signer, target, call) : () => undefined,
     signer,
     callerCredentials: route.cfg.upstream.auth.type === 'passthrough'

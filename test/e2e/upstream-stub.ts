@@ -21,7 +21,8 @@ export interface Stub {
 
 export type StubHandler = (req: IncomingMessage, res: ServerResponse, body: string) => void;
 
-export async function startStub(handler: StubHandler): Promise<Stub> {
+/** `port` 0 (the default) lets the kernel choose; a given port lets a test bring an upstream up where promgate already points. */
+export async function startStub(handler: StubHandler, port = 0): Promise<Stub> {
   const received: Received[] = [];
   const stub = { aborted: 0 } as Stub;
   const server: Server = createServer((req, res) => {
@@ -29,16 +30,20 @@ export async function startStub(handler: StubHandler): Promise<Stub> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      // promgate's readiness probes come on its own timer, at any moment of a test: they are not recorded.
-      if (!(req.url ?? '').endsWith('/-/ready')) received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      // promgate's readiness and build-info probes come on its own timer, at any moment of a test: they are not recorded.
+      const url = req.url ?? '';
+      if (!url.endsWith('/-/ready') && !url.endsWith('/api/v1/status/buildinfo')) received.push({ method: req.method ?? '', url, headers: req.headers, body });
       res.on('close', () => {
         if (!res.writableFinished) stub.aborted++;
       });
       handler(req, res, body);
     });
   });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  const port = (server.address() as AddressInfo).port;
+  await new Promise<void>((r, j) => {
+    server.once('error', j);
+    server.listen(port, '127.0.0.1', () => r());
+  });
+  port = (server.address() as AddressInfo).port;
   Object.assign(stub, {
     url: `http://127.0.0.1:${port}`,
     port,

@@ -1,11 +1,8 @@
 // Server-side sessions in Redis: the cookie carries only a sealed ticket <id>.<key>; Redis holds the session encrypted with <key>.
 import { randomBytes } from 'node:crypto';
-import { createRequire } from 'node:module';
 import type { Redis } from 'ioredis';
-import type * as IORedis from 'ioredis';
+import { loadRedis } from '../../lib/redis.js';
 
-/** ioredis (~24 MB of RSS) is loaded only when a Redis session store is configured. */
-const loadRedis = (): typeof IORedis.Redis => (createRequire(import.meta.url)('ioredis') as typeof IORedis).Redis;
 import type { CookieJar } from './cookies.js';
 import { joinCookieValue } from './chunk.js';
 import { createSealer, decodeSealed, openWithKey, sealWithKey } from './seal.js';

@@ -6,6 +6,7 @@ import type { RestrictedTenant } from '../../tenancy/tenant.js';
 import { DEFAULT_MAX_QUERY_LENGTH } from './parse.js';
 import { prepare, rewrite } from './rewrite.js';
 import type { EnforceOptions } from './rewrite.js';
+import { FactsCollector, scanFacts, type QueryFacts } from './facts.js';
 
 export type { EnforceOptions } from './rewrite.js';
 
@@ -31,12 +32,24 @@ export function enforceMatch(selector: string, tenant: RestrictedTenant, opts?: 
   }
 }
 
-export interface PromqlEnforcer {
-  query(q: string, t: RestrictedTenant): string;
-  match(s: string, t: RestrictedTenant): string;
+/** Rewrite a query and report its time facts (query limits) from the same parse. */
+export function enforceQueryWithFacts(query: string, tenant: RestrictedTenant, opts?: EnforceOptions): { text: string; facts: QueryFacts } {
+  const text = rewrite(query, prepare(tenant), opts, false, collector);
+  return { text, facts: collector.result() };
 }
 
-type Outcome = { ok: string } | { err: GatewayError };
+const collector = new FactsCollector();
+
+export interface PromqlEnforcer {
+  /** `facts`, when given, receives the query's time facts (from the cache, or from the rewrite's own walk). */
+  query(q: string, t: RestrictedTenant, facts?: QueryFacts[]): string;
+  match(s: string, t: RestrictedTenant): string;
+  /** Facts of a query that is not rewritten (an unrestricted tenant's): parsed once, cached. */
+  facts(q: string): QueryFacts;
+}
+
+type Done = { ok: string; facts?: QueryFacts };
+type Outcome = Done | { err: GatewayError };
 
 /**
  * The same two functions behind an LRU keyed by (canonical tenant, input, kind). Refusals
@@ -54,16 +67,24 @@ export function createPromqlEnforcer(
     sizeCalculation: (v, k) => 2 * (k.length + ('ok' in v ? v.ok.length : 64)),
   });
   const maxLength = opts.maxQueryLength ?? DEFAULT_MAX_QUERY_LENGTH;
-  const run = (kind: 'q' | 'm', input: string, t: RestrictedTenant): string => {
+  const compute = (kind: 'q' | 'm' | 'f', input: string, t: RestrictedTenant | undefined): Outcome => {
+    if (kind === 'q') {
+      const r = enforceQueryWithFacts(input, t!, opts);
+      return { ok: r.text, facts: r.facts };
+    }
+    if (kind === 'm') return { ok: enforceMatch(input, t!, opts) };
+    return { ok: '', facts: scanFacts(input, maxLength) };
+  };
+  const run = (kind: 'q' | 'm' | 'f', input: string, t: RestrictedTenant | undefined): Done => {
     // Oversize input is refused without building (or caching) a key as large as itself.
     if (input.length > maxLength) throw new GatewayError('PG_QUERY_TOO_LONG', `query is longer than ${maxLength} bytes`);
     // The NUL cannot occur in tenantSelector output (JSON escapes control characters),
     // so the key splits back into exactly one (kind, tenant, input) triple.
-    const key = `${kind}${tenantSelector(t)}\u0000${input}`;
+    const key = `${kind}${t ? tenantSelector(t) : ''}\u0000${input}`;
     let hit = cache.get(key);
     if (hit === undefined) {
       try {
-        hit = { ok: kind === 'q' ? enforceQuery(input, t, opts) : enforceMatch(input, t, opts) };
+        hit = compute(kind, input, t);
       } catch (e) {
         if (!(e instanceof GatewayError)) throw e;
         hit = { err: e };
@@ -71,7 +92,15 @@ export function createPromqlEnforcer(
       cache.set(key, hit);
     }
     if ('err' in hit) throw hit.err;
-    return hit.ok;
+    return hit;
   };
-  return { query: (q, t) => run('q', q, t), match: (s, t) => run('m', s, t) };
+  return {
+    query(q, t, facts) {
+      const hit = run('q', q, t);
+      if (facts) facts.push(hit.facts!);
+      return hit.ok;
+    },
+    match: (s, t) => run('m', s, t).ok,
+    facts: (q) => run('f', q, undefined).facts!,
+  };
 }

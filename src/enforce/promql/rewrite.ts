@@ -11,6 +11,7 @@ import { advance, commentIsSafe, readSelector, SelectorScan } from './scan.js';
 import type { Insert } from './scan.js';
 import { decodePromString } from './strings.js';
 import { singleSelectorProblem, verifyRewrite } from './verify.js';
+import type { FactsCollector } from './facts.js';
 
 export interface EnforceOptions {
   /** Refuse (403) selectors whose own matchers can never match inside the tenant. */
@@ -80,8 +81,9 @@ function checkInfoCall(c: TreeCursor, src: string): void {
 /**
  * The rewrite itself. Every VectorSelector gets the tenant text; nothing else changes, and
  * the pieces are joined front to back from the original offsets, so no offset ever moves.
+ * With `facts`, the same walk also records how far back in time the expression reads (query limits).
  */
-export function rewrite(src: string, p: Prepared, opts: EnforceOptions | undefined, single: boolean): string {
+export function rewrite(src: string, p: Prepared, opts: EnforceOptions | undefined, single: boolean, facts?: FactsCollector): string {
   const maxBytes = opts?.maxQueryLength ?? DEFAULT_MAX_QUERY_LENGTH;
   checkInput(src, maxBytes);
   // Each selector grows by the tenant text, so `sum(x,x,x,…)` could swell 64 KiB into
@@ -100,6 +102,7 @@ export function rewrite(src: string, p: Prepared, opts: EnforceOptions | undefin
   }
   const conflicts = opts?.errorOnConflict === true;
   const c = tree.cursor();
+  facts?.reset();
   let out = '';
   let last = 0;
   let selectors = 0;
@@ -107,6 +110,7 @@ export function rewrite(src: string, p: Prepared, opts: EnforceOptions | undefin
     const type = c.type;
     if (type.isError) throw syntaxError(src, c.from, c.to);
     let descend = true;
+    facts?.visit(c, src);
     if (type.id === VectorSelector) {
       descend = false;
       readSelector(c, src, scan);

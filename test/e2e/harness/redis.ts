@@ -34,11 +34,13 @@ function inline(port: number, line: string): Promise<string> {
   });
 }
 
-export async function startRedis(): Promise<RedisInstance> {
+/** `port`: start on this port (a restart where clients already point); default: a free one. */
+export async function startRedis(port?: number): Promise<RedisInstance> {
   // The working directory keeps redis from writing anywhere else, even though persistence is off.
   const dir = makeTempDir('redis');
+  const onPort = port === undefined ? withFreePort : <T>(start: (p: number) => Promise<T>) => start(port);
   try {
-    return await withFreePort(async (port) => {
+    return await onPort(async (port) => {
       const proc = spawnProc(`redis:${port}`, REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path, '--protected-mode', 'no'], { cwd: dir.path });
       try {
         await waitFor(async () => (await inline(port, 'PING')) === '+PONG', { what: `redis-server on ${port}`, timeoutMs: 10_000, intervalMs: 50, procs: [proc] });
