@@ -41,17 +41,22 @@ async function json<T>(url: string): Promise<T> {
   return (await r.json()) as T;
 }
 
-/** Starts a backend on a free port, retrying with another port when the first one was taken meanwhile. */
-async function withPort(start: (port: number) => Backend, ready: (b: Backend) => Promise<boolean>): Promise<Backend> {
+/**
+ * Starts a backend on a free port, retrying with another port when the first one was taken meanwhile. Every
+ * process is added to `live` as soon as it is spawned, so a Ctrl-C during start-up stops it too.
+ */
+async function withPort(live: Backend[], start: (port: number) => Backend, ready: (b: Backend) => Promise<boolean>): Promise<Backend> {
   let last: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const b = start(await freePort());
+    live.push(b);
     try {
       await until(`${b.name} ${b.url}/-/ready`, () => ready(b), [b]);
       return b;
     } catch (e) {
       last = e as Error;
       await b.stop();
+      live.splice(live.indexOf(b), 1);
       if (!/address already in use/i.test(b.tail(50))) break;
     }
   }
@@ -91,13 +96,11 @@ export async function demoCommand(opts: DemoOptions): Promise<void> {
   try {
     say(`promgate demo: starting Prometheus and Alertmanager (data in ${dir})…`);
     expo = await startDemoExposition();
-    const am = await withPort((p) => startAlertmanager(bins.alertmanager, dir, p), (b) => httpOk(`${b.url}/-/ready`));
-    backends.push(am);
+    const am = await withPort(backends, (p) => startAlertmanager(bins.alertmanager, dir, p), (b) => httpOk(`${b.url}/-/ready`));
     const amPort = Number(new URL(am.url).port);
     const target = expo.target;
-    const prom = await withPort((p) => startPrometheus(bins.prometheus, dir, p, target, amPort), (b) => httpOk(`${b.url}/-/ready`));
-    backends.push(prom);
-    for (const b of backends) void b.exited.then(() => void stopAll(1, `${b.name} exited unexpectedly; its log ends with:\n${b.tail()}`));
+    const prom = await withPort(backends, (p) => startPrometheus(bins.prometheus, dir, p, target, amPort), (b) => httpOk(`${b.url}/-/ready`));
+    for (const b of [am, prom]) void b.exited.then(() => void stopAll(1, `${b.name} exited unexpectedly; its log ends with:\n${b.tail()}`));
 
     const users = await Promise.all(DEMO_USERS.map(async (u) => ({ username: u.username, password: await hashPassword(u.password, { algorithm: 'bcrypt', cost: 10 }), namespace: u.namespace })));
     writeFileSync(join(dir, 'users.yaml'), stringify({ users }));

@@ -105,6 +105,25 @@ test('demo: the printed curl lines show tenant isolation, and SIGINT stops every
   }
 });
 
+test('demo: SIGTERM while it is still starting stops what it already started', { timeout: 120_000 }, async () => {
+  const demo = spawnProc('demo-early', process.execPath, [PROMGATE_ENTRY, 'demo', '--port', '0'], { cwd: REPO_ROOT });
+  try {
+    // Alertmanager is started (and waited for) before Prometheus: stop the demo as soon as it exists.
+    const started = await waitFor(() => {
+      const kids = descendants(demo.pid!);
+      return kids.some((p) => readFileSync(`/proc/${p}/cmdline`, 'utf8').includes('alertmanager')) ? kids : undefined;
+    }, { what: 'the demo\'s first backend', timeoutMs: 60_000, intervalMs: 20, procs: [demo] });
+    const dir = /data in (\S+?)\)/.exec(demo.stdoutLines().join('\n'))?.[1];
+    demo.kill('SIGTERM');
+    await demo.waitExit();
+    const after = [...new Set([...started, ...descendants(demo.pid!)])];
+    for (const pid of after) assert.ok(pidGone(pid), `process ${pid} started by the demo is gone`);
+    if (dir) assert.ok(!existsSync(dir), `${dir} removed`);
+  } finally {
+    await demo.stop('SIGKILL');
+  }
+});
+
 test('demo without the Debian binaries: as a user it prints the apt line; as root it runs apt-get', { skip: process.getuid?.() !== 0 ? 'needs root to run as another user' : false }, () => {
   const tmp = makeTempDir('demo-apt');
   chmodSync(tmp.path, 0o755);
