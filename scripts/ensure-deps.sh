@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end tests and the benchmark run for real, when they are missing.
+# Installs the Debian packages the end-to-end tests and the benchmark run for real, when they are missing, and builds the deploy tests' helm.
 set -euo pipefail
 declare -A BIN=(
   [prometheus]=/usr/bin/prometheus
@@ -14,6 +14,8 @@ missing=()
 for pkg in "${!BIN[@]}"; do
   [ -x "${BIN[$pkg]}" ] || missing+=("$pkg")
 done
+# helm and kubeschema for the deploy tests: built once with Go (minutes) and cached outside the repo.
+if command -v go >/dev/null; then bash "$(dirname "$0")/deploy-tools.sh" >/dev/null || echo "promgate tests: helm/kubeschema not built; the deploy tests will fail with the reason" >&2; fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "promgate tests: installing ${missing[*]} with apt-get" >&2

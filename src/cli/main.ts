@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The promgate command line: run, check, schema, hash-password, version.
+// The promgate command line: run, demo, check, schema, hash-password, version.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
@@ -8,6 +8,7 @@ import { loadConfig, deepMerge } from '../config/load.js';
 import { ConfigError } from '../config/errors.js';
 import { addK8spinFlags, k8spinOverrides } from './k8spin-flags.js';
 import { runCommand } from './run.js';
+import { demoCommand } from './demo.js';
 import { hashPassword } from '../authn/password.js';
 import { parseOauth2ProxyOptions, type Oauth2ProxyOptions } from './oauth2-proxy-flags.js';
 import { azureProxyOverrides, parseAzureProxyOptions, parseLogLevel, type AzureProxyOptions } from './azure-proxy-flags.js';
@@ -57,6 +58,14 @@ run.action(async (opts: Record<string, unknown>) => {
   if (Object.keys(extra).length) deepMerge(overrides, { server: extra });
   await runCommand({ file, overrides, env: process.env }).catch((e: Error) => fail(e.message));
 });
+
+program
+  .command('demo')
+  .description('start real Prometheus and Alertmanager with multi-tenant demo data and promgate in front of them (Ctrl-C stops all)')
+  .addOption(new Option('--port <port>', 'gateway port (0: any free port)').argParser(Number).default(9092))
+  .addOption(new Option('--host <address>', 'gateway address').default('127.0.0.1'))
+  .addOption(new Option('--log-level <level>', "the gateway's log level (info shows every request)").choices(['trace', 'debug', 'info', 'warn', 'error']).default('warn'))
+  .action((opts: { port: number; host: string; logLevel: string }) => demoCommand(opts));
 
 program
   .command('check')
