@@ -98,11 +98,12 @@ test('Redis stopped: failOpen routes admit (logged, counted), fail-closed routes
   assert.equal(closed.retryAfter, '1');
   assert.equal(await metric(a, 'promgate_limit_store_failures_total', 'route="open",outcome="admitted"'), 1);
   assert.equal(await metric(a, 'promgate_limit_store_failures_total', 'route="closed",outcome="refused"'), 1);
-  assert.ok(a.logLines().some((l) => l.route === 'open' && /shared store cannot be reached/.test(String(l.msg))), 'the outage is logged');
+  // The log line is written asynchronously: wait for it (bounded) rather than expect it with the answer.
+  await waitFor(() => a.logLines().some((l) => l.route === 'open' && /shared store cannot be reached/.test(String(l.msg))), { what: 'the outage is logged', procs: [a.proc] });
 
   // Same port, empty Redis (no persistence): both processes reconnect by themselves, no restart.
   redis = await startRedis(redisPort);
   await Promise.all([connected(a), connected(b)]);
   await sharedBurst('closed');
-  assert.ok(a.logLines().some((l) => /answers again/.test(String(l.msg))), 'the recovery is logged');
+  await waitFor(() => a.logLines().some((l) => /answers again/.test(String(l.msg))), { what: 'the recovery is logged', procs: [a.proc] });
 });

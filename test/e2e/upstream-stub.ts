@@ -30,9 +30,8 @@ export async function startStub(handler: StubHandler, port = 0): Promise<Stub> {
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      // promgate's readiness and build-info probes come on its own timer, at any moment of a test: they are not recorded.
-      const url = req.url ?? '';
-      if (!url.endsWith('/-/ready') && !url.endsWith('/api/v1/status/buildinfo')) received.push({ method: req.method ?? '', url, headers: req.headers, body });
+      // promgate's readiness probes come on its own timer, at any moment of a test: they are not recorded.
+      if (!(req.url ?? '').endsWith('/-/ready')) received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
       res.on('close', () => {
         if (!res.writableFinished) stub.aborted++;
       });
