@@ -17,7 +17,7 @@ const skip = tools.status === 3 ? `skipped: ${tools.stderr.trim()}` : false;
 const HELM = toolPath('HELM');
 const KUBESCHEMA = toolPath('KUBESCHEMA');
 const CHART = join(REPO_ROOT, 'deploy/helm/promgate');
-const MODES = ['multi-tenant', 'oauth2-proxy-nginx', 'oauth2-proxy-traefik', 'sidecar-managed-prometheus'] as const;
+const MODES = ['multi-tenant', 'oauth2-proxy-nginx', 'oauth2-proxy-traefik', 'sidecar-managed-prometheus', 'sidecar-managed-prometheus-aws'] as const;
 
 // ---- helpers ----------------------------------------------------------------------------------------------------
 
@@ -25,7 +25,7 @@ const MODES = ['multi-tenant', 'oauth2-proxy-nginx', 'oauth2-proxy-traefik', 'si
 interface Obj {
   apiVersion: string;
   kind: string;
-  metadata: { name: string; annotations?: Record<string, string> };
+  metadata: { name: string; annotations?: Record<string, string>; labels?: Record<string, string> };
   spec?: unknown;
   data?: Record<string, string>;
   stringData?: Record<string, string>;
@@ -42,16 +42,17 @@ interface Container {
   volumeMounts: { name: string; mountPath: string }[];
 }
 interface PodSpec {
+  serviceAccountName: string;
   containers: Container[];
   volumes: { name: string; configMap?: { name: string }; secret?: { secretName: string } }[];
   securityContext: { runAsNonRoot?: boolean; seccompProfile: { type: string } };
   terminationGracePeriodSeconds: number;
 }
-interface DeploymentSpec { template: { metadata: { annotations: Record<string, string> }; spec: PodSpec } }
+interface DeploymentSpec { template: { metadata: { annotations: Record<string, string>; labels: Record<string, string> }; spec: PodSpec } }
 /** promgate's config as rendered (the parts the tests read). */
 interface RenderedConfig {
   server: { shutdownTimeout: string; metricsPort: number };
-  routes: { prefix: string; upstream: { auth?: { type: string; tokenFile?: string } } }[];
+  routes: { prefix: string; upstream: { url: string; auth?: { type: string; tokenFile?: string; region?: string } } }[];
   auth: { anonymous?: boolean; basic?: { usersFile: string }; oidc?: { clientSecretFile: string; cookie: { secretFile: string } } };
 }
 const spec = <T>(o: Obj): T => o.spec as T;
@@ -222,14 +223,33 @@ test('oauth2-proxy behind Traefik: a forwardAuth Middleware at the Service\'s /o
   assert.deepEqual(Object.keys(secret.stringData!).sort(), ['client-secret', 'cookie-secret']);
 });
 
-test('sidecar for managed Prometheus: anonymous in, credentials out from a mounted Secret, only the named clients may call it', { skip }, () => {
+test('sidecar for managed Prometheus (Azure): anonymous in, signed out with Entra ID workload identity, no stored credential, only the named clients may call it', { skip }, () => {
   toolsOk();
   const { objs } = render([example('sidecar-managed-prometheus')]);
   const cfg = configOf(objs);
   assert.equal(cfg.auth.anonymous, true);
-  assert.deepEqual(cfg.routes[0]!.upstream.auth, { type: 'bearer', tokenFile: '/etc/promgate/upstream/token' });
-  assert.ok(podOf(objs).volumes.some((v) => v.secret?.secretName === 'promgate-upstream'), 'the existing credentials Secret is mounted');
+  assert.match(cfg.routes[0]!.upstream.url, /^https:\/\/[^/]+\.prometheus\.monitor\.azure\.com$/);
+  assert.deepEqual(cfg.routes[0]!.upstream.auth, { type: 'azure' }, 'signed with Entra ID (credential auto: workload identity from the injected AZURE_* variables)');
+  const pod = spec<DeploymentSpec>(one(objs, 'Deployment')).template;
+  assert.equal(pod.metadata.labels['azure.workload.identity/use'], 'true', 'the workload-identity webhook injects the token into this pod');
+  const sa = one(objs, 'ServiceAccount');
+  assert.equal(pod.spec.serviceAccountName, sa.metadata.name);
+  assert.match(sa.metadata.annotations?.['azure.workload.identity/client-id'] ?? '', /^[0-9a-f-]{36}$/);
+  assert.ok(!pod.spec.volumes.some((v) => v.name === 'upstream') && !objs.some((o) => o.kind === 'Secret'), 'no bearer token or other stored credential');
   assert.deepEqual(netpolIngress(objs)[0]!.from, [{ podSelector: { matchLabels: { 'app.kubernetes.io/name': 'grafana' } } }]);
+});
+
+test('sidecar for managed Prometheus (AWS): anonymous in, SigV4-signed out with IRSA, no stored credential', { skip }, () => {
+  toolsOk();
+  const { objs } = render([example('sidecar-managed-prometheus-aws')]);
+  const cfg = configOf(objs);
+  assert.equal(cfg.auth.anonymous, true);
+  assert.deepEqual(cfg.routes[0]!.upstream.auth, { type: 'aws', region: 'eu-west-1' });
+  const pod = spec<DeploymentSpec>(one(objs, 'Deployment')).template;
+  const sa = one(objs, 'ServiceAccount');
+  assert.equal(pod.spec.serviceAccountName, sa.metadata.name);
+  assert.match(sa.metadata.annotations?.['eks.amazonaws.com/role-arn'] ?? '', /^arn:aws:iam::\d{12}:role\//);
+  assert.ok(!pod.spec.volumes.some((v) => v.name === 'upstream') && !objs.some((o) => o.kind === 'Secret'), 'no stored credential');
 });
 
 test('a config change changes the checksum annotation (pods roll); the same values keep it', { skip }, () => {
