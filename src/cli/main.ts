@@ -125,7 +125,7 @@ let argv = process.argv;
 if (argv[2] === 'run') {
   // oauth2-proxy's flags and OAUTH2_PROXY_* variables are taken first; everything else goes to the parser below.
   oauth2 = parseOauth2ProxyOptions(argv.slice(3), process.env);
-  if (oauth2.unsupported.length > 0) fail(`unsupported oauth2-proxy option(s): ${oauth2.unsupported.join(', ')} (see the README's migration table)`);
+  if (oauth2.unsupported.length > 0) fail(`unsupported oauth2-proxy option(s): ${oauth2.unsupported.join(', ')} (see docs/migration.md, "Migrating from oauth2-proxy")`);
   if (oauth2.errors.length > 0) fail(oauth2.errors.join('\n'));
   for (const name of oauth2.ignored) process.stderr.write(`promgate: oauth2-proxy option ${name} has no effect here and is ignored\n`);
   // Then the Azure prometheus-proxy's (--prometheus-url, --azure-*); --port and --log-level stay shared.

@@ -20,7 +20,7 @@ let app: Stub;
 let direct: Stub;
 
 /**
- * The README's nginx setup (plus X-Forwarded-Method, as ingress-nginx sends it): every path needs the auth
+ * The nginx setup of docs/signin.md (plus X-Forwarded-Method, as ingress-nginx sends it): every path needs the auth
  * subrequest, promgate's skipAuthRoutes decide what is public. `proxy_pass http://app;` without a URI passes the
  * client's request line unchanged, so the app gets "/public/..;/admin" byte for byte, and a servlet app would
  * serve /admin. The auth subrequest's status is echoed in X-Auth-Status on the sign-in redirect.
