@@ -1,4 +1,6 @@
 // HTTP Basic authentication against a users file and/or an htpasswd file, with a keyed credential cache.
+import { readFileSync } from 'node:fs';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
 import type { BasicAuthConfig } from '../config/schema-auth.js';
@@ -6,7 +8,7 @@ import { GatewayError } from '../errors.js';
 import { parseHtpasswd, type HtpasswdEntry } from './htpasswd.js';
 import type { AuthRequest, Authenticator, Identity } from './identity.js';
 import { dummyLike, verifyStored, type StoredPassword } from './password.js';
-import { createReloadableFile, type ReloadableFile, type SourceDeps } from './reloadable.js';
+import { createReloadableFile, FileConfigError, type ReloadableFile, type SourceDeps } from './reloadable.js';
 import { parseUsersFile, type UsersFileEntry } from './users-file.js';
 
 /** RFC 7617 caps nothing, but a credential longer than this is an attack or a mistake. */
@@ -23,7 +25,7 @@ interface CacheEntry { identity: Identity; expires: number }
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps): Authenticator {
-  if (!cfg.usersFile && !cfg.htpasswdFile) throw new Error('auth.basic: set usersFile and/or htpasswdFile');
+  if (!cfg.usersFile && !cfg.htpasswdFile) throw ConfigError.at(['auth', 'basic'], 'set usersFile and/or htpasswdFile');
   const realm = cfg.realm.replace(/[\\"]/g, '\\$&');
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
   const malformed = (why: string): GatewayError => new GatewayError('PG_AUTHN_MALFORMED', `malformed Basic credentials: ${why}`, { headers: challenge });
@@ -140,6 +142,31 @@ export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps)
   };
 }
 
+/** What building the authenticator would refuse in its files (unreadable, malformed, a user in both), with key paths. */
+export function basicFileProblems(cfg: BasicAuthConfig): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const read = <T>(key: 'usersFile' | 'htpasswdFile', parse: (text: string, path: string) => T[]): T[] => {
+    const path = cfg[key];
+    if (path === undefined) return [];
+    try {
+      return parse(readFileSync(path, 'utf8'), path);
+    } catch (e) {
+      const err = e as NodeJS.ErrnoException;
+      const message = err instanceof FileConfigError ? err.problems.join('; ') : `cannot read "${path}": ${err.code === 'ENOENT' ? 'no such file' : err.message}`;
+      out.push({ path: ['auth', 'basic', key], message });
+      return [];
+    }
+  };
+  const users = read('usersFile', (t, p) => parseUsersFile(t, p, { plaintextAllowed: cfg.allowPlaintext }));
+  const ht = read('htpasswdFile', parseHtpasswd);
+  try {
+    buildSnapshot(users, ht);
+  } catch (e) {
+    out.push({ path: ['auth', 'basic', 'htpasswdFile'], message: (e as Error).message });
+  }
+  return out;
+}
+
 /** Build the lookup table; a username in both files is refused rather than guessed. */
 function buildSnapshot(u: readonly UsersFileEntry[], h: readonly HtpasswdEntry[]): Snapshot {
   const users = new Map<string, UserRecord>();
@@ -151,7 +178,7 @@ function buildSnapshot(u: readonly UsersFileEntry[], h: readonly HtpasswdEntry[]
     users.set(e.username, { stored: e.password, identity: freezeIdentity(e.username, claims) });
   }
   for (const e of h) {
-    if (users.has(e.username)) throw new Error(`user "${e.username}" is in both the users file and the htpasswd file (line ${e.line}); keep one`);
+    if (users.has(e.username)) throw new FileConfigError([`user "${e.username}" is in both the users file and the htpasswd file (line ${e.line}); keep one`]);
     // htpasswd users carry no tenant of their own: tenants.rules maps them.
     users.set(e.username, { stored: e.password, identity: freezeIdentity(e.username, Object.freeze({})) });
   }

@@ -1,4 +1,5 @@
 // Bearer JWT authentication (Authorization: Bearer, or the Token header) against JWKS files and URLs.
+import { ConfigError } from '../config/errors.js';
 import { createHash } from 'node:crypto';
 import { decodeJwt, decodeProtectedHeader, errors, jwtVerify, type JWTPayload, type JWTVerifyGetKey } from 'jose';
 import { LRUCache } from 'lru-cache';
@@ -29,7 +30,7 @@ function fail(code: ErrorCode, description: string, cause?: unknown): GatewayErr
 }
 
 export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authenticator {
-  if (!cfg.jwks && cfg.issuers.length === 0) throw new Error('auth.jwt: set jwks and/or issuers');
+  if (!cfg.jwks && cfg.issuers.length === 0) throw ConfigError.at(['auth', 'jwt'], 'set jwks and/or issuers');
   const tokenHeader = cfg.tokenHeader.toLowerCase();
   const cache = new LRUCache<string, CacheEntry>({ max: CACHE_MAX });
   // Key sets are shared by location; any key change drops cached tokens so a removed key stops working.

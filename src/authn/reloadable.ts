@@ -48,7 +48,7 @@ export function createReloadableFile<T>(opts: ReloadableFileOptions<T>): Reloada
     lastText = readFileSync(path, 'utf8');
   } catch (e) {
     const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
-    throw new Error(`${source}: cannot read ${path}: ${why}`);
+    throw new FileConfigError([`${source}: cannot read ${path}: ${why}`]);
   }
   let snapshot = opts.parse(lastText);
   opts.commit?.(snapshot);
@@ -115,6 +115,8 @@ export function createReloadableFile<T>(opts: ReloadableFileOptions<T>): Reloada
 
 /** A file that failed to parse: every problem, each as `file:line: path: what is wrong`. */
 export class FileConfigError extends Error {
+  /** Stable code: a file the config names (users file, htpasswd, JWKS) is unreadable or malformed. */
+  readonly code = 'PG_CONFIG_FILE';
   readonly problems: readonly string[];
   constructor(problems: readonly string[]) {
     super(problems.join('\n'));

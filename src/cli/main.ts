@@ -4,7 +4,8 @@ import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { configSchema } from '../config/schema.js';
-import { loadConfig, deepMerge } from '../config/load.js';
+import { deepMerge } from '../config/load.js';
+import { loadCheckedConfig } from '../wiring/preflight.js';
 import { ConfigError } from '../config/errors.js';
 import { addK8spinFlags, k8spinOverrides } from './k8spin-flags.js';
 import { runCommand } from './run.js';
@@ -73,7 +74,7 @@ program
   .requiredOption('-c, --config <file>', 'YAML config file')
   .action((opts: { config: string }) => {
     try {
-      loadConfig({ file: opts.config, env: process.env });
+      loadCheckedConfig({ file: opts.config, env: process.env });
     } catch (e) {
       if (e instanceof ConfigError) fail(e.message, 1);
       throw e;

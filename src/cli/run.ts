@@ -1,7 +1,6 @@
 // `promgate run`: load the config, start the gateway (or N workers), and wire SIGTERM/SIGINT (drain) and SIGHUP (reload).
 import cluster from 'node:cluster';
-import { loadConfig } from '../config/load.js';
-import { ConfigError } from '../config/errors.js';
+import { loadCheckedConfig } from '../wiring/preflight.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
 import { startGateway } from '../server/server.js';
@@ -15,14 +14,9 @@ export interface RunOptions {
 
 export async function runCommand(opts: RunOptions): Promise<void> {
   // Overrides are merged into a fresh copy each time, so a SIGHUP reload sees the same flags again.
-  const load = () => loadConfig({ file: opts.file, env: opts.env, overrides: structuredClone(opts.overrides) });
-  let first: Config;
-  try {
-    first = load();
-  } catch (e) {
-    if (e instanceof ConfigError) throw new Error(e.message);
-    throw e;
-  }
+  const load = () => loadCheckedConfig({ file: opts.file, env: opts.env, overrides: structuredClone(opts.overrides) });
+  // A refused config throws ConfigError (code PG_CONFIG_INVALID), which main prints as every problem it lists.
+  const first: Config = load();
   const logger = createLogger(first.server.logLevel);
   if (first.server.workers > 1 && cluster.isPrimary) return supervise(first.server.workers, first.server.shutdownTimeout, logger);
   let calls = 0;

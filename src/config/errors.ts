@@ -1,12 +1,45 @@
 // ConfigError: every problem of a config, each with its file, line and key path.
+
+/** One problem at one key path, before it is given a file and line. */
+export interface ConfigIssue {
+  path: (string | number)[];
+  message: string;
+}
+
+/** Stable code of every refused config, at load or when a runtime is built; tests assert on it and on `keys`. */
+export const CONFIG_INVALID = 'PG_CONFIG_INVALID';
+
 export class ConfigError extends Error {
+  readonly code = CONFIG_INVALID;
+  /** Each problem as printed: `file.yaml:12: routes[0].upstream.url: …`. */
   readonly problems: readonly string[];
-  constructor(problems: readonly string[]) {
+  /** The key path of each problem that has one (`tenants.rules[0].labels.namespace`), in order. */
+  readonly keys: readonly string[];
+  /** The problems as path and message, when they were made without a file (see `of`). */
+  readonly issues: readonly ConfigIssue[];
+  constructor(problems: readonly string[], keys: readonly string[] = [], issues: readonly ConfigIssue[] = []) {
     super(`invalid configuration:\n  ${problems.join('\n  ')}`);
     this.name = 'ConfigError';
     this.problems = problems;
+    this.keys = keys;
+    this.issues = issues;
+  }
+
+  /** A refusal found while building from a loaded config, where there is no file or line left to name. */
+  static of(issues: readonly ConfigIssue[]): ConfigError {
+    return new ConfigError(
+      issues.map((i) => `${formatPath(i.path)}: ${i.message}`),
+      issues.map((i) => formatPath(i.path)),
+      issues,
+    );
+  }
+
+  static at(path: (string | number)[], message: string): ConfigError {
+    return ConfigError.of([{ path, message }]);
   }
 }
+
+export const isConfigError = (e: unknown): e is ConfigError => e instanceof ConfigError;
 
 /** `routes[1].upstream.url` */
 export function formatPath(path: readonly PropertyKey[]): string {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYamlValue } from 'yaml';
 import { configSchema, type Config } from './schema.js';
-import { ConfigError, closest, formatPath } from './errors.js';
+import { ConfigError, closest, formatPath, type ConfigIssue } from './errors.js';
 import { keysAt } from './introspect.js';
 import { parseYamlSource, type YamlSource } from './yaml-source.js';
 import { resolveSecretFiles } from './secrets.js';
@@ -15,6 +15,12 @@ export interface LoadOptions {
   env?: NodeJS.ProcessEnv;
   /** Already-structured overrides from command-line flags; they win over file and env. */
   overrides?: Record<string, unknown>;
+  /**
+   * Checks that need more than the config (reading the users file, compiling templates with the code that
+   * uses them), run after the schema and semantics pass; their problems get file, line and key path like the
+   * rest. `promgate check` and `promgate run` pass the same one (wiring/preflight.ts), so they refuse alike.
+   */
+  check?: (cfg: Config) => ConfigIssue[];
 }
 
 export const ENV_PREFIX = 'PROMGATE_';
@@ -44,14 +50,24 @@ export function loadConfig(opts: LoadOptions): Config {
   if (opts.overrides) deepMerge(raw, opts.overrides);
 
   const problems: string[] = [];
+  const keys: string[] = [];
+  const add = (p: ConfigIssue) => {
+    problems.push(locate(p.path, source, envKeys) + p.message);
+    keys.push(formatPath(p.path));
+  };
   const secretProblems = resolveSecretFiles(raw);
   const result = configSchema.safeParse(raw);
   if (!result.success) {
-    for (const issue of result.error.issues) problems.push(describeIssue(issue, source, envKeys));
+    for (const issue of result.error.issues) {
+      problems.push(describeIssue(issue, source, envKeys));
+      if (issue.code === 'unrecognized_keys') for (const k of issue.keys) keys.push(formatPath([...issue.path, k]));
+      else keys.push(formatPath(issue.path));
+    }
   }
-  for (const p of secretProblems) problems.push(locate(p.path, source, envKeys) + p.message);
-  if (result.success) for (const p of validateSemantics(result.data, opts.env ?? {})) problems.push(locate(p.path, source, envKeys) + p.message);
-  if (problems.length > 0) throw new ConfigError(problems);
+  secretProblems.forEach(add);
+  if (result.success) validateSemantics(result.data, opts.env ?? {}).forEach(add);
+  if (result.success && opts.check) opts.check(result.data).forEach(add);
+  if (problems.length > 0) throw new ConfigError(problems, keys);
   return deepFreeze(result.data!);
 }
 

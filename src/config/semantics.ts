@@ -5,10 +5,8 @@ import { createProxyTrust } from '../lib/trusted-proxies.js';
 import { awsRegion, azureProblems } from './cloud-auth.js';
 import type { QueryLimitsConfig } from './schema-limits.js';
 
-export interface SemanticProblem {
-  path: (string | number)[];
-  message: string;
-}
+export type { ConfigIssue as SemanticProblem } from './errors.js';
+import type { ConfigIssue as SemanticProblem } from './errors.js';
 
 /** `env` supplies AWS_REGION and the AZURE_* variables that may complete an upstream's credentials. */
 export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): SemanticProblem[] {

@@ -5,6 +5,7 @@ import type { Identity } from '../authn/identity.js';
 import type { OnReload } from '../authn/reloadable.js';
 import type { TenantRuleConfig, TenantsConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import { USERS_FILE_CLAIMS, claimAt, claimStrings, compileTemplate, expandTemplate, specFromClaims, type ClaimNames, type Template } from './claims.js';
 import type { Tenant } from './tenant.js';
 import { UNRESTRICTED, allowPattern, allowValues, createInterner, unionOf, type Allowed, type Spec } from './union.js';
@@ -73,19 +74,28 @@ function compileMatch(m: TenantRuleConfig['match']): (id: Identity) => boolean {
   return (id) => checks.every((c) => c(id));
 }
 
+/** Every problem of rule i that only compiling it finds (templates, a label in both maps), with its key path. */
+export function tenantRuleProblems(r: TenantRuleConfig, i: number): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  for (const [label, v] of Object.entries(r.labels)) {
+    const path = ['tenants', 'rules', i, 'labels', label];
+    if (Object.hasOwn(r.regex, label)) out.push({ path, message: `label "${label}" is in both labels and regex; use one` });
+    for (const text of typeof v === 'string' ? [v] : v) {
+      try {
+        compileTemplate(text);
+      } catch (e) {
+        out.push({ path, message: (e as Error).message });
+      }
+    }
+  }
+  return out;
+}
+
 function compileRule(r: TenantRuleConfig, i: number): CompiledRule {
   const at = `tenants.rules[${i}]`;
-  const labels = Object.entries(r.labels).map(([label, v]) => {
-    if (Object.hasOwn(r.regex, label)) throw new Error(`${at}: label "${label}" is in both labels and regex; use one`);
-    const texts = typeof v === 'string' ? [v] : v;
-    return [label, texts.map((text) => {
-      try {
-        return compileTemplate(text);
-      } catch (e) {
-        throw new Error(`${at}.labels.${label}: ${(e as Error).message}`);
-      }
-    })] as const;
-  });
+  const problems = tenantRuleProblems(r, i);
+  if (problems.length > 0) throw ConfigError.of(problems);
+  const labels = Object.entries(r.labels).map(([label, v]) => [label, (typeof v === 'string' ? [v] : v).map(compileTemplate)] as const);
   return {
     name: r.name ?? at,
     unrestricted: r.unrestricted,

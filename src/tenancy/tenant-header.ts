@@ -1,6 +1,7 @@
 // The upstream tenant header (X-Scope-OrgID, THANOS-TENANT): rendered from the tenant and checked against Mimir's tenant-ID rules.
 import type { Identity } from '../authn/identity.js';
 import { GatewayError } from '../errors.js';
+import { ConfigError } from '../config/errors.js';
 import type { Tenant } from './tenant.js';
 
 export interface TenantHeaderConfig {
@@ -26,7 +27,7 @@ export function tenantIdProblem(id: string): string | undefined {
   return undefined;
 }
 
-function parse(template: string): Part[] {
+function parse(template: string, at: (string | number)[]): Part[] {
   const parts: Part[] = [];
   let last = 0;
   for (const m of template.matchAll(PLACEHOLDER)) {
@@ -35,11 +36,11 @@ function parse(template: string): Part[] {
     if (name === 'user') parts.push({ ref: 'user' });
     else if (name === 'tenant') parts.push({ ref: 'tenant' });
     else if (name.startsWith('values.') && name.length > 7) parts.push({ ref: 'values', label: name.slice(7) });
-    else throw new Error(`tenantHeader.template: unknown placeholder {{ ${name} }} (use values.<label>, user or tenant)`);
+    else throw ConfigError.at(at, `unknown placeholder {{ ${name} }} (use values.<label>, user or tenant)`);
     last = m.index + m[0].length;
   }
   if (last < template.length) parts.push(template.slice(last));
-  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}')))) throw new Error(`tenantHeader.template: unbalanced {{ }} in "${template}"`);
+  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}')))) throw ConfigError.at(at, `unbalanced {{ }} in "${template}"`);
   return parts;
 }
 
@@ -53,8 +54,8 @@ const invalid = (msg: string): GatewayError => new GatewayError('PG_TENANT_HEADE
  * An unrestricted tenant has no values to name, so the header is omitted ('' is returned and the
  * caller sends no header); only a template made of `{{user}}` alone still renders for it.
  */
-export function createTenantHeader(cfg: TenantHeaderConfig): (tenant: Tenant, identity: Identity) => string {
-  const parts = parse(cfg.template);
+export function createTenantHeader(cfg: TenantHeaderConfig, at: (string | number)[] = ['tenantHeader', 'template']): (tenant: Tenant, identity: Identity) => string {
+  const parts = parse(cfg.template, at);
   const usesUser = parts.some((p) => typeof p !== 'string' && p.ref === 'user');
   const userOnly = usesUser && parts.every((p) => typeof p === 'string' || p.ref === 'user');
   const memo = new WeakMap<Tenant, string | GatewayError>();

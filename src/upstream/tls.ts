@@ -58,6 +58,16 @@ function same(a: Material, b: Material): boolean {
   return eq(a.ca, b.ca) && eq(a.cert, b.cert) && eq(a.key, b.key);
 }
 
+/** Why these TLS files would refuse to load (unreadable, not PEM, key not of the certificate), or undefined when they work. */
+export function tlsFilesProblem(files: TlsFiles): string | undefined {
+  try {
+    validate(read(files));
+    return undefined;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code ?? (e as Error).message;
+  }
+}
+
 /** Reads the files once (start-up errors are thrown: the config check has already named unreadable ones), then keeps them fresh. */
 export function createTlsSource(files: TlsFiles, timeoutMs: number, deps: TlsSourceDeps = {}): TlsSource {
   let material = read(files);

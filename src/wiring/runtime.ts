@@ -18,6 +18,8 @@ import { normalizeHeaderName } from '../upstream/headers.js';
 import { createSigner, signCall, type UpstreamSigner } from '../upstream/signers/index.js';
 import { callerAuthorization } from '../upstream/signers/passthrough.js';
 import { wireOidc } from './oidc.js';
+import { preflight } from './preflight.js';
+import { ConfigError } from '../config/errors.js';
 import { upstreamIdentityHeaders } from '../signin/headers.js';
 import { createSkipAuthMatcher } from '../signin/skip-auth.js';
 import { stripSessionCookies } from '../authn/session/strip.js';
@@ -34,6 +36,9 @@ export interface RuntimeDeps {
 }
 
 export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
+  // Everything a factory below would refuse, at once and with key paths, before anything is opened.
+  const problems = preflight(cfg);
+  if (problems.length > 0) throw ConfigError.of(problems);
   const byMethod = new Map<string, Authenticator>();
   const signers: UpstreamSigner[] = [];
   try {
@@ -149,7 +154,8 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
     ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`
     : authenticators.some((a) => a.method === 'jwt') ? 'Bearer' : undefined;
   const th = route.cfg.upstream.tenantHeader;
-  const header = th ? createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }) : undefined;
+  const at = ['routes', cfg.routes.indexOf(route.cfg), 'upstream', 'tenantHeader', 'template'];
+  const header = th ? createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at) : undefined;
   const headerName = th?.name.toLowerCase();
   const signer = createSigner(route.cfg.upstream, { logger: deps.logger, route: route.name });
   if (signer) {

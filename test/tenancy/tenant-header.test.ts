@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Identity } from '../../src/authn/identity.js';
 import { GatewayError } from '../../src/errors.js';
+import { CONFIG_INVALID, ConfigError } from '../../src/config/errors.js';
 import { createTenantHeader, tenantIdProblem } from '../../src/tenancy/tenant-header.js';
 import type { LabelConstraint, Tenant } from '../../src/tenancy/tenant.js';
 
@@ -54,7 +55,9 @@ test('values, tenant and user placeholders', () => {
   assert.equal(render('{{tenant}}', t), 'PG_TENANT_HEADER_INVALID', '{{tenant}} needs exactly one constraint');
   assert.equal(render('{{values.team}}', t), 'PG_TENANT_HEADER_INVALID', 'no such label');
   assert.equal(render('{{values.namespace}}', tenant({ label: 'namespace', kind: 'regex', pattern: 'team-.*' })), 'PG_TENANT_HEADER_INVALID', 'a regex cannot be named');
-  assert.throws(() => createTenantHeader({ name: 'X', template: '{{ nope }}', allowFederation: false }), /unknown placeholder/);
+  const at = ['routes', 0, 'upstream', 'tenantHeader', 'template'];
+  for (const template of ['{{ nope }}', '{{ values.team'])
+    assert.throws(() => createTenantHeader({ name: 'X', template, allowFederation: false }, at), (e: unknown) => e instanceof ConfigError && e.code === CONFIG_INVALID && e.keys.join() === 'routes[0].upstream.tenantHeader.template');
 });
 
 test('federation: several tenant IDs only when allowed; a | can never come from a value', () => {

@@ -1,4 +1,5 @@
 // skip-jwt-bearer-tokens: which issuers' ID/access tokens count as a login, in the shape auth.jwt.issuers uses.
+import { ConfigError } from '../../config/errors.js';
 import * as client from 'openid-client';
 import type { OidcConfig } from '../../config/schema-auth.js';
 import type { OidcProvider } from './provider.js';
@@ -12,9 +13,9 @@ export interface BearerIssuer {
 
 /** "https://issuer=audience" pairs (oauth2-proxy --extra-jwt-issuers); the issuer URL may itself contain "=". */
 export function parseExtraJwtIssuers(entries: readonly string[]): { issuer: string; audience: string }[] {
-  return entries.map((e) => {
+  return entries.map((e, i) => {
     const eq = e.lastIndexOf('=');
-    if (eq <= 0 || eq === e.length - 1) throw new Error(`extra-jwt-issuers "${e}": expected issuer=audience`);
+    if (eq <= 0 || eq === e.length - 1) throw ConfigError.at(['auth', 'oidc', 'extraJwtIssuers', i], `"${e}": expected issuer=audience`);
     return { issuer: e.slice(0, eq), audience: e.slice(eq + 1) };
   });
 }

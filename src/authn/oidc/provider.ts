@@ -1,4 +1,5 @@
 // The OpenID provider as openid-client sees it: discovery (retried until it works), client authentication and scopes.
+import { ConfigError } from '../../config/errors.js';
 import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
 import type { Logger } from '../../observability/logger.js';
@@ -28,13 +29,13 @@ export function defaultScopes(cfg: Pick<OidcConfig, 'scopes' | 'allowedGroups'>,
 export function clientSecretOf(cfg: Pick<OidcConfig, 'clientSecret' | 'clientSecretFile'>): string {
   if (cfg.clientSecret !== undefined && cfg.clientSecret !== '') return cfg.clientSecret;
   if (cfg.clientSecretFile) return readFileSync(cfg.clientSecretFile, 'utf8').replace(/\r?\n$/, '');
-  throw new Error('auth.oidc.clientSecret (or clientSecretFile) is required');
+  throw ConfigError.at(['auth', 'oidc', 'clientSecret'], 'is required (or clientSecretFile)');
 }
 
 export function createOidcProvider(cfg: OidcConfig, deps: { logger: Logger; fetch?: client.CustomFetch; groupsUsed?: boolean }): OidcProvider {
   const issuer = new URL(cfg.issuerUrl);
   if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && cfg.insecure)) {
-    throw new Error(`auth.oidc.issuerUrl must be https:// (set insecure: true to allow ${issuer.protocol}//, tests only)`);
+    throw ConfigError.at(['auth', 'oidc', 'issuerUrl'], `must be https:// (set insecure: true to allow ${issuer.protocol}//, tests only)`);
   }
   const secret = clientSecretOf(cfg);
   const auth = cfg.clientAuthMethod === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);

@@ -1,4 +1,5 @@
 // The `session` authenticator: OIDC login sessions from cookies, refreshed when due, turned into an Identity.
+import { ConfigError } from '../../config/errors.js';
 import type { IncomingHttpHeaders } from 'node:http';
 import { hash, randomBytes } from 'node:crypto';
 import { LRUCache } from 'lru-cache';
@@ -73,7 +74,7 @@ function csrfPath(cfg: OidcConfig): string {
 export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDeps): SessionAuthenticator {
   const secrets = loadCookieSecrets(cfg.cookie);
   const opts = storeOptions(cfg);
-  if (cfg.sessionStore === 'redis' && !cfg.redisUrl && !deps.redis) throw new Error('auth.oidc.redisUrl is required with sessionStore: redis');
+  if (cfg.sessionStore === 'redis' && !cfg.redisUrl && !deps.redis) throw ConfigError.at(['auth', 'oidc', 'redisUrl'], 'is required with sessionStore: redis');
   const store: SessionStore =
     cfg.sessionStore === 'redis'
       ? createRedisStore(secrets, { ...opts, url: cfg.redisUrl ?? '', keyPrefix: cfg.redisKeyPrefix, client: deps.redis })

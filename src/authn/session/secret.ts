@@ -1,4 +1,5 @@
 // Turns cookie-secret strings into AES-256 keys: oauth2-proxy's accepted encodings, strict about length, one key per purpose.
+import { ConfigError, type ConfigIssue } from '../../config/errors.js';
 import { hkdfSync } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
@@ -27,20 +28,30 @@ export function parseCookieSecret(text: string): Buffer {
   );
 }
 
+/** Every secret that would be refused, each at its key path (the list itself when it is empty). */
+export function cookieSecretProblems(texts: readonly string[]): ConfigIssue[] {
+  const at = ['auth', 'oidc', 'cookie', 'secret'];
+  if (texts.length === 0) return [{ path: at, message: 'is required (oauth2-proxy --cookie-secret)' }];
+  const out: ConfigIssue[] = [];
+  texts.forEach((t, i) => {
+    try {
+      parseCookieSecret(t);
+    } catch (e) {
+      out.push({ path: [...at, i], message: (e as Error).message });
+    }
+  });
+  return out;
+}
+
 /** Every configured secret, newest first: the list itself, else the lines of secretFile. */
 export function loadCookieSecrets(cfg: { secret?: readonly string[] | undefined; secretFile?: string | undefined }): Buffer[] {
   let texts: string[] = [...(cfg.secret ?? [])];
   if (texts.length === 0 && cfg.secretFile) {
     texts = readFileSync(cfg.secretFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
   }
-  if (texts.length === 0) throw new Error('auth.oidc.cookie.secret is required (oauth2-proxy --cookie-secret)');
-  return texts.map((t, i) => {
-    try {
-      return parseCookieSecret(t);
-    } catch (e) {
-      throw new Error(`auth.oidc.cookie.secret[${i}]: ${(e as Error).message}`);
-    }
-  });
+  const problems = cookieSecretProblems(texts);
+  if (problems.length > 0) throw ConfigError.of(problems);
+  return texts.map(parseCookieSecret);
 }
 
 /**

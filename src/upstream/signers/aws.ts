@@ -1,4 +1,5 @@
 // AWS Signature Version 4 (Amazon Managed Service for Prometheus): the default credential chain, an optional role, the final request signed.
+import { ConfigError } from '../../config/errors.js';
 import { createHash, createHmac, type Hash, type Hmac } from 'node:crypto';
 import { GatewayError } from '../../errors.js';
 import type * as SmithySignatureV4 from '@smithy/signature-v4';
@@ -106,7 +107,7 @@ export function createAwsSigner(cfg: AwsAuthConfig, deps: SignerDeps & { clock?:
   const env = deps.env ?? process.env;
   const region = awsRegion(cfg, env);
   // Refused at config load already; kept as a guard for callers that build signers directly.
-  if (!region) throw new Error('upstream.auth aws: no region (set region, or AWS_REGION / AWS_DEFAULT_REGION)');
+  if (!region) throw ConfigError.at(['upstream', 'auth', 'region'], 'aws signing needs a region: set region, or AWS_REGION / AWS_DEFAULT_REGION');
   let provider: Promise<Provider> | undefined;
   let last: AwsCredentialIdentity | undefined;
   const creds = createRefresher<AwsCredentialIdentity>({

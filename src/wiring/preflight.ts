@@ -1,0 +1,72 @@
+// What building a runtime would refuse, found without building one: `check` and `run` load configs through this alike.
+import { readFileSync } from 'node:fs';
+import { loadConfig, type LoadOptions } from '../config/load.js';
+import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import type { Config } from '../config/schema.js';
+import { basicFileProblems } from '../authn/basic.js';
+import { parseJwks } from '../authn/jwks.js';
+import { FileConfigError } from '../authn/reloadable.js';
+import { cookieSecretProblems } from '../authn/session/secret.js';
+import { clientSecretOf } from '../authn/oidc/provider.js';
+import { parseExtraJwtIssuers } from '../authn/oidc/bearer-issuers.js';
+import { tenantRuleProblems } from '../tenancy/policy.js';
+import { createTenantHeader } from '../tenancy/tenant-header.js';
+import { tlsFilesProblem } from '../upstream/tls.js';
+
+/**
+ * Every problem the factories of buildRuntime would throw, each at its key path. It calls the same parsers
+ * and compilers they use (templates, cookie secrets, users files, JWKS files, TLS files), and opens no
+ * socket, watcher or timer. buildRuntime runs it too, so a build refuses with all of them at once.
+ */
+export function preflight(cfg: Config): ConfigIssue[] {
+  const out: ConfigIssue[] = [];
+  const attempt = (path: (string | number)[], fn: () => unknown) => {
+    try {
+      fn();
+    } catch (e) {
+      if (e instanceof ConfigError && e.issues.length > 0) out.push(...e.issues);
+      else out.push({ path, message: e instanceof FileConfigError ? e.problems.join('; ') : (e as Error).message });
+    }
+  };
+  cfg.tenants.rules.forEach((r, i) => out.push(...tenantRuleProblems(r, i)));
+  cfg.routes.forEach((r, i) => {
+    const th = r.upstream.tenantHeader;
+    const at = ['routes', i, 'upstream', 'tenantHeader', 'template'];
+    if (th) attempt(at, () => createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at));
+    const tls = r.upstream.tls;
+    // Unreadable files are already named by the semantic check, key by key.
+    const readable = tls && ['caFile', 'certFile', 'keyFile'].every((k) => canRead(tls[k as 'caFile']));
+    const problem = tls && readable ? tlsFilesProblem(tls) : undefined;
+    if (problem !== undefined) out.push({ path: ['routes', i, 'upstream', 'tls'], message: problem });
+  });
+  const { basic, jwt, oidc } = cfg.auth;
+  if (basic) out.push(...basicFileProblems(basic));
+  if (jwt) {
+    const local = (loc: string | undefined) => loc !== undefined && !/^https?:\/\//i.test(loc);
+    const jwks = (loc: string, path: (string | number)[]) => attempt(path, () => parseJwks(JSON.parse(readFileSync(loc, 'utf8')), loc, () => undefined));
+    if (local(jwt.jwks)) jwks(jwt.jwks!, ['auth', 'jwt', 'jwks']);
+    jwt.issuers.forEach((iss, n) => local(iss.jwks) && jwks(iss.jwks, ['auth', 'jwt', 'issuers', n, 'jwks']));
+  }
+  if (oidc) {
+    out.push(...cookieSecretProblems(oidc.cookie.secret ?? []));
+    attempt(['auth', 'oidc', 'clientSecret'], () => clientSecretOf(oidc));
+    attempt(['auth', 'oidc', 'extraJwtIssuers'], () => parseExtraJwtIssuers(oidc.extraJwtIssuers));
+    if (oidc.sessionStore === 'redis' && !oidc.redisUrl) out.push({ path: ['auth', 'oidc', 'redisUrl'], message: 'is required with sessionStore: redis' });
+  }
+  return out;
+}
+
+function canRead(file: string | undefined): boolean {
+  if (file === undefined) return true;
+  try {
+    readFileSync(file);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** loadConfig with the preflight: what `promgate check`, `promgate run`, a reload and the programmatic API use. */
+export function loadCheckedConfig(opts: LoadOptions): Config {
+  return loadConfig({ ...opts, check: preflight });
+}

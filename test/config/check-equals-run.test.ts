@@ -1,0 +1,100 @@
+// `promgate check` and `promgate run` refuse the same configs with the same key paths, and accept the same valid one.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { writeFileSync } from 'node:fs';
+import { CONFIG_INVALID, ConfigError } from '../../src/config/errors.js';
+import { loadCheckedConfig } from '../../src/wiring/preflight.js';
+import { PROMGATE_ENTRY, REPO_ROOT, startPromgate } from '../e2e/harness/promgate.js';
+import { makeTempDir } from '../e2e/harness/cleanup.js';
+
+const USERS = `${REPO_ROOT}examples/users.yaml`;
+const UP = 'upstream: {url: "http://127.0.0.1:1"}';
+const ROUTE = `routes: [{${UP}}]`;
+const ANON = 'auth: {anonymous: true}';
+const SECRET = 'AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA';
+const oidc = (extra: string, secret = SECRET) =>
+  `auth:\n  oidc: {issuerUrl: "https://issuer.example", clientId: c, clientSecret: s, cookie: {secret: "${secret}"}${extra}}\n`;
+
+/** Each row: a config (no server section; the test adds one) and the key path both commands must name. */
+const BAD: { name: string; yaml: string; key: string }[] = [
+  { name: 'unknown template variable in a tenant rule label', key: 'tenants.rules[0].labels.namespace',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {namespace: "{{ nosuch }}"}}]}\n` },
+  { name: 'unbalanced template in a tenant rule label', key: 'tenants.rules[0].labels.team',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {team: "{{ user"}}]}\n` },
+  { name: 'a label in both labels and regex', key: 'tenants.rules[0].labels.namespace',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {namespace: a}, regex: {namespace: "b.+"}}]}\n` },
+  { name: 'unknown template in tenantHeader.template', key: 'routes[0].upstream.tenantHeader.template',
+    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID, template: "{{ nosuch }}"}}}]\n${ANON}\n` },
+  { name: 'a bad skip-auth-route regex', key: 'auth.oidc.skipAuthRoutes[0]',
+    yaml: `${ROUTE}\n${oidc(', skipAuthRoutes: ["GET=^/(x"]')}` },
+  { name: 'a too-short cookie secret', key: 'auth.oidc.cookie.secret[0]',
+    yaml: `${ROUTE}\n${oidc('', 'short')}` },
+  { name: 'a tenant regex that matches the empty string', key: 'tenants.rules[0].regex.namespace',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{regex: {namespace: "a*"}}]}\n` },
+  { name: 'a users file that does not exist', key: 'auth.basic.usersFile',
+    yaml: `${ROUTE}\nauth: {basic: {usersFile: /nonexistent/promgate-users.yaml}}\n` },
+  { name: 'aws upstream without region', key: 'routes[0].upstream.auth.region',
+    yaml: `routes: [{upstream: {url: "https://aps.example", auth: {type: aws}}}]\n${ANON}\n` },
+  { name: 'two routes with the same prefix', key: 'routes[1].prefix',
+    yaml: `routes:\n  - {prefix: /a, ${UP}}\n  - {prefix: /a/, ${UP}}\n${ANON}\n` },
+  { name: 'a JWKS file that is not JSON', key: 'auth.jwt.jwks',
+    yaml: `${ROUTE}\nauth: {jwt: {jwks: ${USERS}}}\n` },
+];
+
+const CONTROL = `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID, template: "t-{{values.namespace}}"}}}]
+auth: {anonymous: true, basic: {usersFile: ${USERS}}}
+tenants: {rules: [{match: {users: ["*"]}, labels: {namespace: "{{ user }}"}}]}
+`;
+
+// No region may come from the environment of the machine running the tests.
+const ENV = { ...process.env, AWS_REGION: '', AWS_DEFAULT_REGION: '' };
+
+function cli(args: string[]) {
+  const r = spawnSync(process.execPath, [PROMGATE_ENTRY, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: ENV, timeout: 20_000 });
+  return { code: r.status, err: r.stderr };
+}
+
+/** The key paths a refusal names: every `file.yaml[:line]: key.path: …` problem. */
+function keysOf(stderr: string): string[] {
+  return [...stderr.matchAll(/\.yaml(?::\d+)?: (\S+): /g)].map((m) => m[1]!).sort();
+}
+
+test('check and run refuse every bad config with the same key paths; loading names them with PG_CONFIG_INVALID', () => {
+  const dir = makeTempDir('check-run');
+  try {
+    for (const [i, row] of BAD.entries()) {
+      const file = dir.file(`bad-${i}.yaml`);
+      writeFileSync(file, `server: {host: 127.0.0.1, port: 0}\n${row.yaml}`);
+      assert.throws(() => loadCheckedConfig({ file, env: ENV }), (e: unknown) => {
+        assert.ok(e instanceof ConfigError, row.name);
+        assert.equal(e.code, CONFIG_INVALID, row.name);
+        assert.ok(e.keys.includes(row.key), `${row.name}: ${e.keys.join(', ')}`);
+        return true;
+      });
+      const check = cli(['check', '--config', file]);
+      const run = cli(['run', '--config', file]);
+      assert.notEqual(check.code, 0, `check accepted: ${row.name}`);
+      assert.notEqual(run.code, 0, `run accepted: ${row.name}`);
+      assert.ok(keysOf(check.err).includes(row.key), `${row.name}: check said ${check.err}`);
+      assert.deepEqual(keysOf(run.err), keysOf(check.err), `${row.name}: run said ${run.err}`);
+    }
+  } finally {
+    dir.remove();
+  }
+});
+
+test('check and run both accept the control config', async () => {
+  const dir = makeTempDir('check-run');
+  try {
+    const file = dir.file('good.yaml');
+    writeFileSync(file, `server: {host: 127.0.0.1, port: 0}\n${CONTROL}`);
+    const check = cli(['check', '--config', file]);
+    assert.equal(check.code, 0, check.err);
+    const pg = await startPromgate({ configYaml: `server: {host: 127.0.0.1, port: {{PORT}}}\n${CONTROL}`, env: { AWS_REGION: '', AWS_DEFAULT_REGION: '' } });
+    const exit = await pg.stop();
+    assert.equal(exit.code, 0, pg.logs());
+  } finally {
+    dir.remove();
+  }
+});
