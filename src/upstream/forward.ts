@@ -30,7 +30,7 @@ export interface ForwardRequest {
  * whole answer is handed to `res`. `onHead` may adjust the status/headers before they are written (e.g. to
  * add Set-Cookie). A failure after the head destroys `res`, so a truncated body never looks complete.
  */
-export function forwardStream(up: Upstream, fr: ForwardRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
+export function forwardStream(up: Pick<Upstream, 'dispatcher' | 'basePath'>, fr: ForwardRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const body = fr.body ?? null;
     // The one-member case of the shared handler: nobody else can join (no close hook), nothing is cached.
