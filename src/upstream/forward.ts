@@ -5,7 +5,7 @@ import type { Readable } from 'node:stream';
 import { GatewayError } from '../errors.js';
 
 export { classifyUpstreamError, upstreamError, type UpstreamFailure } from './failure.js';
-import { ResponseStreamer, type OnHead } from './stream-handler.js';
+import { FanOut, type OnHead } from './fanout.js';
 import type { Upstream } from './pool.js';
 import type { GuardedDispatchOptions } from './guard.js';
 
@@ -30,11 +30,13 @@ export interface ForwardRequest {
  * whole answer is handed to `res`. `onHead` may adjust the status/headers before they are written (e.g. to
  * add Set-Cookie). A failure after the head destroys `res`, so a truncated body never looks complete.
  */
-export function forwardStream(up: Upstream, fr: ForwardRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
+export function forwardStream(up: Pick<Upstream, 'dispatcher' | 'basePath'>, fr: ForwardRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const body = fr.body ?? null;
-    const h = new ResponseStreamer(res, body, onHead, resolve, reject, fr.refuseAuth);
-    fr.onCancel?.(() => h.cancel());
+    // The one-member case of the shared handler: nobody else can join (no close hook), nothing is cached.
+    const h = new FanOut({ refuseAuth: fr.refuseAuth, body });
+    const m = h.join(res, onHead, resolve, reject);
+    fr.onCancel?.(() => h.leave(m));
     up.dispatcher.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body, idempotent: fr.idempotent } as GuardedDispatchOptions, h);
   });
 }

@@ -1,4 +1,5 @@
 // The upstream send with its protections: circuit breaker (fail fast) and connect retries, as an undici dispatcher.
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { Dispatcher } from 'undici';
 import { GatewayError } from '../errors.js';
@@ -6,25 +7,10 @@ import type { Clock } from '../lib/clock.js';
 import type { CircuitBreaker, Permit } from './breaker.js';
 import { classifyUpstreamError } from './failure.js';
 import { isConnectError, isIdempotent, type RetryPolicy } from './retry.js';
+import { controllerHandler, type Handler } from './legacy-handler.js';
 
 /** A dispatch that the caller vouches is safe to repeat (a Prometheus read sent as a POST form). */
 export type GuardedDispatchOptions = Dispatcher.DispatchOptions & { idempotent?: boolean };
-
-/**
- * The (legacy) handler callbacks the pool drives: every promgate handler and undici's own request() use them.
- * undici's typings describe only the newer controller-style API, hence this interface of our own.
- */
-interface Handler {
-  onConnect?(abort: (err?: Error) => void, context?: object): void;
-  onHeaders?(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean;
-  onData?(chunk: Buffer): boolean;
-  onComplete?(trailers: string[] | null): void;
-  onError?(err: Error): void;
-  onUpgrade?(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void;
-  onBodySent?(chunk: unknown): void;
-  onRequestSent?(): void;
-  onResponseStarted?(): void;
-}
 
 export interface GuardDeps {
   clock: Clock;
@@ -34,7 +20,9 @@ export interface GuardDeps {
 
 /**
  * Wraps the pool: `request()`, `dispatch()` and the coalescer all go through `dispatch`. Nothing here buffers
- * or copies the answer: each callback is handed straight to the caller's handler.
+ * or copies the answer: each callback, with the pool's own controller, is handed straight to the caller's
+ * handler. The guard speaks undici's documented controller interface on both sides; undici's `request()`
+ * still hands a legacy handler, which legacy-handler.ts adapts.
  */
 export class GuardedDispatcher extends Dispatcher {
   constructor(
@@ -49,7 +37,7 @@ export class GuardedDispatcher extends Dispatcher {
 
   override dispatch(opts: GuardedDispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
     this.retry?.call();
-    return new GuardedCall(this, opts, handler as unknown as Handler).send();
+    return new GuardedCall(this, opts, controllerHandler(handler)).send();
   }
 
   override close(): Promise<void> {
@@ -60,6 +48,16 @@ export class GuardedDispatcher extends Dispatcher {
     return this.inner.destroy();
   }
 }
+
+/** Stands in for the pool's controller when no attempt ever reached it (the circuit is open). */
+const NO_CALL: Dispatcher.DispatchController = {
+  aborted: false,
+  paused: false,
+  reason: null,
+  abort: () => undefined,
+  pause: () => undefined,
+  resume: () => undefined,
+};
 
 /** One call through the guard: possibly several attempts, one handler towards the caller. */
 class GuardedCall implements Handler {
@@ -77,55 +75,44 @@ class GuardedCall implements Handler {
       const p = b.permit();
       if (typeof p === 'number') {
         const s = Math.max(1, Math.ceil(p / 1000));
-        this.h.onError?.(new GatewayError('PG_CIRCUIT_OPEN', `upstream ${this.g.name} is failing: its circuit is open, retry in ${s}s`, { headers: { 'retry-after': String(s) } }));
+        this.h.onResponseError(NO_CALL, new GatewayError('PG_CIRCUIT_OPEN', `upstream ${this.g.name} is failing: its circuit is open, retry in ${s}s`, { headers: { 'retry-after': String(s) } }));
         return false;
       }
       this.permit = p;
       this.judged = false;
     }
-    return this.g.inner.dispatch(this.opts, this as unknown as Dispatcher.DispatchHandler);
+    return this.g.inner.dispatch(this.opts, this);
   }
 
-  onConnect(abort: (err?: Error) => void, context?: object): void {
+  // undici calls onRequestStart when the request is handed a connected socket (the legacy onConnect).
+  onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
     this.connected = true;
-    this.h.onConnect?.(abort, context);
+    this.h.onRequestStart?.(controller, context);
   }
 
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean {
+  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+    this.h.onRequestUpgrade?.(controller, statusCode, headers, socket);
+  }
+
+  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
     if (statusCode >= 200) this.judge(statusCode >= 500 ? 'failure' : 'success');
-    return this.h.onHeaders?.(statusCode, rawHeaders, resume, statusText) ?? true;
+    this.h.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 
-  onData(chunk: Buffer): boolean {
-    return this.h.onData?.(chunk) ?? true;
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+    this.h.onResponseData?.(controller, chunk);
   }
 
-  onComplete(trailers: string[] | null): void {
+  onResponseEnd(controller: Dispatcher.DispatchController, trailers: IncomingHttpHeaders): void {
     this.judge('success');
-    this.h.onComplete?.(trailers);
+    this.h.onResponseEnd?.(controller, trailers);
   }
 
-  onError(err: Error): void {
+  onResponseError(controller: Dispatcher.DispatchController, err: Error): void {
     const aborted = classifyUpstreamError(err) === 'aborted';
     this.judge(aborted ? 'cancel' : 'failure');
     if (!aborted && !this.connected && this.mayRetry(err)) return;
-    this.h.onError?.(err);
-  }
-
-  onUpgrade(statusCode: number, headers: Buffer[] | string[] | null, socket: Duplex): void {
-    this.h.onUpgrade?.(statusCode, headers, socket);
-  }
-
-  onBodySent(chunk: unknown): void {
-    this.h.onBodySent?.(chunk);
-  }
-
-  onRequestSent(): void {
-    this.h.onRequestSent?.();
-  }
-
-  onResponseStarted(): void {
-    this.h.onResponseStarted?.();
+    this.h.onResponseError(controller, err);
   }
 
   /**

@@ -2,9 +2,9 @@
 import type { ServerResponse } from 'node:http';
 import { LRUCache } from 'lru-cache';
 import { alignParams } from './align.js';
-import { coalesceKey, type Sink } from './coalesce.js';
+import { coalesceKey } from './coalesce.js';
 import { cleanResponseHeaders } from './headers.js';
-import type { OnHead } from './stream-handler.js';
+import type { OnHead, Sink } from './fanout.js';
 
 export interface ResultsCacheConfig {
   /** How long an answer is served again (ms); 0 turns the cache off. */
