@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { generateKeyPair, SignJWT } from 'jose';
 import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway, type LateServer } from '../e2e/harness/oidc-provider.js';
 import { freePort } from '../e2e/harness/ports.js';
-import { startStub, echoJson, type Stub } from '../e2e/upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 import { startRuntime, idTokenOf, type RuntimeGateway } from './oidc-runtime.js';
 
 const alice = { id: 'alice', password: 'alice-pw' };

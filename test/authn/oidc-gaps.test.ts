@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from '../e2e/harness/oidc-provider.js';
 import { freePort } from '../e2e/harness/ports.js';
-import { startStub, echoJson, type Stub } from '../e2e/upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 import { startRuntime, startScope, type RuntimeGateway, type RuntimeOptions } from './oidc-runtime.js';
 
 const alice = { id: 'alice', password: 'alice-pw' };

@@ -4,7 +4,7 @@ import { pino } from 'pino';
 import { loadConfig } from '../../src/config/load.js';
 import { startGateway, type Gateway } from '../../src/server/server.js';
 import type { OidcProviderFixture, ClientCreds, TestBrowser } from '../e2e/harness/oidc-provider.js';
-import type { Stub } from '../e2e/upstream-stub.js';
+import type { Stub } from '../helpers/upstream-stub.js';
 
 export interface RuntimeGateway {
   url: string;

@@ -9,7 +9,7 @@ import { loadConfig } from '../../src/config/load.js';
 import { startPromgate } from '../e2e/harness/promgate.js';
 import { freePort, isPortOpen } from '../e2e/harness/ports.js';
 import { makeTempDir } from '../e2e/harness/cleanup.js';
-import { startStub, echoJson } from '../e2e/upstream-stub.js';
+import { startStub, echoJson } from '../helpers/upstream-stub.js';
 
 // The variable names of prometheus-multi-tenant-proxy's README / main.go.
 const VARS = [

@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import { startPromgate, freePort, promgateBuilt, sleep, type PromgateProc } from './harness/index.js';
 import { startOidcProvider, TestBrowser, DEFAULT_USERS, type OidcProviderFixture, type TestUser } from './harness/oidc-provider.js';
 import { startNginx, type NginxInstance } from './harness/nginx.js';
-import { startStub, echoJson, type Stub } from './upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 
 const skip = promgateBuilt() ? false : 'build first: npx tsc -p tsconfig.json';
 const alice = { id: 'alice', password: 'alice-pw' };

@@ -8,7 +8,7 @@ import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { startStack, startPromgate, makeTempDir, waitFor, sleep, type Stack, type PromgateProc } from './harness/index.js';
 import { asymKey, hmacKey, jwks, sign, type TestKey } from '../authn/jwt-helpers.js';
-import { startStub, echoJson, type Stub } from './upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 
 let stack: Stack;
 let jwksServer: Server;

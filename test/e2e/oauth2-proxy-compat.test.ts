@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startPromgate, freePort, promgateBuilt, sleep, type PromgateProc } from './harness/index.js';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from './harness/oidc-provider.js';
-import { startStub, echoJson, type Stub, type StubHandler } from './upstream-stub.js';
+import { startStub, echoJson, type Stub, type StubHandler } from '../helpers/upstream-stub.js';
 
 const skip = promgateBuilt() ? false : 'build first: npx tsc -p tsconfig.json';
 const alice = { id: 'alice', password: 'alice-pw' };

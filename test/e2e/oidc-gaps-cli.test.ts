@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { startPromgate, freePort, promgateBuilt, makeTempDir, type PromgateProc, type TempDir } from './harness/index.js';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from './harness/oidc-provider.js';
-import { startStub, echoJson, type Stub } from './upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 
 const skip = promgateBuilt() ? false : 'build first: npx tsc -p tsconfig.json';
 const alice = { id: 'alice', password: 'alice-pw' };

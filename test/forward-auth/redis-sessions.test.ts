@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { spawnProc, type Proc } from '../e2e/harness/procs.js';
 import { freePort } from '../e2e/harness/ports.js';
-import { waitFor } from '../e2e/harness/wait.js';
+import { waitFor } from '../helpers/wait.js';
 import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway } from '../e2e/harness/oidc-provider.js';
 
 let redis: Proc;

@@ -1,0 +1,15 @@
+// A pino logger that keeps its lines in memory, so tests can assert on warnings and access lines.
+import pino, { type Logger } from 'pino';
+
+export interface LogLine {
+  level: number;
+  msg: string;
+  [k: string]: unknown;
+}
+
+/** Lines are parsed as they are written; `level` picks what is kept (default debug). */
+export function captureLogger(level = 'debug'): { logger: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = [];
+  const logger = pino({ level }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  return { logger, lines };
+}
