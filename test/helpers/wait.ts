@@ -1,5 +1,18 @@
 // Polling helpers for tests: wait for a condition (or a real interval a spawned process measures), failing with a diagnosis.
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+/** The real timer, kept before any test mocks the timers: waiting for real events takes real time. */
+const realSetTimeout = globalThis.setTimeout;
+
+export const sleep = (ms: number): Promise<void> => new Promise((r) => realSetTimeout(r, ms));
+
+/**
+ * Waits until `ms` have passed since `since` (a Date.now() value). Only for e2e tests where a spawned process must
+ * see a real interval pass (cookie-refresh, a debounce that must not fire); anything that can be awaited as an
+ * event (a log line, a request, a file) is waited for with waitFor instead.
+ */
+export async function elapsed(since: number, ms: number): Promise<void> {
+  const left = since + ms - Date.now();
+  if (left > 0) await sleep(left);
+}
 
 /** Something whose death makes further waiting pointless (a spawned fixture process). */
 export interface Watched {
