@@ -3,10 +3,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { spawnProc, type Proc } from '../e2e/harness/procs.js';
-import { freePort } from '../e2e/harness/ports.js';
+import { spawnProc, type Proc } from './harness/procs.js';
+import { freePort } from './harness/ports.js';
 import { waitFor } from '../helpers/wait.js';
-import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway } from '../e2e/harness/oidc-provider.js';
+import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway } from './harness/oidc-provider.js';
 import { manualClock } from '../helpers/clock.js';
 
 let redis: Proc;
