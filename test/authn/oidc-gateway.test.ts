@@ -1,4 +1,4 @@
-// OIDC sign-in gaps on the whole gateway: route allowedGroups, the groups scope, Secure cookies, clientSecretFile, http issuers, rule failures on /oauth2/auth.
+// OIDC sign-in on the whole gateway (in-process): route allowedGroups, the groups scope, Secure cookies, clientSecretFile, http issuers, rule failures on /oauth2/auth.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -23,7 +23,7 @@ before(async () => {
   app = await startStub(echoJson);
   ports = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await freePort()] as const))) as typeof ports;
   idp = await startOidcProvider({ redirectUris: Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`) });
-  dir = mkdtempSync(join(tmpdir(), 'pg-oidc-gaps-'));
+  dir = mkdtempSync(join(tmpdir(), 'pg-oidc-gateway-'));
 });
 after(async () => {
   await Promise.all(gateways.map((g) => g.close()));

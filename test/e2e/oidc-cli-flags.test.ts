@@ -22,7 +22,7 @@ before(async () => {
   if (skip) return;
   ports = { prefix: await freePort(), secretFile: await freePort() };
   app = await startStub(echoJson);
-  tmp = makeTempDir('oidc-gaps');
+  tmp = makeTempDir('oidc-cli-flags');
   idp = await startOidcProvider({
     redirectUris: [`http://127.0.0.1:${ports.prefix}/auth/callback`, `http://127.0.0.1:${ports.secretFile}/oauth2/callback`],
   });
