@@ -1,13 +1,13 @@
 // Test helpers for authn and tenancy: JWKS servers, Basic headers, a short poll; the generic ones re-exported from test/helpers.
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { sleep } from '../helpers/wait.js';
 
 export { captureLogger, type LogLine } from '../helpers/log.js';
 export { tempDir, writeFile } from '../helpers/files.js';
 export { caught } from '../helpers/errors.js';
 
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
+/** Polls cond every 20 ms until it holds; throws after timeoutMs. */
 export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
