@@ -16,6 +16,8 @@ export interface InProcessOptions {
   env?: Record<string, string>;
   /** Level of the capturing logger (default info, which includes the access log). */
   logLevel?: string;
+  /** A port chosen beforehand, when the URL must be known first (an IdP's redirect URI); default 0. */
+  port?: number;
 }
 
 export interface InProcessGateway {
@@ -31,20 +33,19 @@ export interface InProcessGateway {
   close(): Promise<void>;
 }
 
-/** server.host and server.port are always 127.0.0.1 and 0: the kernel picks the port, so files can run in parallel. */
-const LISTEN = { server: { host: '127.0.0.1', port: 0 } };
-
 export async function startInProcess(o: InProcessOptions): Promise<InProcessGateway> {
   if ((o.yaml === undefined) === (o.config === undefined)) throw new Error('startInProcess: give exactly one of yaml and config');
+  // server.host and server.port are always 127.0.0.1 and (unless given) 0: the kernel picks a free port.
+  const listen = { server: { host: '127.0.0.1', port: o.port ?? 0 } };
   const dir = mkdtempSync(join(tmpdir(), 'promgate-inproc-'));
   const file = join(dir, 'promgate.yaml');
   let current: string | Record<string, unknown> = o.yaml ?? o.config!;
   const load = (): Config => {
     if (typeof current === 'string') {
       writeFileSync(file, current);
-      return loadConfig({ file, env: o.env ?? {}, overrides: structuredClone(LISTEN) });
+      return loadConfig({ file, env: o.env ?? {}, overrides: structuredClone(listen) });
     }
-    const server = { ...(current.server as Record<string, unknown> | undefined), ...LISTEN.server };
+    const server = { ...(current.server as Record<string, unknown> | undefined), ...listen.server };
     return loadConfig({ env: o.env ?? {}, overrides: { ...structuredClone(current), server } });
   };
   const { logger, lines } = captureLogger(o.logLevel ?? 'info');
