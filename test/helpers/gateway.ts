@@ -14,7 +14,7 @@ export interface InProcessOptions {
   config?: Record<string, unknown>;
   /** PROMGATE_* variables the loader sees (default none: the test's own environment is not read). */
   env?: Record<string, string>;
-  /** Level of the capturing logger (default info, which includes the access log). */
+  /** Level of the capturing logger (default info, which includes the access log); TEST_LOG_LEVEL=<level> overrides it and prints the lines. */
   logLevel?: string;
   /** A port chosen beforehand, when the URL must be known first (an IdP's redirect URI); default 0. */
   port?: number;
@@ -48,7 +48,8 @@ export async function startInProcess(o: InProcessOptions): Promise<InProcessGate
     const server = { ...(current.server as Record<string, unknown> | undefined), ...listen.server };
     return loadConfig({ env: o.env ?? {}, overrides: { ...structuredClone(current), server } });
   };
-  const { logger, lines } = captureLogger(o.logLevel ?? 'info');
+  const shown = process.env.TEST_LOG_LEVEL;
+  const { logger, lines } = captureLogger(shown ?? o.logLevel ?? 'info', shown !== undefined);
   let gateway: Gateway;
   try {
     gateway = await startGateway({ logger, load });

@@ -7,9 +7,13 @@ export interface LogLine {
   [k: string]: unknown;
 }
 
-/** Lines are parsed as they are written; `level` picks what is kept (default debug). */
-export function captureLogger(level = 'debug'): { logger: Logger; lines: LogLine[] } {
+/** Lines are parsed as they are written; `level` picks what is kept (default debug); `echo` also prints them to stderr. */
+export function captureLogger(level = 'debug', echo = false): { logger: Logger; lines: LogLine[] } {
   const lines: LogLine[] = [];
-  const logger = pino({ level }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
+  const write = (s: string): void => {
+    lines.push(JSON.parse(s) as LogLine);
+    if (echo) process.stderr.write(s);
+  };
+  const logger = pino({ level }, { write });
   return { logger, lines };
 }
