@@ -1,10 +1,11 @@
 // Writes docs/config-reference.md from the config's JSON Schema (`promgate schema`), so the reference cannot drift.
-// Usage: node scripts/config-reference.mjs [--check]
+// Usage: node scripts/config-reference.mjs [--check] [--source]  (--source: the CLI from src/ through tsx, no build needed)
 import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
-const schema = JSON.parse(execFileSync(process.execPath, [`${root}dist/cli/main.js`, 'schema'], { encoding: 'utf8' }));
+const cli = process.argv.includes('--source') ? ['--import', 'tsx', `${root}src/cli/main.ts`] : [`${root}dist/cli/main.js`];
+const schema = JSON.parse(execFileSync(process.execPath, [...cli, 'schema'], { encoding: 'utf8', cwd: root }));
 const rows = [];
 
 function typeOf(s) {

@@ -1,9 +1,9 @@
 // Writes docs/errors.md from the error-code table in src/errors.ts (built to dist/), so the list cannot drift.
-// Usage: node scripts/errors-reference.mjs [--check]
+// Usage: node scripts/errors-reference.mjs [--check]; node --import tsx scripts/errors-reference.mjs --source [--check] reads src/ (no build)
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
-const { CODES } = await import(`${root}dist/errors.js`);
+const { CODES } = await import(process.argv.includes('--source') ? `${root}src/errors.ts` : `${root}dist/errors.js`);
 const rows = Object.entries(CODES).map(([code, c]) => `| \`${code}\` | ${c.status} | \`${c.type}\` | ${c.when.replace(/\|/g, '\\|')} |`);
 const text = `# Error codes
 

@@ -26,6 +26,7 @@ const utf8 = new TextDecoder('utf-8', { fatal: true });
 
 export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps): Authenticator {
   if (!cfg.usersFile && !cfg.htpasswdFile) throw ConfigError.at(['auth', 'basic'], 'set usersFile and/or htpasswdFile');
+  const now = deps.now ?? Date.now;
   const realm = cfg.realm.replace(/[\\"]/g, '\\$&');
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
   const malformed = (why: string): GatewayError => new GatewayError('PG_AUTHN_MALFORMED', `malformed Basic credentials: ${why}`, { headers: challenge });
@@ -95,7 +96,7 @@ export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps)
       return null;
     }
     // A reload during the check may have removed the user: cache only against the snapshot still in force.
-    if (cfg.cacheTtl > 0 && snap === snapshot) cache.set(key, { identity: rec.identity, expires: Date.now() + cfg.cacheTtl });
+    if (cfg.cacheTtl > 0 && snap === snapshot) cache.set(key, { identity: rec.identity, expires: now() + cfg.cacheTtl });
     return rec.identity;
   }
 
@@ -127,7 +128,7 @@ export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps)
       const key = hash('sha256', cacheSecret + value, 'base64');
       const hit = cache.get(key);
       if (hit !== undefined) {
-        if (hit.expires > Date.now()) return hit.identity;
+        if (hit.expires > now()) return hit.identity;
         cache.delete(key);
       }
       return slowPath(key, Buffer.from(value, 'base64'));

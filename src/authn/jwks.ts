@@ -129,6 +129,7 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
   let closed = false;
   let retry = opts.retryMs ?? 1000;
   let lastAttempt = 0;
+  const now = deps.now ?? Date.now;
 
   let inflight: Promise<boolean> | undefined;
   /** Concurrent callers share one fetch. */
@@ -136,7 +137,7 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
     return (inflight ??= fetchOnce().finally(() => (inflight = undefined)));
   }
   async function fetchOnce(): Promise<boolean> {
-    lastAttempt = Date.now();
+    lastAttempt = now();
     try {
       await remote.reload();
       const next = parseJwks(remote.jwks(), url, warn);
@@ -184,7 +185,7 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
       } catch (err) {
         // Unknown kid: the issuer may have rotated keys. Re-fetch, at most once per cooldown, so a
         // stream of made-up kids cannot turn into a stream of fetches.
-        if (!(err instanceof errors.JWKSNoMatchingKey) || Date.now() - lastAttempt < opts.cooldownMs || !(await fetchNow())) throw err;
+        if (!(err instanceof errors.JWKSNoMatchingKey) || now() - lastAttempt < opts.cooldownMs || !(await fetchNow())) throw err;
         return resolveKey(keys, header, token);
       }
     },

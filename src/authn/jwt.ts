@@ -31,6 +31,7 @@ function fail(code: ErrorCode, description: string, cause?: unknown): GatewayErr
 
 export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authenticator {
   if (!cfg.jwks && cfg.issuers.length === 0) throw ConfigError.at(['auth', 'jwt'], 'set jwks and/or issuers');
+  const now = deps.now ?? Date.now;
   const tokenHeader = cfg.tokenHeader.toLowerCase();
   const cache = new LRUCache<string, CacheEntry>({ max: CACHE_MAX });
   // Key sets are shared by location; any key change drops cached tokens so a removed key stops working.
@@ -94,6 +95,7 @@ export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authe
     let payload: JWTPayload;
     try {
       const opts = {
+        currentDate: new Date(now()),
         algorithms: cfg.algorithms,
         clockTolerance: cfg.clockSkew / 1000,
         ...(entry.issuer !== undefined ? { issuer: entry.issuer } : {}),
@@ -106,10 +108,10 @@ export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authe
       throw mapError(e, deps);
     }
     const identity = toIdentity(payload, cfg);
-    const now = Date.now();
+    const t = now();
     // Never remember a token past its own exp (plus the skew the check itself allowed).
-    const until = Math.min(now + cfg.cacheTtl, typeof payload.exp === 'number' ? payload.exp * 1000 + cfg.clockSkew : Infinity);
-    if (until > now) cache.set(key, { identity, until });
+    const until = Math.min(t + cfg.cacheTtl, typeof payload.exp === 'number' ? payload.exp * 1000 + cfg.clockSkew : Infinity);
+    if (until > t) cache.set(key, { identity, until });
     return identity;
   }
 
@@ -123,7 +125,7 @@ export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authe
       const key = createHash('sha256').update(token).digest('base64');
       const hit = cache.get(key);
       if (hit !== undefined) {
-        if (hit.until > Date.now()) return hit.identity;
+        if (hit.until > now()) return hit.identity;
         cache.delete(key);
       }
       return verify(token, key);

@@ -10,6 +10,8 @@ export type OnReload = (source: string, ok: boolean, reason?: string) => void;
 export interface SourceDeps {
   logger: Logger;
   onReload?: OnReload;
+  /** The clock for expiries, caches and cooldowns (default Date.now); tests pass one they move by hand. */
+  now?: () => number;
 }
 
 export interface ReloadableFile<T> {

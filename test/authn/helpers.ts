@@ -1,34 +1,13 @@
-// Test helpers for authn and tenancy: a capturing logger, temp files, JWKS servers and token factories.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+// Test helpers for authn and tenancy: JWKS servers, Basic headers, a short poll; the generic ones re-exported from test/helpers.
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import type { AddressInfo } from 'node:net';
-import pino, { type Logger } from 'pino';
+import { sleep } from '../helpers/wait.js';
 
-export interface LogLine { level: number; msg: string; [k: string]: unknown }
+export { captureLogger, type LogLine } from '../helpers/log.js';
+export { tempDir, writeFile } from '../helpers/files.js';
+export { caught } from '../helpers/errors.js';
 
-/** A pino logger that keeps its lines in memory, so tests can assert on warnings. */
-export function captureLogger(): { logger: Logger; lines: LogLine[] } {
-  const lines: LogLine[] = [];
-  const logger = pino({ level: 'debug' }, { write: (s: string) => void lines.push(JSON.parse(s) as LogLine) });
-  return { logger, lines };
-}
-
-export function tempDir(t: { after(fn: () => void): void }): string {
-  const dir = mkdtempSync(join(tmpdir(), 'promgate-test-'));
-  t.after(() => rmSync(dir, { recursive: true, force: true }));
-  return dir;
-}
-
-export function writeFile(dir: string, name: string, text: string): string {
-  const p = join(dir, name);
-  writeFileSync(p, text);
-  return p;
-}
-
-export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
+/** Polls cond every 20 ms until it holds; throws after timeoutMs. */
 export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!cond()) {
@@ -60,16 +39,6 @@ export async function jsonServer(body: () => unknown, port = 0): Promise<{ url: 
       server.close(() => r());
     }),
   };
-}
-
-/** Runs fn and returns the error it throws or rejects with (fails the test when nothing is thrown). */
-export async function caught(fn: () => unknown): Promise<unknown> {
-  try {
-    await fn();
-  } catch (e) {
-    return e;
-  }
-  throw new Error('expected an error, got none');
 }
 
 export function basicHeader(user: string, password: string): string {

@@ -1,11 +1,13 @@
 // JWT test helpers: key pairs with kids, JWKS documents and signed tokens, all made at test time.
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK, type JWTPayload } from 'jose';
 import { authSchema, type JwtAuthConfig } from '../../src/config/schema-auth.js';
+import { rsaKeyPair } from '../helpers/rsa-keys.js';
 
 export interface TestKey { kid: string; alg: string; privateKey: CryptoKey | Uint8Array; jwk: JWK }
 
 export async function asymKey(alg: 'RS256' | 'ES256' | 'EdDSA', kid: string): Promise<TestKey & { publicKey: CryptoKey }> {
-  const { publicKey, privateKey } = await generateKeyPair(alg, { extractable: true });
+  // RSA keys are costly to make: distinct ones come from the kept set (helpers/rsa-keys.ts).
+  const { publicKey, privateKey } = alg === 'RS256' ? await rsaKeyPair(alg) : await generateKeyPair(alg, { extractable: true });
   const jwk = { ...(await exportJWK(publicKey)), kid, use: 'sig' };
   return { kid, alg, privateKey, publicKey, jwk };
 }

@@ -5,14 +5,15 @@ import { createJwtAuthenticator } from '../../src/authn/jwt.js';
 import type { Authenticator } from '../../src/authn/identity.js';
 import { GatewayError } from '../../src/errors.js';
 import { captureLogger, caught, tempDir, writeFile } from './helpers.js';
+import { manualClock, type ManualClock } from '../helpers/clock.js';
 import { asymKey, bearer, hmacKey, jwks, jwtConfig, sign, type TestKey } from './jwt-helpers.js';
 
 const now = () => Math.floor(Date.now() / 1000);
 
 /** An authenticator over a local JWKS file holding `keys`, with `extra` config on top of the defaults. */
-function authenticator(t: { after(fn: () => void): void }, keys: TestKey[], extra: Record<string, unknown> = {}): Authenticator {
+function authenticator(t: { after(fn: () => void): void }, keys: TestKey[], extra: Record<string, unknown> = {}, clock?: ManualClock): Authenticator {
   const file = writeFile(tempDir(t), 'jwks.json', JSON.stringify(jwks(...keys)));
-  const a = createJwtAuthenticator(jwtConfig({ jwks: file, ...extra }), { logger: captureLogger().logger });
+  const a = createJwtAuthenticator(jwtConfig({ jwks: file, ...extra }), { logger: captureLogger().logger, now: clock?.now });
   t.after(() => a.close?.());
   assert.equal(a.ready?.(), true, 'a JWKS file is loaded at once');
   return a;
@@ -54,11 +55,12 @@ test('exp: a token expired 10 s ago passes within the default skew and fails wit
 
 test('an accepted token that is expired within the skew is not cached past exp + skew', async (t) => {
   const rsa = await asymKey('RS256', 'rsa-cache');
-  const a = authenticator(t, [rsa], { clockSkew: '2s' });
+  const clock = manualClock();
+  const a = authenticator(t, [rsa], { clockSkew: '2s' }, clock);
   // exp is now, so it is good for the 2 s of skew only; asked again after that it must be refused, not served from cache.
   const token = await sign(rsa, { sub: 'edge' }, { exp: 0 });
   assert.equal(await accepted(a, token), 'edge');
-  await new Promise((r) => setTimeout(r, 3100));
+  clock.advance(3100);
   await refused(a, token, 'PG_AUTHN_TOKEN_EXPIRED', 'token expired', 'cached past exp + skew');
 });
 

@@ -5,7 +5,8 @@ import { writeFileSync } from 'node:fs';
 import { createJwtAuthenticator } from '../../src/authn/jwt.js';
 import { GatewayError } from '../../src/errors.js';
 import { freePort } from '../e2e/harness/ports.js';
-import { captureLogger, caught, jsonServer, sleep, tempDir, waitFor, writeFile } from './helpers.js';
+import { captureLogger, caught, jsonServer, tempDir, waitFor, writeFile } from './helpers.js';
+import { manualClock } from '../helpers/clock.js';
 import { asymKey, bearer, hmacKey, jwks, jwtConfig, sign } from './jwt-helpers.js';
 
 const PMTP_TOKEN = 'eyJhbGciOiJIUzI1NiIsImtpZCI6ImhtYWMta2V5In0.eyJuYW1lc3BhY2VzIjpbInByb21ldGhldXMiLCJhcHAtMSJdfQ.aMVibvV_meujcnRA1pgnSjBojtzvteZSf2xvq2MwZgc';
@@ -104,7 +105,8 @@ test('the Token header is the fallback; other Authorization schemes are left alo
 test('a cached token costs microseconds and still expires at its exp', async (t) => {
   const dir = tempDir(t);
   const k = await asymKey('RS256', 'k');
-  const a = createJwtAuthenticator(jwtConfig({ jwks: writeFile(dir, 'k.json', JSON.stringify(jwks(k))), clockSkew: 0 }), { logger: captureLogger().logger });
+  const clock = manualClock();
+  const a = createJwtAuthenticator(jwtConfig({ jwks: writeFile(dir, 'k.json', JSON.stringify(jwks(k))), clockSkew: 0 }), { logger: captureLogger().logger, now: clock.now });
   t.after(() => a.close?.());
   const tok = await sign(k, { sub: 'c' }, { exp: 2 });
   const first = await a.authenticate(bearer(tok));
@@ -114,7 +116,8 @@ test('a cached token costs microseconds and still expires at its exp', async (t)
   for (let i = 0; i < n; i++) assert.equal(a.authenticate(r), first, 'a cache hit answers synchronously');
   t.diagnostic(`cached RS256 check: ${(Number(process.hrtime.bigint() - start) / n / 1000).toFixed(2)} µs`);
   const expMs = (Math.floor(Date.now() / 1000) + 2) * 1000;
-  await sleep(Math.max(0, expMs - Date.now()) + 1100);
+  // The authenticator's clock moves past exp; the token was signed with the real one.
+  clock.advance(Math.max(0, expMs - clock.now()) + 1100);
   const e = await caught(() => a.authenticate(r));
   assert.ok(e instanceof GatewayError);
   assert.equal(e.code, 'PG_AUTHN_TOKEN_EXPIRED');

@@ -1,11 +1,12 @@
 // skip-jwt-bearer-tokens and extra-jwt-issuers against real oidc-provider ID tokens: accepted on /oauth2/auth and app routes, wrong iss/aud/key refused.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { generateKeyPair, SignJWT } from 'jose';
+import { SignJWT } from 'jose';
 import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway, type LateServer } from '../e2e/harness/oidc-provider.js';
 import { freePort } from '../e2e/harness/ports.js';
-import { startStub, echoJson, type Stub } from '../e2e/upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 import { startRuntime, idTokenOf, type RuntimeGateway } from './oidc-runtime.js';
+import { rsaKeyPair } from '../helpers/rsa-keys.js';
 
 const alice = { id: 'alice', password: 'alice-pw' };
 const bearer = (t: string) => ({ authorization: `Bearer ${t}` });
@@ -101,7 +102,7 @@ test('extra-jwt-issuers: a second issuer\'s token with the configured audience p
 
 test('refused with 401: wrong audience (same issuer, other client), wrong audience for the extra issuer, unknown issuer, forged key', async () => {
   const unknown = await startOidcProvider({ redirectUris: ['http://127.0.0.1:9/cb'] });
-  const { privateKey } = await generateKeyPair('RS256');
+  const { privateKey } = await rsaKeyPair('RS256'); // never the provider's: no key is handed out twice in a process
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub: 'alice', email: 'alice@example.com', preferred_username: 'alice', groups: ['admins'] };
   const sign = (iss: string) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'test-key' }).setIssuer(iss).setAudience(idp.clients.basic.clientId).setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey);

@@ -2,6 +2,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway, type LateServer } from '../e2e/harness/oidc-provider.js';
+import { manualClock, type ManualClock } from '../helpers/clock.js';
 
 let idp: OidcProviderFixture;
 let slots: LateServer[];
@@ -21,8 +22,9 @@ after(async () => {
   await idp.close();
 });
 
-function gateway(i: number, extra: Parameters<typeof gatewayOidc>[2] = {}, post = false): TestGateway {
-  const gw = mountGateway(slots[i]!, gatewayOidc(idp, post ? idp.clients.post : idp.clients.basic, extra));
+/** `clock` is the gateway's session clock: a test moves it past cookie-refresh or token expiry instead of sleeping. */
+function gateway(i: number, extra: Parameters<typeof gatewayOidc>[2] = {}, post = false, clock?: ManualClock): TestGateway {
+  const gw = mountGateway(slots[i]!, gatewayOidc(idp, post ? idp.clients.post : idp.clients.basic, extra), { now: clock?.now });
   gateways.push(gw);
   return gw;
 }
@@ -98,11 +100,12 @@ test('client_secret_post client; sign-in page; a user outside email-domains or u
 });
 
 test('refresh: 10 concurrent requests refresh once, every answer carries the new cookie; a revoked refresh token ends the session', async () => {
-  const gw = gateway(3, { ...FULL, cookie: { refresh: '1s' } });
+  const clock = manualClock();
+  const gw = gateway(3, { ...FULL, cookie: { refresh: '1s' } }, false, clock);
   const b = new TestBrowser();
   await b.login(`${gw.url}/oauth2/start`, alice);
   const before = idp.tokenRequests('refresh_token');
-  await new Promise((r) => setTimeout(r, 1100));
+  clock.advance(1100);
   const cookie = b.jar.header(gw.url);
   const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${gw.url}/oauth2/auth`, { headers: { cookie } })));
   assert.deepEqual(answers.map((a) => a.status), Array(10).fill(202));
@@ -116,7 +119,7 @@ test('refresh: 10 concurrent requests refresh once, every answer carries the new
   assert.equal(idp.tokenRequests('refresh_token') - before, 1);
 
   assert.ok((await idp.revokeRefreshTokens()) > 0);
-  await new Promise((r) => setTimeout(r, 1100));
+  clock.advance(1100);
   const ended = await b.request(`${gw.url}/oauth2/auth`);
   assert.equal(ended.status, 401);
   assert.ok(ended.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy=;') && c.includes('Max-Age=0')), 'cookie cleared');
@@ -124,13 +127,14 @@ test('refresh: 10 concurrent requests refresh once, every answer carries the new
 });
 
 test('an access token about to expire is refreshed on the next request', async () => {
-  const gw = gateway(4, FULL);
+  const clock = manualClock();
+  const gw = gateway(4, FULL, false, clock);
   const b = new TestBrowser();
   await b.login(`${gw.url}/oauth2/start`, alice);
   const first = await b.request(`${gw.url}/oauth2/auth`);
   const at1 = first.headers.get('x-auth-request-access-token');
   const before = idp.tokenRequests('refresh_token');
-  await new Promise((r) => setTimeout(r, 2100)); // 62 s token: inside the 60 s margin now
+  clock.advance(2100); // 62 s token: inside the 60 s margin now
   const second = await b.request(`${gw.url}/oauth2/auth`);
   assert.equal(second.status, 202);
   assert.equal(idp.tokenRequests('refresh_token') - before, 1);

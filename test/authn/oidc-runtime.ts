@@ -1,10 +1,9 @@
-// The whole gateway in-process (loadConfig + startGateway, so oidc-wiring, routes and authorization are real) for OIDC tests.
+// The whole gateway in-process (helpers/gateway.ts, so oidc-wiring, routes and authorization are real) set up for OIDC tests.
 import { randomBytes } from 'node:crypto';
-import { pino } from 'pino';
-import { loadConfig } from '../../src/config/load.js';
-import { startGateway, type Gateway } from '../../src/server/server.js';
+import type { Gateway } from '../../src/server/server.js';
+import { startInProcess } from '../helpers/gateway.js';
 import type { OidcProviderFixture, ClientCreds, TestBrowser } from '../e2e/harness/oidc-provider.js';
-import type { Stub } from '../e2e/upstream-stub.js';
+import type { Stub } from '../helpers/upstream-stub.js';
 
 export interface RuntimeGateway {
   url: string;
@@ -42,17 +41,17 @@ export async function startRuntime(port: number, idp: OidcProviderFixture, clien
     delete oidc.clientSecret;
     oidc.clientSecretFile = o.clientSecretFile;
   }
-  const cfg = loadConfig({
-    env: {},
-    overrides: {
-      server: { host: '127.0.0.1', port, logLevel: 'silent', accessLog: false, shutdownTimeout: '2s' },
+  const g = await startInProcess({
+    port,
+    logLevel: 'silent',
+    config: {
+      server: { logLevel: 'silent', accessLog: false, shutdownTimeout: '2s' },
       routes: [...(o.routes ?? []), { name: 'app', prefix: '/', upstream: { url: app.url, type: 'http' } }],
       auth: { oidc },
       ...(o.tenants ? { tenants: o.tenants } : {}),
     },
   });
-  const gw = await startGateway({ logger: pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' }), load: () => cfg });
-  return { url: `http://127.0.0.1:${gw.port}`, gw, close: () => gw.shutdown() };
+  return { url: g.url, gw: g.gateway, close: () => g.close() };
 }
 
 /** The ID token the gateway holds for a signed-in browser, read from /oauth2/auth (needs setAuthorizationHeader). */

@@ -1,15 +1,10 @@
 // prometheus-multi-tenant-proxy's `run` flags and PROM_PROXY_* variables: same effect, flag wins, defaults, minutes, --aws off.
+// The same through the running CLI: test/e2e/k8spin-cli.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { writeFileSync } from 'node:fs';
 import { Command } from 'commander';
-import { request } from 'undici';
 import { addK8spinFlags, k8spinOverrides } from '../../src/cli/k8spin-flags.js';
 import { loadConfig } from '../../src/config/load.js';
-import { startPromgate } from '../e2e/harness/promgate.js';
-import { freePort, isPortOpen } from '../e2e/harness/ports.js';
-import { makeTempDir } from '../e2e/harness/cleanup.js';
-import { startStub, echoJson } from '../e2e/upstream-stub.js';
 
 // The variable names of prometheus-multi-tenant-proxy's README / main.go.
 const VARS = [
@@ -120,54 +115,4 @@ test('PROM_PROXY_USE_AWS=false / 0 (and Go ParseBool\'s other false spellings) l
   }
   assert.equal(route0(overrides([])).upstream?.auth, undefined, 'off by default');
   assert.equal(route0(overrides(['--aws=false'])).upstream?.auth, undefined, '--aws=false, as urfave/cli accepts it');
-});
-
-test('CLI: PROM_PROXY_* alone configure the running gateway; PROM_PROXY_USE_AWS=false starts it unsigned', async (t) => {
-  const stub = await startStub(echoJson);
-  t.after(() => stub.close());
-  const dir = makeTempDir('k8spin-env');
-  t.after(() => dir.remove());
-  const users = dir.file('users.yaml');
-  writeFileSync(users, 'users:\n  - username: env-user\n    password: env-pass\n    namespace: team-env\n');
-  const port = await freePort();
-  const pg = await startPromgate({
-    port,
-    env: {
-      PROM_PROXY_PORT: String(port), PROM_PROXY_PROMETHEUS_ENDPOINT: stub.url, PROM_PROXY_AUTH_CONFIG: users,
-      PROM_PROXY_UNPROTECTED_ENDPOINTS: '/-/healthy,/api/v1/status/buildinfo', PROM_PROXY_PROTECTED_ENDPOINTS: '', PROM_PROXY_USE_AWS: 'false',
-    },
-  });
-  t.after(() => pg.stop());
-  const info = await request(`${pg.url}/api/v1/status/buildinfo`);
-  assert.equal(info.statusCode, 200, 'unprotected by PROM_PROXY_UNPROTECTED_ENDPOINTS');
-  await info.body.dump();
-  const anon = await request(`${pg.url}/api/v1/labels`);
-  assert.equal(anon.statusCode, 401, 'users from PROM_PROXY_AUTH_CONFIG are required');
-  await anon.body.dump();
-  const auth = 'Basic ' + Buffer.from('env-user:env-pass').toString('base64');
-  const labels = await request(`${pg.url}/api/v1/labels`, { headers: { authorization: auth } });
-  assert.equal(labels.statusCode, 200, 'PROM_PROXY_PROTECTED_ENDPOINTS="" allows every enforced endpoint');
-  await labels.body.dump();
-  const last = stub.received.at(-1)!;
-  assert.match(last.url, /^\/api\/v1\/labels\?/, 'forwarded to PROM_PROXY_PROMETHEUS_ENDPOINT');
-  assert.match(decodeURIComponent(last.url), /namespace="team-env"/);
-  assert.doesNotMatch(String(last.headers.authorization ?? ''), /AWS4-HMAC-SHA256/, 'not signed for AWS');
-});
-
-test('CLI: --port beats PROM_PROXY_PORT', async (t) => {
-  const stub = await startStub(echoJson);
-  t.after(() => stub.close());
-  const [envPort, flagPort] = [await freePort(), await freePort()];
-  const dir = makeTempDir('k8spin-port');
-  t.after(() => dir.remove());
-  const users = dir.file('users.yaml');
-  writeFileSync(users, 'users:\n  - username: u\n    password: p\n    namespace: n\n');
-  const pg = await startPromgate({
-    port: flagPort,
-    args: ['--port', String(flagPort), '--prometheus-endpoint', stub.url, '--auth-config', users],
-    env: { PROM_PROXY_PORT: String(envPort) },
-  });
-  t.after(() => pg.stop());
-  assert.equal(await isPortOpen(flagPort), true);
-  assert.equal(await isPortOpen(envPort), false, 'nothing listens on the PROM_PROXY_PORT port');
 });

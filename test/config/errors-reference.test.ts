@@ -5,7 +5,8 @@ import { spawnSync } from 'node:child_process';
 import { CODES } from '../../src/errors.js';
 
 test('docs/errors.md matches src/errors.ts (regenerate: node scripts/errors-reference.mjs)', () => {
-  const r = spawnSync(process.execPath, ['scripts/errors-reference.mjs', '--check'], { encoding: 'utf8' });
+  // From source, so the check needs no build (npm run test:unit).
+  const r = spawnSync(process.execPath, ['--import', 'tsx', 'scripts/errors-reference.mjs', '--check', '--source'], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
 });
 

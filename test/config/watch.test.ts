@@ -5,8 +5,7 @@ import { mkdirSync, mkdtempSync, renameSync, rmSync, symlinkSync, writeFileSync 
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { watchConfigFile } from '../../src/config/watch.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { dirEvents } from '../helpers/fs-events.js';
 
 /** Lays out a directory the way the kubelet does: promgate.yaml → ..data/promgate.yaml, ..data → ..<timestamp>. */
 function configMapDir(): { dir: string; file: string; publish(text: string): void; cleanup(): void } {
@@ -29,13 +28,19 @@ test('a ConfigMap update (..data swapped) is reported once; the same content aga
   const cm = configMapDir();
   t.after(cm.cleanup);
   let changes = 0;
+  // The watcher's 50 ms debounce runs on mocked timers: the test fires it once the swap's events have arrived.
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   const w = watchConfigFile(cm.file, () => changes++, 50);
   t.after(() => w.close());
+  const events = dirEvents(cm.dir);
+  t.after(() => events.close());
   cm.publish('server: { port: 2 }\n');
-  for (let i = 0; i < 60 && changes === 0; i++) await sleep(50);
+  await events.next('..data');
+  t.mock.timers.tick(50);
   assert.equal(changes, 1, 'the swap was seen');
   cm.publish('server: { port: 2 }\n');
-  await sleep(400);
+  await events.next('..data');
+  t.mock.timers.tick(50);
   assert.equal(changes, 1, 'a swap to identical content is not a change');
   // poll() (the reload interval) finds a change the watch did not report, and only once.
   cm.publish('server: { port: 3 }\n');

@@ -3,10 +3,10 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
-import { startPromgate, freePort, promgateBuilt, sleep, type PromgateProc } from './harness/index.js';
+import { startPromgate, freePort, promgateBuilt, elapsed, type PromgateProc } from './harness/index.js';
 import { startOidcProvider, TestBrowser, DEFAULT_USERS, type OidcProviderFixture, type TestUser } from './harness/oidc-provider.js';
 import { startNginx, type NginxInstance } from './harness/nginx.js';
-import { startStub, echoJson, type Stub } from './upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 
 const skip = promgateBuilt() ? false : 'build first: npx tsc -p tsconfig.json';
 const alice = { id: 'alice', password: 'alice-pw' };
@@ -198,6 +198,7 @@ test('nginx auth_request: sign-in redirect, ID token and X-Auth-Request-* upstre
 
   // Sign in through nginx's /oauth2/ location; the callback sends the browser back to the whitelisted rd.
   const { b, login } = await signedIn(page, alice);
+  const loggedIn = Date.now();
   assert.deepEqual(names(sessionSetCookies(login)), ['_oauth2_proxy'], 'this session fits one cookie');
 
   const first = await b.request(page);
@@ -214,8 +215,9 @@ test('nginx auth_request: sign-in redirect, ID token and X-Auth-Request-* upstre
   assert.equal(denied.status, 403);
   assert.equal(app.received.length, 1, 'the app saw only the allowed request');
 
-  // After cookie-refresh (2s), the next request refreshes; nginx relays the new cookie to the browser.
-  await sleep(2100);
+  // After cookie-refresh (2s), the next request refreshes; nginx relays the new cookie to the browser. A real
+  // interval: it must pass on the spawned gateway's clock since the session was made.
+  await elapsed(loggedIn, 2100);
   const before = idp.tokenRequests('refresh_token');
   const refreshed = await b.request(page);
   assert.equal(refreshed.status, 200);
@@ -237,11 +239,13 @@ test('nginx auth_request: sign-in redirect, ID token and X-Auth-Request-* upstre
 test('a session split into two cookies: plain auth_request_set loses it at refresh, relaying the second chunk keeps it', { skip }, async () => {
   const plain = await signedIn(`${nginx.url}/app/big`, carol);
   const split = await signedIn(`${nginx.url}/split/big`, carol);
+  const loggedIn = Date.now();
   for (const { login } of [plain, split]) assert.deepEqual(names(sessionSetCookies(login)), ['_oauth2_proxy_0', '_oauth2_proxy_1'], 'the session is split');
   for (const [b, page] of [[plain.b, `${nginx.url}/app/big`], [split.b, `${nginx.url}/split/big`]] as const) {
     assert.equal((await b.request(page)).status, 200, `${page} with the split session`);
   }
-  await sleep(2100);
+  // A real interval: cookie-refresh (2s) must pass on the spawned gateway's clock since both sessions were made.
+  await elapsed(loggedIn, 2100);
 
   // Plain: only the first Set-Cookie of the auth answer reaches the browser, which now holds new _0 + old _1.
   const r1 = await plain.b.request(`${nginx.url}/app/big`);

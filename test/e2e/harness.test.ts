@@ -7,20 +7,17 @@ import {
   liveCounts, makeTempDir, pidGone, promApi, promQuery, seriesOf, startPromgate, startStack, waitFor, type Stack,
 } from './harness/index.js';
 
+/** One stack for the whole file: Alertmanager, a route prefix and bench series, so every fixture option is covered. */
 let main: Stack;
-let prefixed: Stack;
 
 before(async () => {
   const t0 = Date.now();
-  [main, prefixed] = await Promise.all([
-    startStack({ alertmanager: true }),
-    startStack({ routePrefix: '/prometheus', benchSeries: 25 }),
-  ]);
-  console.log(`# harness: two stacks ready in ${Date.now() - t0} ms`);
+  main = await startStack({ alertmanager: true, routePrefix: '/prometheus', benchSeries: 25 });
+  console.log(`# harness: stack ready in ${Date.now() - t0} ms`);
 });
 
 after(async () => {
-  await Promise.all([main?.stop(), prefixed?.stop()]);
+  await main?.stop();
 });
 
 const sorted = [...TENANTS].sort();
@@ -99,7 +96,7 @@ test('Alertmanager has the alerts of every tenant, and silences work', async () 
 });
 
 test('Prometheus under a route prefix answers at <url>/prometheus/api/v1/query', async () => {
-  const p = prefixed.prom;
+  const p = main.prom;
   assert.equal(p.base, `${p.url}/prometheus`);
   const res = await fetch(`${p.url}/prometheus/api/v1/query?query=count(bench_series)`);
   assert.equal(res.status, 200);
@@ -145,10 +142,10 @@ process.on('SIGTERM', () => { log({ msg: 'stopped' }); process.exit(0); });
 });
 
 test('stop() ends every process, frees the ports and removes the temp dirs', async () => {
-  const procs = [main.prom.proc, main.am!.proc, prefixed.prom.proc];
-  const dirs = [main.prom.dir, main.am!.dir, prefixed.prom.dir];
-  const ports = [main.prom.port, main.am!.port, prefixed.prom.port, main.expo.port];
-  await Promise.all([main.stop(), prefixed.stop()]);
+  const procs = [main.prom.proc, main.am!.proc];
+  const dirs = [main.prom.dir, main.am!.dir];
+  const ports = [main.prom.port, main.am!.port, main.expo.port];
+  await main.stop();
   for (const p of procs) {
     assert.ok(p.exited(), `${p.name} exited`);
     assert.ok(pidGone(p.pid), `${p.name} pid ${p.pid} is gone`);

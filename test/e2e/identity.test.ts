@@ -6,9 +6,9 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
-import { startStack, startPromgate, makeTempDir, waitFor, sleep, type Stack, type PromgateProc } from './harness/index.js';
+import { startStack, startPromgate, makeTempDir, waitFor, type Stack, type PromgateProc } from './harness/index.js';
 import { asymKey, hmacKey, jwks, sign, type TestKey } from '../authn/jwt-helpers.js';
-import { startStub, echoJson, type Stub } from './upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 
 let stack: Stack;
 let jwksServer: Server;
@@ -104,7 +104,7 @@ test('prometheus-multi-tenant-proxy flags: basic users file, protected and unpro
   await waitFor(async () => (await call(p.url, '/api/v1/query?query=up', basic('New', 'fresh'))).status === 200, { what: 'new user after reload', timeoutMs: 10_000 });
   assert.deepEqual(await namespacesSeen(p.url, basic('New', 'fresh')), ['tenant.d']);
   writeFileSync(users, 'users: [ {username: broken\n');
-  await sleep(800);
+  await waitFor(() => p.logLines().some((l) => l.source === 'auth.basic.usersFile' && l.msg === 'reload failed; keeping the last good version'), { what: 'the broken users file to be refused', timeoutMs: 10_000, procs: [p.proc] });
   assert.deepEqual(await namespacesSeen(p.url, basic('New', 'fresh')), ['tenant.d'], 'old users keep working');
   const metrics = await call(p.url, '/metrics');
   assert.match(metrics.text, /promgate_config_reloads_total\{source="auth.basic.usersFile",result="failure"\} [1-9]/);

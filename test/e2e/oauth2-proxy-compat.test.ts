@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { startPromgate, freePort, promgateBuilt, sleep, type PromgateProc } from './harness/index.js';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from './harness/oidc-provider.js';
-import { startStub, echoJson, type Stub, type StubHandler } from './upstream-stub.js';
+import { startStub, echoJson, type Stub, type StubHandler } from '../helpers/upstream-stub.js';
 
 const skip = promgateBuilt() ? false : 'build first: npx tsc -p tsconfig.json';
 const alice = { id: 'alice', password: 'alice-pw' };
@@ -123,7 +123,8 @@ test('oauth2-proxy flags only: login, then the app receives X-Forwarded-User/-Em
 test("a refreshed session cookie reaches the browser even when the app's answer sets cookies too", { skip }, async () => {
   assert.ok(flagsGateway, 'needs the gateway of the first test');
   const { b } = await browse(flagsGateway.url, '/settings');
-  await sleep(2100); // --cookie-refresh=2s
+  // A real interval: the spawned gateway's --cookie-refresh=2s must pass on its clock before the next request.
+  await sleep(2100);
   const before = idp.tokenRequests('refresh_token');
   const res = await b.request(`${flagsGateway.url}/settings`);
   assert.equal(res.status, 200);

@@ -3,7 +3,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
-import { startStack, startPromgate, freePort, promgateBuilt, sleep, type Stack, type PromgateProc } from './harness/index.js';
+import { startStack, startPromgate, freePort, promgateBuilt, elapsed, type Stack, type PromgateProc } from './harness/index.js';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from './harness/oidc-provider.js';
 import { startRedis, type RedisInstance } from './harness/redis.js';
 
@@ -74,6 +74,7 @@ const sessionKeys = async () => Number((await redis.command('EVAL "return #redis
 test('login on replica A, the session works on B, one refresh for both, sign-out on B ends it on A', { skip }, async () => {
   const browser = new TestBrowser();
   const { res } = await browser.login(`${a.url}/oauth2/start?rd=${encodeURIComponent(QUERY)}`, alice);
+  const loggedIn = Date.now();
   assert.equal(res.status, 302);
   assert.equal(res.headers.get('location'), QUERY);
   const ticket = browser.jar.get('_oauth2_proxy');
@@ -89,7 +90,8 @@ test('login on replica A, the session works on B, one refresh for both, sign-out
   }
 
   // Past cookie-refresh, concurrent requests on both replicas refresh once (Redis lock) and set no cookie.
-  await sleep(2100);
+  // A real interval: cookie-refresh (2s) must pass on the spawned replicas' clocks since the session was made.
+  await elapsed(loggedIn, 2100);
   const before = idp.tokenRequests('refresh_token');
   const cookie = browser.jar.header(a.url);
   const answers = await Promise.all([a, b, a, b, a, b].map((r) => fetch(`${r.url}/oauth2/userinfo`, { headers: { cookie } })));

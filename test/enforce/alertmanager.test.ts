@@ -1,12 +1,7 @@
-// Tests of Alertmanager enforcement: filter rendering (checked against a real Alertmanager), alert filtering, silences.
-import { after, before, describe, it } from 'node:test';
+// Tests of Alertmanager enforcement: filter rendering, alert filtering, silences. The same filters against a real
+// Alertmanager: test/e2e/alertmanager-filters.test.ts.
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
 import {
   alertmanagerFilters,
@@ -24,21 +19,8 @@ import {
   type SilenceMatcher,
 } from '../../src/enforce/alertmanager.js';
 import { GatewayError, type ErrorCode } from '../../src/errors.js';
-import type { LabelConstraint, RestrictedTenant } from '../../src/tenancy/tenant.js';
-
-function tenant(id: string, ...constraints: LabelConstraint[]): RestrictedTenant {
-  return { unrestricted: false, id, constraints };
-}
-const ns = (...values: string[]): LabelConstraint => ({ label: 'namespace', kind: 'values', values });
-const WEIRD = 'we"ird\\ns\ttab\nline';
-const TEAM_A = tenant('team-a', ns('team-a'));
-const TENANT_D = tenant('tenant.d', ns('tenant.d'));
-const TENANT_XD = tenant('tenantxd', ns('tenantxd'));
-const MULTI = tenant('multi', ns('team-a', 'tenant.d'));
-const REGEX_D = tenant('regex-d', { label: 'namespace', kind: 'regex', pattern: 'tenant\\..+' });
-const WEIRD_T = tenant('weird', ns(WEIRD));
-const WEIRD_MULTI = tenant('weird-multi', ns(WEIRD, 'tenant.d'));
-const TWO = tenant('two', { label: 'cluster', kind: 'values', values: ['c2'] }, ns('team-a'));
+import type { RestrictedTenant } from '../../src/tenancy/tenant.js';
+import { MULTI, REGEX_D, TEAM_A, TENANT_D, TWO, WEIRD_MULTI, WEIRD_T, tenant } from './alertmanager-tenants.js';
 
 function assertCode(fn: () => unknown, code: ErrorCode): void {
   assert.throws(fn, (e: unknown) => e instanceof GatewayError && e.code === code);
@@ -55,108 +37,6 @@ describe('alertmanagerFilters rendering', () => {
   for (const [t, want] of cases) it(t.id, () => assert.deepEqual(alertmanagerFilters(t), want));
   it('refuses a label name Alertmanager 0.25 cannot parse', () => {
     assertCode(() => alertmanagerFilters(tenant('dots', { label: 'k8s.namespace', kind: 'values', values: ['a'] })), 'PG_TENANT_UNREPRESENTABLE');
-  });
-});
-
-const AM_BIN = '/usr/bin/prometheus-alertmanager';
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (typeof addr === 'object' && addr ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-}
-
-describe('against a real Alertmanager', { skip: existsSync(AM_BIN) ? false : `${AM_BIN} not installed` }, () => {
-  let dir = '';
-  let child: ChildProcess | undefined;
-  let base = '';
-  let log = '';
-
-  async function call(path: string, init?: RequestInit): Promise<unknown> {
-    const res = await fetch(`${base}${path}`, init);
-    const text = await res.text();
-    assert.equal(res.status, 200, `${path}: ${res.status} ${text}\n${log}`);
-    return text === '' ? undefined : JSON.parse(text);
-  }
-  const post = (path: string, body: unknown): Promise<unknown> =>
-    call(path, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) });
-  const query = (t: RestrictedTenant): string => new URLSearchParams(alertmanagerFilters(t).map((f): [string, string] => ['filter', f])).toString();
-  const names = (alerts: unknown[]): string[] =>
-    alerts.map((a) => (a as { labels: Record<string, string> }).labels.alertname ?? '').sort();
-
-  before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'promgate-am-'));
-    await writeFile(join(dir, 'am.yml'), 'route: {receiver: default, group_by: [namespace]}\nreceivers: [{name: default}]\n');
-    const port = await freePort();
-    base = `http://127.0.0.1:${port}`;
-    child = spawn(AM_BIN, [
-      `--config.file=${join(dir, 'am.yml')}`, `--storage.path=${join(dir, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`, '--cluster.listen-address=',
-    ], { stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout?.on('data', (d: Buffer) => (log += d.toString()));
-    child.stderr?.on('data', (d: Buffer) => (log += d.toString()));
-    for (let i = 0; ; i++) {
-      const ok = await fetch(`${base}/-/ready`).then((r) => r.ok, () => false);
-      if (ok) break;
-      if (i > 100 || child.exitCode !== null) throw new Error(`alertmanager did not start:\n${log}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
-    const alert = (alertname: string, labels: Record<string, string>): unknown => ({ labels: { alertname, ...labels } });
-    await post('/api/v2/alerts', [
-      alert('A', { namespace: 'team-a' }), alert('B', { namespace: 'tenant.d' }), alert('C', { namespace: 'tenantxd' }),
-      alert('D', { namespace: 'team-b' }), alert('E', { namespace: WEIRD }), alert('F', {}),
-      alert('G', { namespace: 'team-a', cluster: 'c2' }),
-    ]);
-  });
-
-  after(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((r) => child?.once('exit', r));
-      child.kill('SIGTERM');
-      await exited;
-    }
-    if (dir) await rm(dir, { recursive: true, force: true });
-  });
-
-  const cases: [RestrictedTenant, string[]][] = [
-    [TEAM_A, ['A', 'G']], [TENANT_D, ['B']], [TENANT_XD, ['C']], [MULTI, ['A', 'B', 'G']],
-    [REGEX_D, ['B']], [WEIRD_T, ['E']], [WEIRD_MULTI, ['B', 'E']], [TWO, ['G']],
-  ];
-  for (const [t, want] of cases) {
-    it(`GET /api/v2/alerts with the filters of ${t.id}`, async () => {
-      const alerts = await call(`/api/v2/alerts?${query(t)}`);
-      assert.deepEqual(names(filterAmAlerts(alerts, t)), want);
-      assert.deepEqual(names(alerts as unknown[]), want, 'upstream already filtered alone');
-    });
-  }
-
-  it('GET /api/v2/alerts/groups with the filters, then filterAlertGroups', async () => {
-    const groups = filterAlertGroups(await call(`/api/v2/alerts/groups?${query(MULTI)}`), MULTI);
-    const all = groups.flatMap((g) => (g as { alerts: unknown[] }).alerts);
-    assert.deepEqual(names(all), ['A', 'B', 'G']);
-  });
-
-  it('accepts enforced silences, which mute only the tenant\'s alerts and come back owned', async () => {
-    const body = { matchers: [{ name: 'alertname', value: 'A|D', isRegex: true }], startsAt: new Date().toISOString(),
-      endsAt: new Date(Date.now() + 3600_000).toISOString(), createdBy: 'test', comment: 'promgate test' };
-    const a = (await post('/api/v2/silences', enforceSilenceBody(body, TEAM_A))) as { silenceID: string };
-    const bodyB = { ...body, matchers: [{ name: 'alertname', value: 'B', isRegex: false }] };
-    const m = (await post('/api/v2/silences', enforceSilenceBody(bodyB, MULTI))) as { silenceID: string };
-    const silences = await call('/api/v2/silences');
-    const ids = (t: RestrictedTenant): string[] => filterSilences(silences, t).map((s) => (s as { id: string }).id).sort();
-    assert.deepEqual(ids(TEAM_A), [a.silenceID]);
-    assert.deepEqual(ids(MULTI), [a.silenceID, m.silenceID].sort());
-    assert.deepEqual(ids(TENANT_D), []);
-    const one = await call(`/api/v2/silence/${silenceId(`/api/v2/silence/${m.silenceID}`)}`);
-    assert.equal(silenceBelongsTo(one, MULTI), true);
-    const state = Object.fromEntries((await call('/api/v2/alerts') as { labels: { alertname: string }; status: { state: string } }[])
-      .map((x) => [x.labels.alertname, x.status.state]));
-    assert.deepEqual([state.A, state.B, state.D], ['suppressed', 'suppressed', 'active']);
   });
 });
 

@@ -8,8 +8,7 @@ import { pino } from 'pino';
 import { configSchema } from '../../src/config/schema.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { buildRuntime } from '../../src/wiring/runtime.js';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { waitFor } from '../helpers/wait.js';
 const key = (secret: string) => JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: Buffer.from(secret).toString('base64url') }] });
 
 test('a refused build stops the file watchers of the authenticators it had already made', async (t) => {
@@ -36,11 +35,12 @@ test('a refused build stops the file watchers of the authenticators it had alrea
     await rt.close();
     await Promise.all([...kept.pools.values(), ...failed.pools.values()].map((p) => p.close()));
   });
-  await sleep(100);
   writeFileSync(jwks, key('fedcba9876543210fedcba9876543210'));
-  for (let i = 0; i < 40 && (await reloads(kept.metrics)).length === 0; i++) await sleep(50);
+  await waitFor(async () => (await reloads(kept.metrics)).length > 0, { what: 'a reload by the kept runtime', timeoutMs: 5000, intervalMs: 20 });
   assert.ok((await reloads(kept.metrics)).some((l) => l.includes('result="success"')), 'the kept runtime reloaded the JWKS file');
-  await sleep(300);
+  // A watcher left by the refused build would have had the same event and the same 200 ms debounce, armed just
+  // before the kept one's, and so would have reloaded by now; one more read by the kept runtime is the margin.
+  await Promise.all(rt.authenticators.map((a) => a.reload?.()));
   assert.deepEqual(await reloads(failed.metrics), [], 'nothing of the refused build is still watching');
 });
 

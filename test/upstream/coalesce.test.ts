@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { coalesceKey } from '../../src/upstream/coalesce.js';
 import { createUpstream, type Upstream } from '../../src/upstream/pool.js';
 import type { UpstreamConfig } from '../../src/config/schema.js';
+import { waitFor } from '../helpers/wait.js';
 
 let upstreamServer: Server;
 let front: Server;
@@ -13,26 +14,32 @@ let up: Upstream;
 let frontUrl = '';
 const calls: { path: string; tenant: string }[] = [];
 let aborted = 0;
+/** While holding, the upstream answers only when the test releases it, so callers can line up meanwhile. */
+let holding = true;
+const held: (() => void)[] = [];
+/** Requests the gateway side has handed to the coalescer, and callers that left before their answer. */
+let joined = 0;
+let left = 0;
 
 function listen(s: Server): Promise<string> {
   return new Promise((r) => s.listen(0, '127.0.0.1', () => r(`http://127.0.0.1:${(s.address() as AddressInfo).port}`)));
 }
 
 before(async () => {
-  // The upstream answers after 150 ms with the tenant it was asked for and its own call count.
+  // The upstream answers, once released, with the tenant it was asked for and its own call count.
   upstreamServer = createServer((req, res) => {
     const tenant = String(req.headers['x-scope-orgid'] ?? '');
     calls.push({ path: req.url ?? '', tenant });
     const n = calls.length;
-    const timer = setTimeout(() => {
+    const answer = () => {
+      if (res.destroyed || res.writableEnded) return;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ tenant, n, path: req.url }));
-    }, req.url?.includes('slow') ? 400 : 150);
+    };
+    if (holding) held.push(answer);
+    else answer();
     res.on('close', () => {
-      if (!res.writableFinished) {
-        aborted++;
-        clearTimeout(timer);
-      }
+      if (!res.writableFinished) aborted++;
     });
   });
   const origin = await listen(upstreamServer);
@@ -45,11 +52,14 @@ before(async () => {
     const headers = { 'x-scope-orgid': tenant, 'x-request-id': String(Math.random()) };
     let cancel: (() => void) | undefined;
     res.on('close', () => {
-      if (!res.writableFinished) cancel?.();
+      if (res.writableFinished) return;
+      cancel?.();
+      left++;
     });
     up.coalescer
       .stream({ tenantId: tenant, route: 'r', method: 'GET', pathAndQuery, body: null, headers, onCancel: (c) => (cancel = c) }, res)
       .catch(() => undefined);
+    joined++;
   });
   frontUrl = await listen(front);
 });
@@ -59,6 +69,24 @@ after(async () => {
   upstreamServer.close();
   await up.close();
 });
+
+/**
+ * Once `n` requests have reached the coalescer since the test began (so every group they form exists), the
+ * upstream answers every call it holds and, until the next hold(), each new one at once.
+ */
+async function releaseAfter(n: number): Promise<void> {
+  await waitFor(() => joined >= n, { what: `${n} requests at the coalescer`, timeoutMs: 5000, intervalMs: 5 });
+  holding = false;
+  for (const answer of held.splice(0)) answer();
+}
+
+function reset(): void {
+  holding = true;
+  calls.length = 0;
+  joined = 0;
+  left = 0;
+  aborted = 0;
+}
 
 function get(path: string): Promise<{ status: number; body: { tenant: string; n: number; path: string } }> {
   return new Promise((resolve, reject) => {
@@ -73,16 +101,20 @@ function get(path: string): Promise<{ status: number; body: { tenant: string; n:
 }
 
 test('identical in-flight requests of one tenant share one upstream call', async () => {
-  calls.length = 0;
-  const answers = await Promise.all(Array.from({ length: 5 }, () => get('/?tenant=team-a&q=up')));
+  reset();
+  const asked = Promise.all(Array.from({ length: 5 }, () => get('/?tenant=team-a&q=up')));
+  await releaseAfter(5);
+  const answers = await asked;
   assert.equal(calls.length, 1);
   for (const a of answers) assert.deepEqual(a, { status: 200, body: { tenant: 'team-a', n: 1, path: '/api/v1/query?query=up' } });
   assert.equal(up.coalescer.inflight, 0);
 });
 
 test('two tenants asking the very same query never share an upstream call or an answer', async () => {
-  calls.length = 0;
-  const [a1, b1, a2, b2] = await Promise.all(['team-a', 'team-b', 'team-a', 'team-b'].map((t) => get(`/?tenant=${t}&q=up`)));
+  reset();
+  const asked = Promise.all(['team-a', 'team-b', 'team-a', 'team-b'].map((t) => get(`/?tenant=${t}&q=up`)));
+  await releaseAfter(4);
+  const [a1, b1, a2, b2] = await asked;
   assert.equal(calls.length, 2);
   assert.deepEqual(calls.map((c) => c.tenant).sort(), ['team-a', 'team-b']);
   assert.equal(a1!.body.tenant, 'team-a');
@@ -109,33 +141,40 @@ test('the key separates tenants, paths and upstream headers, and ignores per-req
 });
 
 test('a caller that leaves does not disturb the others; when every caller leaves, the upstream call is cancelled', async () => {
-  calls.length = 0;
-  aborted = 0;
+  reset();
   const leaver = request(`${frontUrl}/?tenant=team-c&q=slow`);
   leaver.on('error', () => undefined).end();
-  await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => calls.length === 1, { what: 'the upstream call', timeoutMs: 5000, intervalMs: 5 });
   const stayer = get('/?tenant=team-c&q=slow');
-  await new Promise((r) => setTimeout(r, 50));
+  await waitFor(() => joined === 2, { what: 'the second caller to join', timeoutMs: 5000, intervalMs: 5 });
   leaver.destroy();
+  await waitFor(() => left === 1, { what: 'the first caller to leave', timeoutMs: 5000, intervalMs: 5 });
+  await releaseAfter(2);
   const s = await stayer;
   assert.equal(s.body.tenant, 'team-c');
   assert.equal(calls.length, 1);
   assert.equal(aborted, 0);
 
+  holding = true;
   const alone = request(`${frontUrl}/?tenant=team-c&q=slow2`);
   alone.on('error', () => undefined).end();
-  await new Promise((r) => setTimeout(r, 100));
+  await waitFor(() => calls.length === 2, { what: 'the lone upstream call', timeoutMs: 5000, intervalMs: 5 });
   alone.destroy();
-  await new Promise((r) => setTimeout(r, 200));
+  // The upstream holds its answer until released: only the cancelled call can end its connection early.
+  await waitFor(() => aborted > 0, { what: 'the upstream call to be cancelled', timeoutMs: 5000, intervalMs: 5 });
   assert.equal(aborted, 1);
   assert.equal(up.coalescer.inflight, 0);
 });
 
 test('once the answer has started, a new request starts its own call (it would miss the start of the body)', async () => {
-  calls.length = 0;
+  reset();
   const first = get('/?tenant=team-d&q=up');
+  await releaseAfter(1);
   await first;
-  await get('/?tenant=team-d&q=up');
+  holding = true;
+  const second = get('/?tenant=team-d&q=up');
+  await releaseAfter(2);
+  await second;
   assert.equal(calls.length, 2);
 });
 

@@ -33,6 +33,8 @@ export interface SessionAuthDeps {
    * Given by the caller (authz/allowed.ts signInCheck) so that authn depends on no authorization code.
    */
   allowed: (who: { email?: string; groups: readonly string[] }) => boolean;
+  /** The clock for session times, refresh and the opened-cookie cache (default Date.now); tests move one by hand. */
+  now?: () => number;
 }
 
 export interface SessionAuthenticator extends Authenticator {
@@ -72,13 +74,14 @@ function csrfPath(cfg: OidcConfig): string {
 }
 
 export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDeps): SessionAuthenticator {
+  const clock = deps.now ?? Date.now;
   const secrets = loadCookieSecrets(cfg.cookie);
   const opts = storeOptions(cfg);
   if (cfg.sessionStore === 'redis' && !cfg.redisUrl && !deps.redis) throw ConfigError.at(['auth', 'oidc', 'redisUrl'], 'is required with sessionStore: redis');
   const store: SessionStore =
     cfg.sessionStore === 'redis'
-      ? createRedisStore(secrets, { ...opts, url: cfg.redisUrl ?? '', keyPrefix: cfg.redisKeyPrefix, client: deps.redis })
-      : createCookieStore(secrets, opts);
+      ? createRedisStore(secrets, { ...opts, url: cfg.redisUrl ?? '', keyPrefix: cfg.redisKeyPrefix, client: deps.redis, now: clock })
+      : createCookieStore(secrets, opts, clock);
   const provider = createOidcProvider(cfg, { logger: deps.logger, fetch: deps.fetch, groupsUsed: deps.groupsUsed });
   const names: ClaimNames = { userClaim: cfg.userClaim, emailClaim: cfg.emailClaim, groupsClaim: cfg.groupsClaim };
   const allowed = deps.allowed;
@@ -87,7 +90,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
   const login = createLoginFlow(provider, csrf, {
     fetchUserinfo: (c) => claimAt(c, cfg.emailClaim) === undefined || claimAt(c, cfg.groupsClaim) === undefined,
   });
-  const refresher = createRefresher({ provider, store, names, refreshAfterMs: cfg.cookie.refresh, logger: deps.logger });
+  const refresher = createRefresher({ provider, store, names, refreshAfterMs: cfg.cookie.refresh, logger: deps.logger, now: clock });
 
   const identityOf = (s: SessionState, setCookies?: string[]): Identity => {
     const id: Identity = {
@@ -120,7 +123,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
     if (!allowed(fresh.state)) throw new GatewayError('PG_AUTHZ_DENIED', 'this user is not allowed by the sign-in rules');
     const identity = identityOf(fresh.state, fresh.setCookies);
     if (openedKey !== undefined && fresh.setCookies.length === 0) {
-      const now = Date.now();
+      const now = clock();
       const until = Math.min(now + OPENED_TTL_MS, refreshDueAt(fresh.state, cfg.cookie.refresh), sessionEnd(fresh.state, opts.expireMs));
       if (until > now) opened.set(openedKey, { identity: Object.freeze(identity), until });
     }
@@ -151,7 +154,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
         if (value === undefined) return null;
         openedKey = hash('sha256', value, 'base64');
         const hit = opened.get(openedKey);
-        if (hit !== undefined && hit.until > Date.now()) return hit.identity;
+        if (hit !== undefined && hit.until > clock()) return hit.identity;
       }
       return slowAuthenticate(req, cookies, openedKey);
     },
@@ -159,7 +162,7 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
       if (result.claims.email_verified === false && !cfg.allowUnverifiedEmail) {
         throw new GatewayError('PG_AUTHN_LOGIN_FAILED', 'the provider says this email address is not verified');
       }
-      const state = sessionFromClaims(result.claims, names, result.tokens, Date.now());
+      const state = sessionFromClaims(result.claims, names, result.tokens, clock());
       state.sid = randomBytes(16).toString('base64url');
       if (!allowed(state)) throw new GatewayError('PG_AUTHN_LOGIN_FAILED', 'this user is not allowed by the sign-in rules');
       const cookies = parseCookies(headers);

@@ -23,6 +23,8 @@ export interface RedisStoreOptions extends StoreOptions {
   keyPrefix: string;
   /** An existing client (tests, or one shared with other features); closed only when we created it. */
   client?: Redis;
+  /** The clock for session ends and TTLs (default Date.now). */
+  now?: () => number;
 }
 
 export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOptions): SessionStore {
@@ -30,6 +32,7 @@ export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOpt
   const redis = opts.client ?? new (loadRedis())(opts.url, { maxRetriesPerRequest: 1, connectTimeout: 5000, enableReadyCheck: true });
   if (!opts.client) redis.on('error', () => {}); // state is visible through ready(); errors surface on the commands
   const dataKey = (id: string) => `${opts.keyPrefix}${id}`;
+  const clock = opts.now ?? Date.now;
 
   const readTicket = (cookies: CookieJar, now: number): Ticket | null => {
     const value = joinCookieValue(cookies, opts.cookieName);
@@ -48,7 +51,7 @@ export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOpt
 
   return {
     kind: 'redis',
-    async load(cookies, now = Date.now()) {
+    async load(cookies, now = clock()) {
       const t = readTicket(cookies, now);
       if (!t) return null;
       const state = await readState(t, now);
@@ -60,7 +63,7 @@ export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOpt
     async create(state, cookies, host) {
       const t: Ticket = { id: randomBytes(16).toString('base64url'), key: randomBytes(32) };
       const end = sessionEnd(state, opts.expireMs);
-      const ttl = end - Date.now();
+      const ttl = end - clock();
       if (ttl <= 0) return [];
       await redis.set(dataKey(t.id), sealWithKey(t.key, encodeSession(state), t.id, end), 'PX', ttl);
       const ticket = sealer.seal(`${t.id}.${t.key.toString('base64url')}`, opts.cookieName, end);
@@ -69,17 +72,17 @@ export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOpt
     async update(loaded, state) {
       const t = tickets.get(loaded);
       const end = sessionEnd(state, opts.expireMs);
-      const ttl = end - Date.now();
+      const ttl = end - clock();
       // XX: a session signed out meanwhile (on any replica) must not come back to life.
       if (t && ttl > 0) await redis.set(dataKey(t.id), sealWithKey(t.key, encodeSession(state), t.id, end), 'PX', ttl, 'XX');
       return [];
     },
     async reload(loaded) {
       const t = tickets.get(loaded);
-      return t ? readState(t, Date.now()) : null;
+      return t ? readState(t, clock()) : null;
     },
     async clear(cookies, host, loaded) {
-      const t = (loaded && tickets.get(loaded)) ?? readTicket(cookies, Date.now());
+      const t = (loaded && tickets.get(loaded)) ?? readTicket(cookies, clock());
       if (t) await redis.del(dataKey(t.id));
       return clearCookieValues(opts, cookies, host);
     },

@@ -40,16 +40,19 @@ export interface RefresherDeps {
   names: ClaimNames;
   refreshAfterMs: number;
   logger: Logger;
+  /** The clock for refresh decisions and new session times (default Date.now). */
+  now?: () => number;
 }
 
 export function createRefresher(deps: RefresherDeps) {
   const { provider, store, names, logger } = deps;
+  const clock = deps.now ?? Date.now;
   const inflight = new Map<string, Promise<Fresh>>();
   // Requests still carrying the pre-refresh cookie (sent before the browser stored the new one) reuse the result.
   const recent = new LRUCache<string, { from: number; result: Fresh | GatewayError }>({ max: 50_000, ttl: 60_000 });
 
   const expired = (why: string) => new GatewayError('PG_AUTHN_TOKEN_EXPIRED', `session expired: ${why}`);
-  const stillUsable = (s: SessionState) => s.expiresAt === undefined || s.expiresAt > Date.now();
+  const stillUsable = (s: SessionState) => s.expiresAt === undefined || s.expiresAt > clock();
 
   async function waitForOther(loaded: LoadedSession): Promise<Fresh> {
     for (let waited = 0; waited < WAIT_MAX_MS; waited += WAIT_STEP_MS) {
@@ -80,7 +83,7 @@ export function createRefresher(deps: RefresherDeps) {
     }
     const newClaims = tokens.claims();
     if (newClaims && newClaims.sub !== old.claims.sub) throw expired('refreshed ID token is for another subject');
-    const now = Date.now();
+    const now = clock();
     const state = sessionFromClaims(
       newClaims ? { ...old.claims, ...newClaims } : old.claims,
       names,
@@ -113,7 +116,7 @@ export function createRefresher(deps: RefresherDeps) {
 
   return {
     /** The session to use for this request, refreshed when due; throws PG_AUTHN_TOKEN_EXPIRED when it has ended. */
-    async ensureFresh(loaded: LoadedSession, cookies: CookieJar, host: string, now = Date.now()): Promise<Fresh> {
+    async ensureFresh(loaded: LoadedSession, cookies: CookieJar, host: string, now = clock()): Promise<Fresh> {
       if (!needsRefresh(loaded.state, deps.refreshAfterMs, now)) return { state: loaded.state, setCookies: [] };
       const hit = recent.get(loaded.key);
       if (hit && loaded.state.createdAt <= hit.from) {

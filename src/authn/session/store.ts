@@ -58,15 +58,15 @@ export function clearCookieValues(opts: StoreOptions, cookies: CookieJar, host: 
   return [...names].map((n) => clearCookie(n, opts.attrs, host));
 }
 
-export function createCookieStore(secrets: readonly Buffer[], opts: StoreOptions): SessionStore {
+export function createCookieStore(secrets: readonly Buffer[], opts: StoreOptions, clock: () => number = Date.now): SessionStore {
   const sealer = createSealer(secrets, 'session');
   const write = (state: SessionState, cookies: CookieJar, host: string): string[] => {
     const end = sessionEnd(state, opts.expireMs);
-    return writeCookieValue(opts, sealer.seal(encodeSession(state), opts.cookieName, end), end - Date.now(), cookies, host);
+    return writeCookieValue(opts, sealer.seal(encodeSession(state), opts.cookieName, end), end - clock(), cookies, host);
   };
   return {
     kind: 'cookie',
-    async load(cookies, now = Date.now()) {
+    async load(cookies, now = clock()) {
       const value = joinCookieValue(cookies, opts.cookieName);
       if (value === undefined) return null;
       const plain = sealer.open(value, opts.cookieName, now);

@@ -6,7 +6,7 @@ import { TENANTS } from './data.js';
 import { getJson, httpStatus, labelValues } from './http.js';
 import { withFreePort } from './ports.js';
 import { spawnProc, type Proc } from './procs.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export const ALERTMANAGER_BIN = process.env.PROMGATE_E2E_ALERTMANAGER ?? '/usr/bin/prometheus-alertmanager';
 

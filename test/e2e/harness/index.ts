@@ -10,4 +10,4 @@ export * from './prometheus.js';
 export * from './promgate.js';
 export * from './rules.js';
 export * from './stack.js';
-export * from './wait.js';
+export * from '../../helpers/wait.js';

@@ -3,7 +3,7 @@ import { writeFileSync } from 'node:fs';
 import { makeTempDir, type TempDir } from './cleanup.js';
 import { isPortOpen, withFreePort } from './ports.js';
 import { spawnProc, type Proc } from './procs.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export const NGINX_BIN = process.env.E2E_NGINX_BIN ?? '/usr/sbin/nginx';
 

@@ -37,10 +37,10 @@ export async function lateServer(): Promise<LateServer> {
  * Mounts the endpoints the way the pipeline does: /oauth2/* and /ping, /ready to the endpoints; /protected/*
  * authenticated by the session authenticator, answering 200 with the identity headers it would send upstream.
  */
-export function mountGateway(at: LateServer, oidc: OidcConfigInput, opts: { trustedProxies?: string[]; redis?: Redis } = {}): TestGateway {
+export function mountGateway(at: LateServer, oidc: OidcConfigInput, opts: { trustedProxies?: string[]; redis?: Redis; now?: () => number } = {}): TestGateway {
   const cfg = authSchema.parse({ oidc }).oidc!;
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const session = createSessionAuthenticator(cfg, { logger, redis: opts.redis , allowed: signInCheck(cfg) });
+  const session = createSessionAuthenticator(cfg, { logger, redis: opts.redis, now: opts.now, allowed: signInCheck(cfg) });
   const trust = createProxyTrust(opts.trustedProxies ?? []);
   const endpoints = createOAuth2Endpoints(cfg, { logger, trust, session, authenticate: async (r) => session.authenticate(r) });
   at.server.removeAllListeners('request');

@@ -2,7 +2,8 @@
 import { createServer, type IncomingMessage, type ServerResponse, type Server } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { AddressInfo } from 'node:net';
-import { generateKeyPair, exportJWK } from 'jose';
+import { exportJWK } from 'jose';
+import { rsaKeyPair } from '../../helpers/rsa-keys.js';
 import { PROVIDER_MODULE, loginForm, readBody, type ProviderCtor } from './oidc-provider-page.js';
 
 export * from './test-browser.js';
@@ -57,7 +58,7 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
   const server: Server = createServer();
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const issuer = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  const { privateKey } = await generateKeyPair('RS256', { extractable: true });
+  const { privateKey } = await rsaKeyPair('RS256');
   const jwk = { ...(await exportJWK(privateKey)), kid: 'test-key', alg: 'RS256', use: 'sig' };
   const clients = {
     basic: { clientId: 'promgate-basic', clientSecret: randomBytes(16).toString('hex') },

@@ -1,7 +1,7 @@
 // Spawns fixture processes with their output captured for diagnostics, and stops them reliably.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { trackChild } from './cleanup.js';
-import type { Watched } from './wait.js';
+import type { Watched } from '../../helpers/wait.js';
 
 export interface ExitInfo {
   code: number | null;

@@ -9,7 +9,7 @@ import { httpStatus, labelValues, promApi, promQuery } from './http.js';
 import { withFreePort } from './ports.js';
 import { spawnProc, type Proc } from './procs.js';
 import { rulesYaml, RULES } from './rules.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export const PROMETHEUS_BIN = process.env.PROMGATE_E2E_PROMETHEUS ?? '/usr/bin/prometheus';
 

@@ -5,7 +5,7 @@ import { makeTempDir } from './cleanup.js';
 import { httpStatus } from './http.js';
 import { freePort } from './ports.js';
 import { spawnProc, type ExitInfo, type Proc } from './procs.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export const REPO_ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 export const PROMGATE_ENTRY = fileURLToPath(new URL('../../../dist/cli/main.js', import.meta.url));

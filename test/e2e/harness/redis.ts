@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { makeTempDir } from './cleanup.js';
 import { withFreePort } from './ports.js';
 import { spawnProc, type Proc } from './procs.js';
-import { waitFor } from './wait.js';
+import { waitFor } from '../../helpers/wait.js';
 
 export const REDIS_BIN = process.env.E2E_REDIS_BIN ?? '/usr/bin/redis-server';
 

@@ -3,10 +3,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
-import { spawnProc, type Proc } from '../e2e/harness/procs.js';
-import { freePort } from '../e2e/harness/ports.js';
-import { waitFor } from '../e2e/harness/wait.js';
-import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway } from '../e2e/harness/oidc-provider.js';
+import { spawnProc, type Proc } from './harness/procs.js';
+import { freePort } from './harness/ports.js';
+import { waitFor } from '../helpers/wait.js';
+import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway } from './harness/oidc-provider.js';
+import { manualClock } from '../helpers/clock.js';
 
 let redis: Proc;
 let redisUrl: string;
@@ -15,6 +16,8 @@ let gw1: TestGateway;
 let gw2: TestGateway;
 const alice = { id: 'alice', password: 'alice-pw' };
 const PREFIX = 'pgtest:session:';
+/** Both replicas' session clock: moved past cookie-refresh instead of sleeping through it. */
+const clock = manualClock();
 
 before(async () => {
   const port = await freePort();
@@ -34,8 +37,8 @@ before(async () => {
   idp = await startOidcProvider({ redirectUris: [`${s1!.url}/oauth2/callback`, `${s2!.url}/oauth2/callback`] });
   const secret = randomBytes(32).toString('base64');
   const extra = { sessionStore: 'redis' as const, redisUrl, redisKeyPrefix: PREFIX, setXAuthRequest: true, cookie: { refresh: '1s' } };
-  gw1 = mountGateway(s1!, gatewayOidc(idp, idp.clients.basic, extra, secret));
-  gw2 = mountGateway(s2!, gatewayOidc(idp, idp.clients.basic, extra, secret));
+  gw1 = mountGateway(s1!, gatewayOidc(idp, idp.clients.basic, extra, secret), { now: clock.now });
+  gw2 = mountGateway(s2!, gatewayOidc(idp, idp.clients.basic, extra, secret), { now: clock.now });
   await waitFor(() => gw1.session.store.ready() && gw2.session.store.ready(), { what: 'gateways connected to redis' });
 });
 
@@ -73,7 +76,7 @@ test('a session created on one replica works on the other; one refresh serves bo
   assert.equal(a2.status, 202);
   assert.equal(a2.headers.get('x-auth-request-user'), 'alice');
 
-  await new Promise((r) => setTimeout(r, 1100));
+  clock.advance(1100);
   const before = idp.tokenRequests('refresh_token');
   const cookie = b.jar.header(gw1.url);
   const answers = await Promise.all(

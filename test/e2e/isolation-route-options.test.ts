@@ -1,7 +1,9 @@
-// Route options isolation.test.ts leaves out, against real Prometheus: apiPrefix, errorOnConflict, allowMetadata, duplicate query.
+// Route options isolation.test.ts leaves out, against real Prometheus: apiPrefix, errorOnConflict, allowMetadata,
+// a duplicate query parameter, and unprotectedPaths as exact paths.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
+import { request as httpRequest } from 'node:http';
 import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { stringify } from 'yaml';
@@ -13,9 +15,11 @@ const NS: Record<User, string[]> = { a: ['team-a'], b: ['team-b', 'team-c'] };
 const password = (u: User): string => `${u}-gaps-pw`;
 
 const skip = promgateBuilt() ? false : 'dist/cli/main.js is missing: run `npx tsc -p tsconfig.json` first';
-const tmp = makeTempDir('isolation-gaps');
+const tmp = makeTempDir('isolation-route-options');
 let stack: Stack;
 let pg: PromgateInstance;
+/** The gateway of the unprotectedPaths test. */
+let open: PromgateInstance | undefined;
 let Ts = '';
 
 before(async () => {
@@ -43,6 +47,7 @@ auth:
 });
 
 after(async () => {
+  await open?.stop();
   await pg?.stop();
   await stack?.stop();
   tmp.remove();
@@ -183,4 +188,69 @@ test('query given twice: both copies are rewritten, as the access log shows, and
     assert.equal(line.query, c.logged, c.id);
     assert.equal(line.user, 'a', c.id);
   }
+});
+
+/** The status of a GET, the body read and dropped. */
+async function statusOf(base: string, path: string, headers: Record<string, string> = {}): Promise<number> {
+  const r = await request(base + path, { headers });
+  await r.body.dump();
+  return r.statusCode;
+}
+
+/** node:http sends the path as written; undici and fetch would resolve the dot segments first. */
+function raw(base: string, path: string): Promise<{ status: number; body: string }> {
+  const u = new URL(base);
+  return new Promise((resolve, reject) => {
+    const r = httpRequest({ host: u.hostname, port: u.port, path, method: 'GET' }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (c: string) => (body += c));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
+    });
+    r.on('error', reject);
+    r.end();
+  });
+}
+
+test('unprotected endpoints are exact paths: neighbours, prefixes and dot-segment tricks still need credentials', { skip }, async () => {
+  writeFileSync(tmp.file('open-users.yaml'), 'users:\n  - username: alice\n    password: pw-3\n    namespace: team-a\n');
+  const p = (open = await startPromgate({
+    configYaml: `
+server: { host: 127.0.0.1, port: {{PORT}}, shutdownTimeout: 2s }
+routes:
+  - upstream: { url: ${JSON.stringify(stack.prom.base)} }
+    unprotectedPaths: [/-/healthy, /api/v1/status/buildinfo]
+auth:
+  basic: { usersFile: ${JSON.stringify(tmp.file('open-users.yaml'))} }
+`,
+  }));
+
+  const info = await request(`${p.url}/api/v1/status/buildinfo`);
+  assert.equal(info.statusCode, 200);
+  const j = (await info.body.json()) as { status: string; data: { version: string } };
+  assert.equal(j.status, 'success', 'served by Prometheus without credentials');
+  assert.ok(j.data.version);
+  assert.equal(await statusOf(p.url, '/api/v1/status/buildinfo?x'), 200, 'a query string does not change the path');
+  assert.equal(await statusOf(p.url, '/api/v1/status/buildinfo?x=1&y'), 200);
+
+  for (const path of ['/api/v1/status/buildinfo/x', '/api/v1/status/buildinfoX', '/api/v1/status/buildinfo/', '/api/v1/status/buildinfo;x', '/api/v1/status/flags', '/api/v1/query?query=up']) {
+    const r = await request(p.url + path);
+    const body = (await r.body.json()) as { code?: string };
+    assert.equal(r.statusCode, 401, `${path} needs credentials`);
+    assert.equal(body.code, 'PG_AUTHN_REQUIRED', path);
+    assert.match(String(r.headers['www-authenticate']), /^Basic /, path);
+  }
+
+  // Dot segments behind an unprotected prefix never reach the upstream: refused outright (400), like any
+  // request target whose meaning could differ between promgate and Prometheus.
+  for (const path of ['/-/healthy/../api/v1/query?query=up', '/api/v1/status/buildinfo/../../query?query=up', '/-/healthy/%2e%2e/api/v1/query?query=up', '/api/v1/status/buildinfo/..%2f..%2fquery?query=up']) {
+    const r = await raw(p.url, path);
+    assert.equal(r.status, 400, `${path}: got ${r.status} ${r.body}`);
+    assert.equal((JSON.parse(r.body) as { code: string }).code, 'PG_BAD_REQUEST', path);
+    assert.doesNotMatch(r.body, /"resultType"/, `${path} must not return query data`);
+  }
+  assert.match((await raw(p.url, '/-/healthy/../api/v1/query?query=up')).body, /dot segments are not allowed/);
+
+  // With credentials the same query works, so the 401s above are about authentication, not routing.
+  assert.equal(await statusOf(p.url, '/api/v1/query?query=up', { authorization: `Basic ${Buffer.from('alice:pw-3').toString('base64')}` }), 200);
 });

@@ -1,4 +1,4 @@
-// OIDC sign-in gaps on the whole gateway: route allowedGroups, the groups scope, Secure cookies, clientSecretFile, http issuers, rule failures on /oauth2/auth.
+// OIDC sign-in on the whole gateway (in-process): route allowedGroups, the groups scope, Secure cookies, clientSecretFile, http issuers, rule failures on /oauth2/auth.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from '../e2e/harness/oidc-provider.js';
 import { freePort } from '../e2e/harness/ports.js';
-import { startStub, echoJson, type Stub } from '../e2e/upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 import { startRuntime, startScope, type RuntimeGateway, type RuntimeOptions } from './oidc-runtime.js';
 
 const alice = { id: 'alice', password: 'alice-pw' };
@@ -23,7 +23,7 @@ before(async () => {
   app = await startStub(echoJson);
   ports = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await freePort()] as const))) as typeof ports;
   idp = await startOidcProvider({ redirectUris: Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`) });
-  dir = mkdtempSync(join(tmpdir(), 'pg-oidc-gaps-'));
+  dir = mkdtempSync(join(tmpdir(), 'pg-oidc-gateway-'));
 });
 after(async () => {
   await Promise.all(gateways.map((g) => g.close()));

@@ -5,9 +5,9 @@ import { spawnSync } from 'node:child_process';
 import { createServer } from 'node:net';
 import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
-import { PROMGATE_ENTRY, REPO_ROOT, startPromgate } from '../e2e/harness/promgate.js';
-import { freePort } from '../e2e/harness/ports.js';
-import { makeTempDir } from '../e2e/harness/cleanup.js';
+import { PROMGATE_ENTRY, REPO_ROOT, startPromgate } from './harness/promgate.js';
+import { freePort } from './harness/ports.js';
+import { makeTempDir } from './harness/cleanup.js';
 
 function cli(args: string[], input?: string, env: Record<string, string> = {}) {
   const r = spawnSync(process.execPath, [PROMGATE_ENTRY, ...args], { cwd: REPO_ROOT, input, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });

@@ -5,7 +5,7 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { startPromgate, freePort, promgateBuilt, makeTempDir, type PromgateProc, type TempDir } from './harness/index.js';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from './harness/oidc-provider.js';
-import { startStub, echoJson, type Stub } from './upstream-stub.js';
+import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 
 const skip = promgateBuilt() ? false : 'build first: npx tsc -p tsconfig.json';
 const alice = { id: 'alice', password: 'alice-pw' };
@@ -22,7 +22,7 @@ before(async () => {
   if (skip) return;
   ports = { prefix: await freePort(), secretFile: await freePort() };
   app = await startStub(echoJson);
-  tmp = makeTempDir('oidc-gaps');
+  tmp = makeTempDir('oidc-cli-flags');
   idp = await startOidcProvider({
     redirectUris: [`http://127.0.0.1:${ports.prefix}/auth/callback`, `http://127.0.0.1:${ports.secretFile}/oauth2/callback`],
   });
