@@ -40,12 +40,20 @@ export function standardLoad(b: Bench): Load {
 }
 
 /** measure() with progress lines on stderr. */
-export function measureTargets(b: Bench, tag: string, targets: readonly Target[], load: Load, rounds = b.o.rounds): Promise<Map<string, TargetResult>> {
+export function measureTargets(
+  b: Bench,
+  tag: string,
+  targets: readonly Target[],
+  load: Load,
+  rounds = b.o.rounds,
+): Promise<Map<string, TargetResult>> {
   return measure(targets, load, {
     rounds,
     warmupSeconds: b.o.warmupSeconds,
     onRun: (role, round, s) =>
-      b.progress(`[${tag}] round ${round + 1} ${role.padEnd(13)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  cpu ${s.cpuUs.toFixed(0)} µs/req  rss ${s.rssMb.toFixed(0)} MB  errors ${s.errors}`),
+      b.progress(
+        `[${tag}] round ${round + 1} ${role.padEnd(13)} ${s.rps.toFixed(0).padStart(6)} req/s  p50 ${s.p50.toFixed(2)} ms  p99 ${s.p99.toFixed(2)} ms  cpu ${s.cpuUs.toFixed(0)} µs/req  rss ${s.rssMb.toFixed(0)} MB  errors ${s.errors}`,
+      ),
   });
 }
 

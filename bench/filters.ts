@@ -31,14 +31,26 @@ export function makeRulesBody(groups: number, rulesPerGroup: number, alertsPerRu
       const common = { name, health: 'ok', evaluationTime: 0.0004, lastEvaluation: STAMP };
       if (r % 2 === 0) {
         const alerts = Array.from({ length: alertsPerRule }, (_, k) =>
-          alert(name, NAMESPACES[(g + k) % NAMESPACES.length]!, g * 10 + k));
+          alert(name, NAMESPACES[(g + k) % NAMESPACES.length]!, g * 10 + k),
+        );
         rules.push({
-          state: 'firing', ...common, query: `rate(http_errors_total[5m]) > ${r}`, duration: 300, keepFiringFor: 0,
-          labels: { severity: 'warning' }, annotations: { summary: 'errors {{ $labels.namespace }}' },
-          alerts, type: 'alerting',
+          state: 'firing',
+          ...common,
+          query: `rate(http_errors_total[5m]) > ${r}`,
+          duration: 300,
+          keepFiringFor: 0,
+          labels: { severity: 'warning' },
+          annotations: { summary: 'errors {{ $labels.namespace }}' },
+          alerts,
+          type: 'alerting',
         });
       } else {
-        rules.push({ ...common, query: `sum by (pod) (up{namespace="${ns}"})`, labels: { namespace: ns }, type: 'recording' });
+        rules.push({
+          ...common,
+          query: `sum by (pod) (up{namespace="${ns}"})`,
+          labels: { namespace: ns },
+          type: 'recording',
+        });
       }
     }
     const file = `/etc/prometheus/rules/${ns}.yml`;
@@ -100,11 +112,15 @@ function main(): void {
     ['filterAlerts 5000 alerts                         ', JSON.stringify(makeAlertsBody(5000)), filterAlerts],
   ];
   const f = (n: number): string => n.toFixed(2).padStart(6);
-  console.log(`node ${process.version}; median of 31 runs; ms; total = parse + filter + stringify (budget for rules: 20 ms)`);
+  console.log(
+    `node ${process.version}; median of 31 runs; ms; total = parse + filter + stringify (budget for rules: 20 ms)`,
+  );
   for (const [name, text, fn] of cases) {
     const t = measure(text, fn);
     const kib = `${Math.round(Buffer.byteLength(text) / 1024)} KiB`.padStart(9);
-    console.log(`${name} ${kib}: total ${f(t.total)}  parse ${f(t.parse)}  filter ${f(t.filter)}  stringify ${f(t.stringify)}`);
+    console.log(
+      `${name} ${kib}: total ${f(t.total)}  parse ${f(t.parse)}  filter ${f(t.filter)}  stringify ${f(t.stringify)}`,
+    );
   }
 }
 

@@ -34,7 +34,8 @@ export async function makeCredentials(dir: string, bigUsers: number, bigRuleCoun
     { username: 'admin', password: hash },
   ];
   const big = [...small];
-  for (let i = 0; i < bigUsers - small.length; i++) big.push({ username: `user-${i}`, password: hash, namespace: `ns-${i % 500}` });
+  for (let i = 0; i < bigUsers - small.length; i++)
+    big.push({ username: `user-${i}`, password: hash, namespace: `ns-${i % 500}` });
   const smallUsersFile = join(dir, 'users-small.yaml');
   const bigUsersFile = join(dir, 'users-big.yaml');
   writeFileSync(smallUsersFile, stringify({ users: small }));
@@ -54,9 +55,22 @@ export async function makeCredentials(dir: string, bigUsers: number, bigRuleCoun
   const admin = { name: 'admins', match: { users: ['admin'] }, unrestricted: true };
   const bigRules: unknown[] = [admin];
   for (let i = 0; i < bigRuleCount - 1; i++) {
-    bigRules.push({ name: `rule-${i}`, match: { users: [`user-${i}`], groups: [`group-${i % 50}`] }, labels: { namespace: `ns-${i}` } });
+    bigRules.push({
+      name: `rule-${i}`,
+      match: { users: [`user-${i}`], groups: [`group-${i % 50}`] },
+      labels: { namespace: `ns-${i}` },
+    });
   }
-  return { basic: basicHeader('alice'), admin: basicHeader('admin'), bearer: `Bearer ${token}`, smallUsersFile, bigUsersFile, jwksFile, bigRules, smallRules: [admin] };
+  return {
+    basic: basicHeader('alice'),
+    admin: basicHeader('admin'),
+    bearer: `Bearer ${token}`,
+    smallUsersFile,
+    bigUsersFile,
+    jwksFile,
+    bigRules,
+    smallRules: [admin],
+  };
 }
 
 export interface GatewayConfig {

@@ -36,7 +36,11 @@ function micros(n: number, rounds: number, fn: () => void): number {
 /** A dispatcher that answers every call at once, so only the guard's own work is timed. */
 class Instant extends Dispatcher {
   override dispatch(_o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler): boolean {
-    const l = h as unknown as { onConnect(a: () => void): void; onHeaders(s: number, r: Buffer[], x: () => void, t: string): boolean; onComplete(t: null): void };
+    const l = h as unknown as {
+      onConnect(a: () => void): void;
+      onHeaders(s: number, r: Buffer[], x: () => void, t: string): boolean;
+      onComplete(t: null): void;
+    };
     l.onConnect(() => {});
     l.onHeaders(200, [], () => {}, 'OK');
     l.onComplete(null);
@@ -63,10 +67,31 @@ export function limiterMicros(n = 200_000, rounds = 7): LimiterCost {
     },
   });
   const route = compileRoute(cfg.routes[0]!, {} as Upstream);
-  const limits = buildLimits(cfg, [route], { logger: createLogger('silent'), metrics: createMetrics(), trust: createProxyTrust([]), limitRule: () => -1, state: new LimitsState() });
-  const identity: Identity = Object.freeze({ subject: 'alice', user: 'alice', groups: [], claims: {}, method: 'basic' });
-  const tenant: Tenant = Object.freeze({ unrestricted: false, id: '{namespace="a"}', constraints: [] }) as unknown as Tenant;
-  const ctx = { req: { socket: { remoteAddress: '127.0.0.1' }, headers: {} } as unknown as IncomingMessage, identity, tenant, apiPath: '/api/v1/query' } as unknown as RequestContext;
+  const limits = buildLimits(cfg, [route], {
+    logger: createLogger('silent'),
+    metrics: createMetrics(),
+    trust: createProxyTrust([]),
+    limitRule: () => -1,
+    state: new LimitsState(),
+  });
+  const identity: Identity = Object.freeze({
+    subject: 'alice',
+    user: 'alice',
+    groups: [],
+    claims: {},
+    method: 'basic',
+  });
+  const tenant: Tenant = Object.freeze({
+    unrestricted: false,
+    id: '{namespace="a"}',
+    constraints: [],
+  }) as unknown as Tenant;
+  const ctx = {
+    req: { socket: { remoteAddress: '127.0.0.1' }, headers: {} } as unknown as IncomingMessage,
+    identity,
+    tenant,
+    apiPath: '/api/v1/query',
+  } as unknown as RequestContext;
   const admit = micros(n, rounds, () => {
     limits.admit(route, ctx);
     ctx.release!();
@@ -75,11 +100,29 @@ export function limiterMicros(n = 200_000, rounds = 7): LimiterCost {
   const params: Record<string, string> = { query: 'x', time: String(Date.now() / 1000) };
   const query = micros(n, rounds, () => {
     const l = limits.queryLimits(route, ctx);
-    checkQueryLimits(l.config, l.routeTimeout, { apiPath: '/api/v1/query', kind: 'query', param: (k) => params[k] ?? null, facts, now: l.now });
+    checkQueryLimits(l.config, l.routeTimeout, {
+      apiPath: '/api/v1/query',
+      kind: 'query',
+      param: (k) => params[k] ?? null,
+      facts,
+      now: l.now,
+    });
   });
   const guardCfg = { failures: 5, window: 30_000, minRequests: 20, coolDown: 10_000, halfOpenProbes: 1 };
-  const guard = new GuardedDispatcher(new Instant(), 'u', new CircuitBreaker(guardCfg, systemClock), new RetryPolicy({ attempts: 2, backoff: 100, maxBackoff: 2000, budget: 0.2, minRetries: 3 }, systemClock), { clock: systemClock, onRetry: () => {} });
-  const handler = { onConnect() {}, onHeaders: () => true, onData: () => true, onComplete() {}, onError() {} } as unknown as Dispatcher.DispatchHandler;
+  const guard = new GuardedDispatcher(
+    new Instant(),
+    'u',
+    new CircuitBreaker(guardCfg, systemClock),
+    new RetryPolicy({ attempts: 2, backoff: 100, maxBackoff: 2000, budget: 0.2, minRetries: 3 }, systemClock),
+    { clock: systemClock, onRetry: () => {} },
+  );
+  const handler = {
+    onConnect() {},
+    onHeaders: () => true,
+    onData: () => true,
+    onComplete() {},
+    onError() {},
+  } as unknown as Dispatcher.DispatchHandler;
   const bare = new Instant();
   const opts = { path: '/', method: 'GET' } as Dispatcher.DispatchOptions;
   const withGuard = micros(n, rounds, () => guard.dispatch(opts, handler));

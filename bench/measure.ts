@@ -58,7 +58,8 @@ export function median(xs: readonly number[]): number {
 export function medianStats(runs: readonly RunStats[]): RunStats {
   const keys = Object.keys(runs[0]!) as (keyof RunStats)[];
   const out = {} as RunStats;
-  for (const k of keys) out[k] = k === 'errors' || k === 'requests' ? runs.reduce((s, r) => s + r[k], 0) : median(runs.map((r) => r[k]));
+  for (const k of keys)
+    out[k] = k === 'errors' || k === 'requests' ? runs.reduce((s, r) => s + r[k], 0) : median(runs.map((r) => r[k]));
   out.rssMb = Math.max(...runs.map((r) => r.rssMb));
   return out;
 }
@@ -78,12 +79,27 @@ export async function measureOnce(t: Target, load: Load): Promise<RunStats> {
   const cpu0 = cpuSeconds(pid, tree);
   const log0 = t.service.stdoutBytes();
   const stopRss = sampleRss(pid, tree);
-  const w = await runWrk({ origin: t.service.origin, pathsFile: nextPaths(t), headers: t.headers, connections: load.connections, threads: load.threads, seconds: load.seconds, timeoutSeconds: load.timeoutSeconds });
+  const w = await runWrk({
+    origin: t.service.origin,
+    pathsFile: nextPaths(t),
+    headers: t.headers,
+    connections: load.connections,
+    threads: load.threads,
+    seconds: load.seconds,
+    timeoutSeconds: load.timeoutSeconds,
+  });
   const cpu = cpuSeconds(pid, tree) - cpu0;
   const logBytes = t.service.stdoutBytes() - log0;
   let lat = { p50: w.p50, p99: w.p99, errors: 0 };
   if (load.latencySeconds > 0 && t.latency !== false) {
-    lat = await runWrk({ origin: t.service.origin, pathsFile: nextPaths(t), headers: t.headers, connections: 1, seconds: load.latencySeconds, timeoutSeconds: load.timeoutSeconds });
+    lat = await runWrk({
+      origin: t.service.origin,
+      pathsFile: nextPaths(t),
+      headers: t.headers,
+      connections: 1,
+      seconds: load.latencySeconds,
+      timeoutSeconds: load.timeoutSeconds,
+    });
   }
   const rssMb = stopRss();
   const n = Math.max(1, w.requests);
@@ -109,9 +125,22 @@ export interface MeasureOptions {
 }
 
 /** Warms every target up, then runs them in turn for each round; medians over rounds, errors summed. */
-export async function measure(targets: readonly Target[], load: Load, o: MeasureOptions): Promise<Map<string, TargetResult>> {
+export async function measure(
+  targets: readonly Target[],
+  load: Load,
+  o: MeasureOptions,
+): Promise<Map<string, TargetResult>> {
   if (o.warmupSeconds > 0) {
-    for (const t of targets.filter((x) => x.warmup !== false)) await runWrk({ origin: t.service.origin, pathsFile: nextPaths(t), headers: t.headers, connections: load.connections, threads: load.threads, seconds: o.warmupSeconds, timeoutSeconds: load.timeoutSeconds });
+    for (const t of targets.filter((x) => x.warmup !== false))
+      await runWrk({
+        origin: t.service.origin,
+        pathsFile: nextPaths(t),
+        headers: t.headers,
+        connections: load.connections,
+        threads: load.threads,
+        seconds: o.warmupSeconds,
+        timeoutSeconds: load.timeoutSeconds,
+      });
   }
   const runs = new Map<string, RunStats[]>(targets.map((t) => [t.role, []]));
   for (let r = 0; r < o.rounds; r++) {

@@ -43,7 +43,10 @@ export function parseOptions(argv: readonly string[]): Options {
     const a = argv[i]!;
     return a.includes('=') ? a.slice(a.indexOf('=') + 1) : argv[i + 1];
   };
-  const picked = value('--scenario')?.split(',').map((s) => s.trim().toLowerCase()).filter(Boolean);
+  const picked = value('--scenario')
+    ?.split(',')
+    .map((s) => s.trim().toLowerCase())
+    .filter(Boolean);
   const unknown = picked?.filter((s) => !(ALL_SCENARIOS as readonly string[]).includes(s)) ?? [];
   if (unknown.length > 0) throw new Error(`unknown scenario(s): ${unknown.join(', ')}\n${USAGE}`);
   const seconds = Number(value('--seconds') ?? (quick ? 1 : 2));

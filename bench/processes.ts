@@ -48,7 +48,11 @@ export interface GatewayStart {
   inst: PromgateInstance;
 }
 
-export async function startGateway(name: string, configYaml: string, env: Record<string, string> = {}): Promise<GatewayStart> {
+export async function startGateway(
+  name: string,
+  configYaml: string,
+  env: Record<string, string> = {},
+): Promise<GatewayStart> {
   const t0 = performance.now();
   const inst = await startPromgate({ configYaml, env, waitHealthy: false });
   await waitFor(async () => (await status(`${inst.url}/-/healthy`)) === 200, {

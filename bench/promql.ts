@@ -19,8 +19,14 @@ function rand(): number {
 const pick = <T>(xs: readonly T[]): T => xs[Math.floor(rand() * xs.length)]!;
 const id = (): string => Math.floor(rand() * 1e6).toString(36);
 
-const METRICS = ['http_requests_total', 'http_request_duration_seconds_bucket', 'container_cpu_usage_seconds_total',
-  'node_network_receive_bytes_total', 'grpc_server_handled_total', 'kube_pod_container_status_restarts_total'];
+const METRICS = [
+  'http_requests_total',
+  'http_request_duration_seconds_bucket',
+  'container_cpu_usage_seconds_total',
+  'node_network_receive_bytes_total',
+  'grpc_server_handled_total',
+  'kube_pod_container_status_restarts_total',
+];
 const LABELS = ['job', 'instance', 'pod', 'container', 'handler', 'code', 'service', 'route', 'cluster'];
 const WINDOWS = ['1m', '5m', '15m', '1h'];
 
@@ -56,7 +62,14 @@ function piece(): string {
 function query(): string {
   let q = piece();
   while (q.length < 230) {
-    const op = pick([' / on(instance) group_left(pod) ', ' * ', ' + ignoring(code) ', ' > bool ', ' unless on(job) ', ' and ']);
+    const op = pick([
+      ' / on(instance) group_left(pod) ',
+      ' * ',
+      ' + ignoring(code) ',
+      ' > bool ',
+      ' unless on(job) ',
+      ' and ',
+    ]);
     q += op + piece();
   }
   return q;

@@ -18,9 +18,15 @@ export interface Paths {
 const qs = (params: Record<string, string>): string => new URLSearchParams(params).toString();
 
 /** Instant or range query paths for a list of tenant queries; `rewrite: false` for unrestricted callers. */
-export function queryPaths(queries: readonly string[], range?: { start: number; end: number; step: number }, rewrite = true): Paths {
+export function queryPaths(
+  queries: readonly string[],
+  range?: { start: number; end: number; step: number },
+  rewrite = true,
+): Paths {
   const path = range ? '/api/v1/query_range' : '/api/v1/query';
-  const extra: Record<string, string> = range ? { start: String(range.start), end: String(range.end), step: String(range.step) } : {};
+  const extra: Record<string, string> = range
+    ? { start: String(range.start), end: String(range.end), step: String(range.step) }
+    : {};
   const make = (q: string) => `${path}?${qs({ query: q, ...extra })}`;
   return {
     promgate: queries.map(make),
@@ -42,7 +48,9 @@ export function timeVariants(query: string, n: number, range?: { seconds: number
   for (let i = 0; i < n; i++) {
     // Millisecond shifts: the same data and the same work for Prometheus, a different URL for every request.
     const t = +(now - i / 1000).toFixed(3);
-    const p = range ? queryPaths([query], { start: t - range.seconds, end: t, step: range.step }) : queryPathsAt([query], t);
+    const p = range
+      ? queryPaths([query], { start: t - range.seconds, end: t, step: range.step })
+      : queryPathsAt([query], t);
     out.promgate.push(...p.promgate);
     out.upstream.push(...p.upstream);
   }
@@ -89,7 +97,12 @@ function rng(seed: number): () => number {
   };
 }
 
-const METRICS = ['http_requests_total', 'container_cpu_usage_seconds_total', 'node_network_receive_bytes_total', 'grpc_server_handled_total'];
+const METRICS = [
+  'http_requests_total',
+  'container_cpu_usage_seconds_total',
+  'node_network_receive_bytes_total',
+  'grpc_server_handled_total',
+];
 const LABELS = ['job', 'instance', 'pod', 'container', 'handler', 'code', 'service'];
 
 /**

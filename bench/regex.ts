@@ -6,7 +6,13 @@ import { wholeMatcher, type DotMode } from '../src/lib/re2.js';
 import type { RestrictedTenant } from '../src/tenancy/tenant.js';
 import { benchTenant, makeAlertsBody, makeRulesBody, measure } from './filters.js';
 
-const PATTERNS = ['team-.*', 'team-(a|b)|tenant\\.d', '(?i)team-[a-z]+', '[a-z]+-\\d+', 'team-a|team-b|team-c|team-d|team-e'];
+const PATTERNS = [
+  'team-.*',
+  'team-(a|b)|tenant\\.d',
+  '(?i)team-[a-z]+',
+  '[a-z]+-\\d+',
+  'team-a|team-b|team-c|team-d|team-e',
+];
 const VALUES = ['team-a', 'team-b', 'tenant.d', 'tenantxd', 'kube-system', 'team-foo-bar-baz-123', 'a'.repeat(64)];
 
 type Test = (v: string) => boolean;
@@ -68,14 +74,20 @@ const regexTenant: RestrictedTenant = {
 function main(): void {
   const c = compileCost();
   console.log(`node ${process.version}`);
-  console.log(`compile: first ${c.firstMs.toFixed(1)} ms (tables), then ${c.perPatternUs.toFixed(0)} µs per pattern; heap ${c.heapKiBPerPattern === undefined ? '(run with --expose-gc)' : `${c.heapKiBPerPattern.toFixed(1)} KiB`} per cached pattern`);
+  console.log(
+    `compile: first ${c.firstMs.toFixed(1)} ms (tables), then ${c.perPatternUs.toFixed(0)} µs per pattern; heap ${c.heapKiBPerPattern === undefined ? '(run with --expose-gc)' : `${c.heapKiBPerPattern.toFixed(1)} KiB`} per cached pattern`,
+  );
   const pt = perTest();
   const js = pt.get('JS RegExp')!;
-  for (const [name, ns] of pt) console.log(`whole-value test, ${name.padEnd(10)}: ${ns.toFixed(0).padStart(5)} ns  (${(ns / js).toFixed(1)}x JS)`);
+  for (const [name, ns] of pt)
+    console.log(`whole-value test, ${name.padEnd(10)}: ${ns.toFixed(0).padStart(5)} ns  (${(ns / js).toFixed(1)}x JS)`);
   const rules = JSON.stringify(makeRulesBody(500, 10, 3));
   const alerts = JSON.stringify(makeAlertsBody(5000));
   const f = (n: number): string => n.toFixed(2).padStart(6);
-  for (const [name, text, fn] of [['filterRules 500x10, 3 alerts/rule', rules, filterRules], ['filterAlerts 5000 alerts        ', alerts, filterAlerts]] as const) {
+  for (const [name, text, fn] of [
+    ['filterRules 500x10, 3 alerts/rule', rules, filterRules],
+    ['filterAlerts 5000 alerts        ', alerts, filterAlerts],
+  ] as const) {
     // Alternate the tenants so both see the same machine load; medians of 31 runs each, 3 rounds.
     const values: number[] = [];
     const regex: number[] = [];

@@ -16,7 +16,19 @@ import { scenarioD, scenarioE, scenarioI } from './scenarios-load.js';
 import { renderTable, type Row } from './table.js';
 import { installWrkScript, WRK_BIN } from './wrk.js';
 
-const SCENARIOS: Record<ScenarioId, Scenario> = { a: scenarioA, b: scenarioB, c: scenarioC, d: scenarioD, e: scenarioE, f: scenarioF, g: scenarioG, h: scenarioH, i: scenarioI, w: scenarioW, l: scenarioL };
+const SCENARIOS: Record<ScenarioId, Scenario> = {
+  a: scenarioA,
+  b: scenarioB,
+  c: scenarioC,
+  d: scenarioD,
+  e: scenarioE,
+  f: scenarioF,
+  g: scenarioG,
+  h: scenarioH,
+  i: scenarioI,
+  w: scenarioW,
+  l: scenarioL,
+};
 
 function newest(dir: string): number {
   let t = 0;
@@ -32,7 +44,10 @@ function newest(dir: string): number {
 function ensureBuilt(progress: (m: string) => void): void {
   if (existsSync(PROMGATE_ENTRY) && statSync(PROMGATE_ENTRY).mtimeMs >= newest(join(REPO_ROOT, 'src'))) return;
   progress('building dist/ (tsc) ...');
-  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], { cwd: REPO_ROOT, stdio: 'inherit' });
+  const r = spawnSync(process.execPath, [join(REPO_ROOT, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.json'], {
+    cwd: REPO_ROOT,
+    stdio: 'inherit',
+  });
   if (r.status !== 0) throw new Error('build failed');
 }
 
@@ -42,7 +57,8 @@ async function main(): Promise<number> {
     console.log(USAGE);
     return 0;
   }
-  if (!existsSync(WRK_BIN)) throw new Error(`wrk not found at ${WRK_BIN} (apt-get install wrk, or set PROMGATE_BENCH_WRK)`);
+  if (!existsSync(WRK_BIN))
+    throw new Error(`wrk not found at ${WRK_BIN} (apt-get install wrk, or set PROMGATE_BENCH_WRK)`);
   const t0 = performance.now();
   const elapsed = () => `${((performance.now() - t0) / 1000).toFixed(0).padStart(3)}s`;
   const progress = (m: string) => process.stderr.write(`${elapsed()} ${m}\n`);
@@ -54,20 +70,41 @@ async function main(): Promise<number> {
   try {
     progress(`starting Prometheus with ${o.benchSeries} bench_series series`);
     const dataSince = Math.floor(Date.now() / 1000);
-    const [stack, creds] = await Promise.all([startStack({ benchSeries: o.benchSeries, timeoutMs: 60_000 }), makeCredentials(dir.path, o.users, o.policyRules)]);
+    const [stack, creds] = await Promise.all([
+      startStack({ benchSeries: o.benchSeries, timeoutMs: 60_000 }),
+      makeCredentials(dir.path, o.users, o.policyRules),
+    ]);
     cleanup.push(() => stack.stop());
     const env: Record<string, string> = o.nodeOptions ? { NODE_OPTIONS: o.nodeOptions } : {};
-    const gw = await startGateway('promgate', gatewayYaml({ upstream: stack.prom.url, usersFile: creds.smallUsersFile, jwksFile: creds.jwksFile, rules: creds.smallRules }), env);
+    const gw = await startGateway(
+      'promgate',
+      gatewayYaml({
+        upstream: stack.prom.url,
+        usersFile: creds.smallUsersFile,
+        jwksFile: creds.jwksFile,
+        rules: creds.smallRules,
+      }),
+      env,
+    );
     cleanup.push(() => gw.service.stop());
     const bare = await startBare('bare', stack.prom.url);
     cleanup.push(() => bare.stop());
     const b: Bench = {
-      o, dir, creds, stack, dataSince, bare, cleanup, progress,
+      o,
+      dir,
+      creds,
+      stack,
+      dataSince,
+      bare,
+      cleanup,
+      progress,
       direct: directService(stack.prom.url, stack.prom.proc.pid!),
       gateway: gw.service,
       gatewayStartupMs: gw.startupMs,
     };
-    progress(`ready: prometheus ${stack.prom.url}, promgate ${gw.service.origin} (healthy after ${gw.startupMs.toFixed(0)} ms), bare ${bare.origin}`);
+    progress(
+      `ready: prometheus ${stack.prom.url}, promgate ${gw.service.origin} (healthy after ${gw.startupMs.toFixed(0)} ms), bare ${bare.origin}`,
+    );
     for (const id of o.scenarios) {
       progress(`scenario ${id}`);
       rows.push(...(await SCENARIOS[id](b)));
@@ -77,8 +114,12 @@ async function main(): Promise<number> {
     dir.remove();
   }
   const m = machine();
-  console.log(`\npromgate bench — ${new Date().toISOString()} — node ${process.version} — ${m.cpus} CPUs (${m.model}), ${m.ramGb} GB RAM`);
-  console.log(`${o.quick ? 'quick run' : 'full run'}: ${o.rounds} round(s), ${o.seconds} s loaded runs at ${o.connections} connections + ${o.latencySeconds} s 1-connection latency runs; medians; ${o.benchSeries} bench_series series; took ${elapsed().trim()}\n`);
+  console.log(
+    `\npromgate bench — ${new Date().toISOString()} — node ${process.version} — ${m.cpus} CPUs (${m.model}), ${m.ramGb} GB RAM`,
+  );
+  console.log(
+    `${o.quick ? 'quick run' : 'full run'}: ${o.rounds} round(s), ${o.seconds} s loaded runs at ${o.connections} connections + ${o.latencySeconds} s 1-connection latency runs; medians; ${o.benchSeries} bench_series series; took ${elapsed().trim()}\n`,
+  );
   console.log(renderTable(rows));
   const errors = rows.reduce((s, r) => s + r.errors, 0);
   if (errors > 0) console.log(`\n${errors} request(s) failed`);
@@ -88,7 +129,7 @@ async function main(): Promise<number> {
 main().then(
   (code) => process.exit(code),
   (err: unknown) => {
-    console.error(err instanceof Error ? err.stack ?? err.message : err);
+    console.error(err instanceof Error ? (err.stack ?? err.message) : err);
     process.exit(2);
   },
 );

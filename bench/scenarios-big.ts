@@ -15,7 +15,12 @@ import { Agent } from 'node:http';
  * sample alive), with the step chosen so the answer is at least `bytes`. Asked as the unrestricted admin,
  * so no rewrite shrinks it.
  */
-async function bigRange(origin: string, auth: string, since: number, bytes: number): Promise<{ start: number; end: number; step: number; size: number }> {
+async function bigRange(
+  origin: string,
+  auth: string,
+  since: number,
+  bytes: number,
+): Promise<{ start: number; end: number; step: number; size: number }> {
   const start = since - 5;
   const end = Math.floor(Date.now() / 1000) + 240;
   const agent = new Agent({ keepAlive: false });
@@ -38,33 +43,63 @@ export const scenarioF: Scenario = async (b) => {
   const admin = b.creds.admin;
   const range = await bigRange(b.direct.origin, admin, b.dataSince, b.o.bigBytes);
   // One URL per client (millisecond shifts of the range): 20 independent streams, none coalesced.
-  const p = { upstream: Array.from({ length: b.o.bigClients }, (_, i) => queryPaths(['bench_series'], { ...range, start: range.start + i / 1000 }, false).upstream[0]!) };
+  const p = {
+    upstream: Array.from(
+      { length: b.o.bigClients },
+      (_, i) => queryPaths(['bench_series'], { ...range, start: range.start + i / 1000 }, false).upstream[0]!,
+    ),
+  };
   const file = pathsFile(b, p.upstream);
   b.progress(`[f] query_range bench_series step ${range.step}s ≈ ${(range.size / 1e6).toFixed(1)} MB per answer`);
   // A promgate of its own (same config), so the row measures what streaming costs and not what the earlier
   // scenarios left in the shared instance's caches (e fills the 10,000-entry rewrite cache, for one).
-  const own = await startGateway('promgate-f', gatewayYaml({ upstream: b.stack.prom.url, usersFile: b.creds.smallUsersFile, jwksFile: b.creds.jwksFile, rules: b.creds.smallRules }));
+  const own = await startGateway(
+    'promgate-f',
+    gatewayYaml({
+      upstream: b.stack.prom.url,
+      usersFile: b.creds.smallUsersFile,
+      jwksFile: b.creds.jwksFile,
+      rules: b.creds.smallRules,
+    }),
+  );
   b.cleanup.push(() => own.service.stop());
   const targets = trio({ ...b, gateway: own.service }, file, file, { authorization: admin });
   // One unmeasured wave warms the new instance up (JIT, socket buffers), as the shared one was by a–e.
-  await wave(p.upstream.map((u) => own.service.origin + u), { authorization: admin });
+  await wave(
+    p.upstream.map((u) => own.service.origin + u),
+    { authorization: admin },
+  );
   const runs = new Map<string, RunStats[]>(targets.map((t) => [t.role, []]));
   for (let r = 0; r < b.o.bigRounds; r++) {
     for (const t of targets) {
       // A wave: every client asks for its answer at once and reads it to the end.
       const cpu0 = cpuSeconds(t.service.pid);
       const stopRss = sampleRss(t.service.pid);
-      const w = await wave(p.upstream.map((u) => t.service.origin + u), { authorization: admin });
+      const w = await wave(
+        p.upstream.map((u) => t.service.origin + u),
+        { authorization: admin },
+      );
       const s: RunStats = {
-        rps: p.upstream.length / w.seconds, p50: percentile(w.times, 0.5), p99: percentile(w.times, 0.99),
-        cpuUs: ((cpuSeconds(t.service.pid) - cpu0) * 1e6) / p.upstream.length, rssMb: stopRss(), errors: w.errors,
-        requests: p.upstream.length, bytesPerReq: w.bytes / p.upstream.length, logBytesPerReq: 0, mbps: w.bytes / w.seconds / 1e6,
+        rps: p.upstream.length / w.seconds,
+        p50: percentile(w.times, 0.5),
+        p99: percentile(w.times, 0.99),
+        cpuUs: ((cpuSeconds(t.service.pid) - cpu0) * 1e6) / p.upstream.length,
+        rssMb: stopRss(),
+        errors: w.errors,
+        requests: p.upstream.length,
+        bytesPerReq: w.bytes / p.upstream.length,
+        logBytesPerReq: 0,
+        mbps: w.bytes / w.seconds / 1e6,
       };
       runs.get(t.role)!.push(s);
-      b.progress(`[f] round ${r + 1} ${t.role.padEnd(9)} ${fmt(s.mbps, 0)} MB/s, answers in ${fmt(s.p50, 0)}–${fmt(s.p99, 0)} ms, rss ${fmt(s.rssMb, 0)} MB, errors ${s.errors}`);
+      b.progress(
+        `[f] round ${r + 1} ${t.role.padEnd(9)} ${fmt(s.mbps, 0)} MB/s, answers in ${fmt(s.p50, 0)}–${fmt(s.p99, 0)} ms, rss ${fmt(s.rssMb, 0)} MB, errors ${s.errors}`,
+      );
     }
   }
-  const res = new Map<string, TargetResult>([...runs].map(([role, rs]) => [role, { role, runs: rs, median: medianStats(rs) }]));
+  const res = new Map<string, TargetResult>(
+    [...runs].map(([role, rs]) => [role, { role, runs: rs, median: medianStats(rs) }]),
+  );
   // Time to first byte, one request at a time on an otherwise idle stack, targets interleaved. Prometheus
   // builds the whole answer before its first byte, so the 23 MB TTFB varies by tens of ms from one query to
   // the next; the proxy's own share is the same for any size, and is read from 20× coarser answers.
@@ -72,7 +107,11 @@ export const scenarioF: Scenario = async (b) => {
   const big = await measureTtfb(urlsOf(p.upstream[0]!), { authorization: admin }, b.o.ttfbSamples);
   const smallPath = queryPaths(['bench_series'], { ...range, step: range.step * 20 }, false).upstream[0]!;
   const ttfb = await measureTtfb(urlsOf(smallPath), { authorization: admin }, b.o.ttfbSamples * 3);
-  const row = rowFrom('f', `${b.o.bigClients} clients × ${(range.size / 1e6).toFixed(0)} MB query_range, streamed`, res);
+  const row = rowFrom(
+    'f',
+    `${b.o.bigClients} clients × ${(range.size / 1e6).toFixed(0)} MB query_range, streamed`,
+    res,
+  );
   row.errors += ttfb.errors + big.errors;
   const at = (role: string) => ttfb.ms.get(role)!;
   const addTtfb = at('promgate') - at('direct');
@@ -82,9 +121,13 @@ export const scenarioF: Scenario = async (b) => {
   row.checks.push({ what: `no RSS growth (${growth >= 0 ? '+' : ''}${fmt(growth, 0)} MB)`, ok: growth <= 10 });
   row.checks.push({ what: `TTFB ≤ direct + 1 ms (+${fmt(addTtfb, 2)} ms)`, ok: addTtfb <= 1 });
   const bigAt = (role: string) => fmt(big.ms.get(role), 1);
-  row.notes.push(`TTFB median, ~1 MB answers: direct ${fmt(at('direct'), 1)} ms, bare ${fmt(at('bare'), 1)} ms, promgate ${fmt(at('promgate'), 1)} ms; ${(range.size / 1e6).toFixed(0)} MB answers: direct ${bigAt('direct')}, bare ${bigAt('bare')}, promgate ${bigAt('promgate')} ms`);
+  row.notes.push(
+    `TTFB median, ~1 MB answers: direct ${fmt(at('direct'), 1)} ms, bare ${fmt(at('bare'), 1)} ms, promgate ${fmt(at('promgate'), 1)} ms; ${(range.size / 1e6).toFixed(0)} MB answers: direct ${bigAt('direct')}, bare ${bigAt('bare')}, promgate ${bigAt('promgate')} ms`,
+  );
   row.notes.push(`promgate peak RSS per round: ${peaks.map((x) => fmt(x, 0)).join(', ')} MB`);
-  row.notes.push(`throughput in MB/s: ${[...res.values()].map((r) => `${r.role} ${fmt(r.median.mbps, 0)}`).join(', ')}; latency columns are whole-answer times within a wave of ${b.o.bigClients}`);
+  row.notes.push(
+    `throughput in MB/s: ${[...res.values()].map((r) => `${r.role} ${fmt(r.median.mbps, 0)}`).join(', ')}; latency columns are whole-answer times within a wave of ${b.o.bigClients}`,
+  );
   row.notes.push('promgate here is an instance of its own with the same config, started for this scenario');
   await own.service.stop();
   return [row];
@@ -97,7 +140,15 @@ export const scenarioH: Scenario = async (b) => {
   b.cleanup.push(() => rp.stop());
   const bare = await startBare('bare-rules', rp.url);
   b.cleanup.push(() => bare.stop());
-  const gw = await startGateway('promgate-rules', gatewayYaml({ upstream: rp.url, usersFile: b.creds.smallUsersFile, jwksFile: b.creds.jwksFile, rules: b.creds.smallRules }));
+  const gw = await startGateway(
+    'promgate-rules',
+    gatewayYaml({
+      upstream: rp.url,
+      usersFile: b.creds.smallUsersFile,
+      jwksFile: b.creds.jwksFile,
+      rules: b.creds.smallRules,
+    }),
+  );
   b.cleanup.push(() => gw.service.stop());
   const headers = { authorization: b.creds.basic };
   const rows: Row[] = [];
@@ -108,10 +159,18 @@ export const scenarioH: Scenario = async (b) => {
       { role: 'bare', service: bare, pathsFile: file, headers },
       { role: 'promgate', service: gw.service, pathsFile: file, headers },
     ];
-    const res = await measureTargets(b, `h-${endpoint}`, targets, { connections: 1, seconds: 1, latencySeconds: 0 }, Math.min(2, b.o.rounds));
+    const res = await measureTargets(
+      b,
+      `h-${endpoint}`,
+      targets,
+      { connections: 1, seconds: 1, latencySeconds: 0 },
+      Math.min(2, b.o.rounds),
+    );
     const row = rowFrom(`h`, `/api/v1/${endpoint} filtering, ${b.o.rules} rules (${rp.alerts} alerts)`, res);
     row.checks.push({ what: 'filtering adds ≤ 20 ms (p50)', ok: row.addP50! <= 20 });
-    row.notes.push(`${endpoint}: answer ${fmt(res.get('bare')!.median.bytesPerReq / 1024, 0)} KiB unfiltered, ${fmt(res.get('promgate')!.median.bytesPerReq / 1024, 0)} KiB for the tenant; 1 connection`);
+    row.notes.push(
+      `${endpoint}: answer ${fmt(res.get('bare')!.median.bytesPerReq / 1024, 0)} KiB unfiltered, ${fmt(res.get('promgate')!.median.bytesPerReq / 1024, 0)} KiB for the tenant; 1 connection`,
+    );
     rows.push(row);
   }
   await Promise.all([gw.service.stop(), bare.stop(), rp.stop()]);

@@ -2,12 +2,24 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { measureTargets, pathsFile, standardLoad, trio, type Scenario } from './context.js';
-import { DASHBOARD_PANELS, DASHBOARD_QUERY, dashboardRange, distinctQueries, queryPaths, timeVariants } from './queries.js';
+import {
+  DASHBOARD_PANELS,
+  DASHBOARD_QUERY,
+  dashboardRange,
+  distinctQueries,
+  queryPaths,
+  timeVariants,
+} from './queries.js';
 import { rowFrom, fmt } from './table.js';
 
 export const scenarioD: Scenario = async (b) => {
   const p = timeVariants(DASHBOARD_QUERY, 2000, { seconds: 3600, step: 15 });
-  const res = await measureTargets(b, 'd', trio(b, pathsFile(b, p.upstream), pathsFile(b, p.promgate), { authorization: b.creds.basic }), standardLoad(b));
+  const res = await measureTargets(
+    b,
+    'd',
+    trio(b, pathsFile(b, p.upstream), pathsFile(b, p.promgate), { authorization: b.creds.basic }),
+    standardLoad(b),
+  );
   const row = rowFrom('d', 'dashboard query_range, sum by namespace', res);
   row.checks.push({ what: 'thr ≥ 0.95× bare', ok: row.thrBare! >= 0.95 });
   row.checks.push({ what: '+p50 ≤ 0.5 ms', ok: row.addP50! <= 0.5 });
@@ -18,7 +30,10 @@ const PROMQL_BENCH = fileURLToPath(new URL('./promql.ts', import.meta.url));
 
 /** bench/promql.ts in its own process (an idle moment, nothing else loading the CPU); its enforce + verify median in µs. */
 function promqlMicroMedian(quick: boolean): number | string {
-  const r = spawnSync(process.execPath, ['--import', 'tsx', PROMQL_BENCH, ...(quick ? ['--quick'] : [])], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, ['--import', 'tsx', PROMQL_BENCH, ...(quick ? ['--quick'] : [])], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   const line = r.stdout.split('\n').find((l) => l.startsWith('enforce + verify'));
   const m = line && /median ([0-9.]+) µs/.exec(line);
   return m ? Number(m[1]) : `bench/promql.ts failed: ${r.stderr.slice(0, 300)}`;
@@ -33,7 +48,11 @@ export const scenarioE: Scenario = async (b) => {
   const lists = new Map<number, string>();
   const list = (run: number) => {
     let l = lists.get(run);
-    if (!l) lists.set(run, (l = pathsFile(b, queryPaths(distinctQueries(b.o.distinct, 1000 + run), undefined, false).promgate)));
+    if (!l)
+      lists.set(
+        run,
+        (l = pathsFile(b, queryPaths(distinctQueries(b.o.distinct, 1000 + run), undefined, false).promgate)),
+      );
     return l;
   };
   const headers = { authorization: b.creds.basic };
@@ -61,10 +80,17 @@ export const scenarioE: Scenario = async (b) => {
 export const scenarioI: Scenario = async (b) => {
   const p = queryPaths(DASHBOARD_PANELS, dashboardRange(3600, 15));
   const load = { connections: 50, threads: 2, seconds: b.o.seconds, latencySeconds: 0 };
-  const res = await measureTargets(b, 'i', trio(b, pathsFile(b, p.upstream), pathsFile(b, p.promgate), { authorization: b.creds.basic }), load);
+  const res = await measureTargets(
+    b,
+    'i',
+    trio(b, pathsFile(b, p.upstream), pathsFile(b, p.promgate), { authorization: b.creds.basic }),
+    load,
+  );
   const row = rowFrom('i', '50 viewers × one dashboard (10 panels)', res);
   row.checks.push({ what: 'thr ≥ 2× direct', ok: row.thrDirect! >= 2 });
   row.notes.push(`latency columns here are under load (50 connections), not single-connection`);
-  row.notes.push(`direct ${fmt(res.get('direct')!.median.rps, 0)} req/s; a gateway can only beat direct by answering repeats itself (coalescing / results cache)`);
+  row.notes.push(
+    `direct ${fmt(res.get('direct')!.median.rps, 0)} req/s; a gateway can only beat direct by answering repeats itself (coalescing / results cache)`,
+  );
   return [row];
 };

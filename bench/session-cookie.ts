@@ -9,7 +9,13 @@ import { TENANT_NS } from './fixtures.js';
 
 /** The auth.oidc block the session gateway runs with. The issuer is never contacted: a valid cookie needs no provider. */
 export function oidcConfig(secret: string): Record<string, unknown> {
-  return { issuerUrl: 'http://127.0.0.1:9/bench-issuer', clientId: 'promgate-bench', clientSecret: 'unused', insecure: true, cookie: { secret: [secret], secure: false } };
+  return {
+    issuerUrl: 'http://127.0.0.1:9/bench-issuer',
+    clientId: 'promgate-bench',
+    clientSecret: 'unused',
+    insecure: true,
+    cookie: { secret: [secret], secure: false },
+  };
 }
 
 export function newCookieSecret(): string {
@@ -25,9 +31,18 @@ function store(secret: string) {
 function session() {
   const now = Date.now();
   return {
-    sid: randomBytes(16).toString('base64url'), user: 'alice', email: 'alice@example.com', groups: ['viewers'], preferredUsername: 'alice',
-    idToken: 'h.'.padEnd(900, 'i'), accessToken: 'a.'.padEnd(900, 'c'), refreshToken: 'r'.repeat(200),
-    expiresAt: now + 3_600_000, createdAt: now, loginAt: now, claims: { sub: 'alice', preferred_username: 'alice', email: 'alice@example.com', namespaces: [TENANT_NS] },
+    sid: randomBytes(16).toString('base64url'),
+    user: 'alice',
+    email: 'alice@example.com',
+    groups: ['viewers'],
+    preferredUsername: 'alice',
+    idToken: 'h.'.padEnd(900, 'i'),
+    accessToken: 'a.'.padEnd(900, 'c'),
+    refreshToken: 'r'.repeat(200),
+    expiresAt: now + 3_600_000,
+    createdAt: now,
+    loginAt: now,
+    claims: { sub: 'alice', preferred_username: 'alice', email: 'alice@example.com', namespaces: [TENANT_NS] },
   };
 }
 

@@ -32,13 +32,21 @@ export interface Roles {
 }
 
 /** The ratio columns from medians; errors are summed over every target measured in the scenario. */
-export function rowFrom(id: string, title: string, res: Map<string, TargetResult>, roles: Roles = { pg: 'promgate', bare: 'bare', direct: 'direct' }): Row {
+export function rowFrom(
+  id: string,
+  title: string,
+  res: Map<string, TargetResult>,
+  roles: Roles = { pg: 'promgate', bare: 'bare', direct: 'direct' },
+): Row {
   const pg = res.get(roles.pg)!.median;
   const bare = roles.bare ? res.get(roles.bare)?.median : undefined;
   const direct = roles.direct ? res.get(roles.direct)?.median : undefined;
   let errors = 0;
   for (const r of res.values()) errors += r.median.errors;
-  const abs = [...res.values()].map((r) => `${r.role} ${fmt(r.median.rps, 0)} req/s p50 ${fmt(r.median.p50, 2)} ms p99 ${fmt(r.median.p99, 2)} ms cpu ${fmt(r.median.cpuUs, 0)} µs/req`);
+  const abs = [...res.values()].map(
+    (r) =>
+      `${r.role} ${fmt(r.median.rps, 0)} req/s p50 ${fmt(r.median.p50, 2)} ms p99 ${fmt(r.median.p99, 2)} ms cpu ${fmt(r.median.cpuUs, 0)} µs/req`,
+  );
   return {
     id,
     title,
@@ -59,15 +67,33 @@ export function fmt(n: number | undefined, digits: number): string {
   return n === undefined || Number.isNaN(n) ? '—' : n.toFixed(digits);
 }
 
-const COLUMNS = ['scenario', 'thr/direct', 'thr/bare', '+p50 ms', '+p99 ms', 'pg µs/req', 'bare µs/req', 'peak RSS MB', 'errors', 'targets'];
+const COLUMNS = [
+  'scenario',
+  'thr/direct',
+  'thr/bare',
+  '+p50 ms',
+  '+p99 ms',
+  'pg µs/req',
+  'bare µs/req',
+  'peak RSS MB',
+  'errors',
+  'targets',
+];
 
 function cells(r: Row): string[] {
   const checks = r.checks.length === 0 ? '—' : r.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.what}`).join('; ');
   if (r.na) return [`${r.id}. ${r.title}`, r.na, '', '', '', '', '', '', String(r.errors), '—'];
   return [
     `${r.id}. ${r.title}`,
-    fmt(r.thrDirect, 2), fmt(r.thrBare, 2), fmt(r.addP50, 2), fmt(r.addP99, 2),
-    fmt(r.cpuPg, 0), fmt(r.cpuBare, 0), fmt(r.rssMb, 0), String(r.errors), checks,
+    fmt(r.thrDirect, 2),
+    fmt(r.thrBare, 2),
+    fmt(r.addP50, 2),
+    fmt(r.addP99, 2),
+    fmt(r.cpuPg, 0),
+    fmt(r.cpuBare, 0),
+    fmt(r.rssMb, 0),
+    String(r.errors),
+    checks,
   ];
 }
 

@@ -23,7 +23,9 @@ export function fetchTimed(url: string, headers: Record<string, string>, agent: 
         if (bytes === 0) firstByteMs = performance.now() - t0;
         bytes += c.length;
       });
-      res.once('end', () => resolve({ status: res.statusCode ?? 0, headMs, firstByteMs, totalMs: performance.now() - t0, bytes }));
+      res.once('end', () =>
+        resolve({ status: res.statusCode ?? 0, headMs, firstByteMs, totalMs: performance.now() - t0, bytes }),
+      );
       res.once('error', reject);
     });
     req.once('error', reject);
@@ -48,7 +50,11 @@ export function firstByte(url: string, headers: Record<string, string>): Promise
 }
 
 /** Time to first byte of each target, `n` rounds interleaved with the order rotated each round; medians in ms. */
-export async function measureTtfb(urls: Record<string, string>, headers: Record<string, string>, n: number): Promise<{ ms: Map<string, number>; errors: number }> {
+export async function measureTtfb(
+  urls: Record<string, string>,
+  headers: Record<string, string>,
+  n: number,
+): Promise<{ ms: Map<string, number>; errors: number }> {
   const all = new Map<string, number[]>(Object.keys(urls).map((k) => [k, []]));
   const entries = Object.entries(urls);
   let errors = 0;
@@ -67,11 +73,19 @@ export async function measureTtfb(urls: Record<string, string>, headers: Record<
 }
 
 /** One wave: every URL fetched at once and read to the end; per-answer times and the wave's wall time. */
-export async function wave(urls: readonly string[], headers: Record<string, string>): Promise<{ seconds: number; bytes: number; times: number[]; errors: number }> {
+export async function wave(
+  urls: readonly string[],
+  headers: Record<string, string>,
+): Promise<{ seconds: number; bytes: number; times: number[]; errors: number }> {
   const t0 = performance.now();
   const agent = new Agent({ keepAlive: false, maxSockets: urls.length });
   const out = await Promise.allSettled(urls.map((u) => fetchTimed(u, headers, agent)));
   agent.destroy();
   const ok = out.flatMap((r) => (r.status === 'fulfilled' && r.value.status === 200 ? [r.value] : []));
-  return { seconds: (performance.now() - t0) / 1000, bytes: ok.reduce((s, r) => s + r.bytes, 0), times: ok.map((r) => r.totalMs), errors: urls.length - ok.length };
+  return {
+    seconds: (performance.now() - t0) / 1000,
+    bytes: ok.reduce((s, r) => s + r.bytes, 0),
+    times: ok.map((r) => r.totalMs),
+    errors: urls.length - ok.length,
+  };
 }

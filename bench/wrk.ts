@@ -63,11 +63,25 @@ export function writePaths(dir: string, name: string, paths: readonly string[]):
 export function runWrk(r: WrkRun): Promise<WrkResult> {
   if (!scriptPath) throw new Error('installWrkScript() first');
   const threads = Math.max(1, Math.min(r.threads ?? 1, r.connections));
-  const args = ['-t', String(threads), '-c', String(r.connections), '-d', `${Math.max(1, Math.round(r.seconds))}s`, '--timeout', `${r.timeoutSeconds ?? 10}s`, '-s', scriptPath];
+  const args = [
+    '-t',
+    String(threads),
+    '-c',
+    String(r.connections),
+    '-d',
+    `${Math.max(1, Math.round(r.seconds))}s`,
+    '--timeout',
+    `${r.timeoutSeconds ?? 10}s`,
+    '-s',
+    scriptPath,
+  ];
   for (const [k, v] of Object.entries(r.headers ?? {})) args.push('-H', `${k}: ${v}`);
   args.push(r.origin + '/');
   return new Promise((resolve, reject) => {
-    const child = spawn(WRK_BIN, args, { env: { ...process.env, WRK_PATHS: r.pathsFile }, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(WRK_BIN, args, {
+      env: { ...process.env, WRK_PATHS: r.pathsFile },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     let out = '';
     let err = '';
     child.stdout.on('data', (c: Buffer) => (out += c.toString()));

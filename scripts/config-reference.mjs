@@ -4,7 +4,9 @@ import { execFileSync } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
-const cli = process.argv.includes('--source') ? ['--import', 'tsx', `${root}src/cli/main.ts`] : [`${root}dist/cli/main.js`];
+const cli = process.argv.includes('--source')
+  ? ['--import', 'tsx', `${root}src/cli/main.ts`]
+  : [`${root}dist/cli/main.js`];
 const schema = JSON.parse(execFileSync(process.execPath, [...cli, 'schema'], { encoding: 'utf8', cwd: root }));
 const rows = [];
 
@@ -14,7 +16,8 @@ function typeOf(s) {
   if (s.const !== undefined) return JSON.stringify(s.const);
   if (s.anyOf || s.oneOf) return [...new Set((s.anyOf ?? s.oneOf).map(typeOf))].join(' \\| ');
   if (s.type === 'array') return `list of ${typeOf(s.items)}`;
-  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object') return `map of ${typeOf(s.additionalProperties)}`;
+  if (s.type === 'object' && s.additionalProperties && typeof s.additionalProperties === 'object')
+    return `map of ${typeOf(s.additionalProperties)}`;
   return s.type ?? 'any';
 }
 
@@ -30,7 +33,11 @@ function walk(s, path) {
       const objectLike = v.type === 'object' && v.properties;
       const arrayOfObjects = v.type === 'array' && v.items?.type === 'object' && v.items.properties;
       const union = v.anyOf && v.anyOf.some((o) => o.properties);
-      const mapOfObjects = v.type === 'object' && !v.properties && v.additionalProperties?.type === 'object' && v.additionalProperties.properties;
+      const mapOfObjects =
+        v.type === 'object' &&
+        !v.properties &&
+        v.additionalProperties?.type === 'object' &&
+        v.additionalProperties.properties;
       if (mapOfObjects) {
         rows.push(`| \`${p}\` | map | | ${v.description ?? ''} |`);
         walk(v.additionalProperties, `${p}.<name>`);
@@ -47,7 +54,8 @@ function walk(s, path) {
   }
 }
 walk(schema, '');
-const text = `# Configuration reference\n\nGenerated from the config schema by \`node scripts/config-reference.mjs\`; do not edit by hand.\n` +
+const text =
+  `# Configuration reference\n\nGenerated from the config schema by \`node scripts/config-reference.mjs\`; do not edit by hand.\n` +
   `Durations accept Go-style strings (\`500ms\`, \`30s\`, \`5m\`, \`168h\`) or milliseconds; sizes accept bytes or \`64KiB\`, \`10MiB\`.\n` +
   `Every key can also be set from the environment: \`PROMGATE_\` + the path in upper snake case with \`__\` between levels ` +
   `(\`server.metricsPort\` → \`PROMGATE_SERVER__METRICS_PORT\`, \`routes[0].upstream.url\` → \`PROMGATE_ROUTES__0__UPSTREAM__URL\`).\n` +

@@ -4,7 +4,9 @@ import { readFileSync, writeFileSync } from 'node:fs';
 
 const root = new URL('..', import.meta.url).pathname;
 const { CODES } = await import(process.argv.includes('--source') ? `${root}src/errors.ts` : `${root}dist/errors.js`);
-const rows = Object.entries(CODES).map(([code, c]) => `| \`${code}\` | ${c.status} | \`${c.type}\` | ${c.when.replace(/\|/g, '\\|')} |`);
+const rows = Object.entries(CODES).map(
+  ([code, c]) => `| \`${code}\` | ${c.status} | \`${c.type}\` | ${c.when.replace(/\|/g, '\\|')} |`,
+);
 const text = `# Error codes
 
 Generated from \`src/errors.ts\` by \`node scripts/errors-reference.mjs\`; a test fails when they differ.

@@ -39,7 +39,13 @@ if (files.length === 0) {
   console.error('no test files matched', filters);
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-reporter=${unit ? 'dot' : 'spec'}`, ...files], { stdio: 'inherit', cwd: root });
+const r = spawnSync(
+  process.execPath,
+  ['--import', 'tsx', '--test', '--test-concurrency=2', `--test-reporter=${unit ? 'dot' : 'spec'}`, ...files],
+  { stdio: 'inherit', cwd: root },
+);
 const seconds = ((performance.now() - started) / 1000).toFixed(1);
-console.log(`${unit ? 'unit tests' : 'tests'}: ${files.length} files in ${seconds} s${r.status === 0 ? '' : ' (failed)'}`);
+console.log(
+  `${unit ? 'unit tests' : 'tests'}: ${files.length} files in ${seconds} s${r.status === 0 ? '' : ' (failed)'}`,
+);
 process.exit(r.status ?? 1);

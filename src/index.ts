@@ -63,7 +63,9 @@ export async function startGateway(opts: StartOptions): Promise<RunningGateway> 
       current = validateConfig(next ?? input);
       if (!(await gw.reload())) {
         current = previous;
-        throw new ConfigError(['the new configuration could not be built (a file it names is missing or invalid); see the log']);
+        throw new ConfigError([
+          'the new configuration could not be built (a file it names is missing or invalid); see the log',
+        ]);
       }
       input = next ?? input;
     },

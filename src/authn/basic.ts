@@ -17,10 +17,19 @@ const MAX_B64 = Math.ceil(MAX_CREDENTIAL_BYTES / 3) * 4;
 const B64 = /^[A-Za-z0-9+/]+={0,2}$/;
 const CACHE_MAX = 10_000;
 
-interface UserRecord { identity: Identity; stored: StoredPassword }
+interface UserRecord {
+  identity: Identity;
+  stored: StoredPassword;
+}
 /** One immutable view of both files; a reload swaps it whole. */
-interface Snapshot { users: ReadonlyMap<string, UserRecord>; dummy: StoredPassword }
-interface CacheEntry { identity: Identity; expires: number }
+interface Snapshot {
+  users: ReadonlyMap<string, UserRecord>;
+  dummy: StoredPassword;
+}
+interface CacheEntry {
+  identity: Identity;
+  expires: number;
+}
 
 const utf8 = new TextDecoder('utf-8', { fatal: true });
 
@@ -29,8 +38,10 @@ export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps)
   const now = deps.now ?? Date.now;
   const realm = cfg.realm.replace(/[\\"]/g, '\\$&');
   const challenge = { 'www-authenticate': `Basic realm="${realm}", charset="UTF-8"` };
-  const malformed = (why: string): GatewayError => new GatewayError('PG_AUTHN_MALFORMED', `malformed Basic credentials: ${why}`, { headers: challenge });
-  const badCredentials = (): GatewayError => new GatewayError('PG_AUTHN_BAD_CREDENTIALS', 'invalid username or password', { headers: challenge });
+  const malformed = (why: string): GatewayError =>
+    new GatewayError('PG_AUTHN_MALFORMED', `malformed Basic credentials: ${why}`, { headers: challenge });
+  const badCredentials = (): GatewayError =>
+    new GatewayError('PG_AUTHN_BAD_CREDENTIALS', 'invalid username or password', { headers: challenge });
 
   // The cache key is SHA-256 over a per-process random secret and the credential text: the cache never
   // holds a password or a hash that could be attacked offline (the secret never leaves memory), and only
@@ -61,19 +72,27 @@ export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps)
   const files: ReloadableFile<unknown>[] = [];
   if (cfg.usersFile) {
     const path = cfg.usersFile;
-    files.push(createReloadableFile({
-      source: 'auth.basic.usersFile', path, deps,
-      parse: (text) => parseUsersFile(text, path, { plaintextAllowed: cfg.allowPlaintext }),
-      commit: (next) => publish(next, htEntries),
-    }));
+    files.push(
+      createReloadableFile({
+        source: 'auth.basic.usersFile',
+        path,
+        deps,
+        parse: (text) => parseUsersFile(text, path, { plaintextAllowed: cfg.allowPlaintext }),
+        commit: (next) => publish(next, htEntries),
+      }),
+    );
   }
   if (cfg.htpasswdFile) {
     const path = cfg.htpasswdFile;
-    files.push(createReloadableFile({
-      source: 'auth.basic.htpasswdFile', path, deps,
-      parse: (text) => parseHtpasswd(text, path),
-      commit: (next) => publish(usersEntries, next),
-    }));
+    files.push(
+      createReloadableFile({
+        source: 'auth.basic.htpasswdFile',
+        path,
+        deps,
+        parse: (text) => parseHtpasswd(text, path),
+        commit: (next) => publish(usersEntries, next),
+      }),
+    );
   }
 
   async function verify(key: string, raw: Buffer): Promise<Identity | null> {
@@ -96,7 +115,8 @@ export function createBasicAuthenticator(cfg: BasicAuthConfig, deps: SourceDeps)
       return null;
     }
     // A reload during the check may have removed the user: cache only against the snapshot still in force.
-    if (cfg.cacheTtl > 0 && snap === snapshot) cache.set(key, { identity: rec.identity, expires: now() + cfg.cacheTtl });
+    if (cfg.cacheTtl > 0 && snap === snapshot)
+      cache.set(key, { identity: rec.identity, expires: now() + cfg.cacheTtl });
     return rec.identity;
   }
 
@@ -153,7 +173,10 @@ export function basicFileProblems(cfg: BasicAuthConfig): ConfigIssue[] {
       return parse(readFileSync(path, 'utf8'), path);
     } catch (e) {
       const err = e as NodeJS.ErrnoException;
-      const message = err instanceof FileConfigError ? err.problems.join('; ') : `cannot read "${path}": ${err.code === 'ENOENT' ? 'no such file' : err.message}`;
+      const message =
+        err instanceof FileConfigError
+          ? err.problems.join('; ')
+          : `cannot read "${path}": ${err.code === 'ENOENT' ? 'no such file' : err.message}`;
       out.push({ path: ['auth', 'basic', key], message });
       return [];
     }
@@ -174,20 +197,34 @@ function buildSnapshot(u: readonly UsersFileEntry[], h: readonly HtpasswdEntry[]
   for (const e of u) {
     const claims = Object.freeze({
       namespaces: Object.freeze([...e.namespaces]),
-      labels: Object.freeze(Object.fromEntries(Object.entries(e.labels).map(([k, v]) => [k, typeof v === 'string' ? v : Object.freeze([...v])]))),
+      labels: Object.freeze(
+        Object.fromEntries(
+          Object.entries(e.labels).map(([k, v]) => [k, typeof v === 'string' ? v : Object.freeze([...v])]),
+        ),
+      ),
     });
     users.set(e.username, { stored: e.password, identity: freezeIdentity(e.username, claims) });
   }
   for (const e of h) {
-    if (users.has(e.username)) throw new FileConfigError([`user "${e.username}" is in both the users file and the htpasswd file (line ${e.line}); keep one`]);
+    if (users.has(e.username))
+      throw new FileConfigError([
+        `user "${e.username}" is in both the users file and the htpasswd file (line ${e.line}); keep one`,
+      ]);
     // htpasswd users carry no tenant of their own: tenants.rules maps them.
     users.set(e.username, { stored: e.password, identity: freezeIdentity(e.username, Object.freeze({})) });
   }
   // Unknown users are checked against a hash as costly as the first real one (see password.ts).
-  const like = [...users.values()].find((r) => r.stored.kind !== 'plaintext')?.stored ?? users.values().next().value?.stored;
+  const like =
+    [...users.values()].find((r) => r.stored.kind !== 'plaintext')?.stored ?? users.values().next().value?.stored;
   return { users, dummy: dummyLike(like) };
 }
 
 function freezeIdentity(username: string, claims: Readonly<Record<string, unknown>>): Identity {
-  return Object.freeze({ subject: username, user: username, groups: Object.freeze([]), claims, method: 'basic' as const });
+  return Object.freeze({
+    subject: username,
+    user: username,
+    groups: Object.freeze([]),
+    claims,
+    method: 'basic' as const,
+  });
 }

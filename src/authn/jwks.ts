@@ -1,6 +1,15 @@
 // JSON Web Key Sets from a file (reloaded on change) or a URL (refreshed in the background), HMAC keys included.
 import { createPublicKey, type JsonWebKey } from 'node:crypto';
-import { createLocalJWKSet, createRemoteJWKSet, errors, type CompactJWSHeaderParameters, type CryptoKey, type FlattenedJWSInput, type JWK, type KeyObject } from 'jose';
+import {
+  createLocalJWKSet,
+  createRemoteJWKSet,
+  errors,
+  type CompactJWSHeaderParameters,
+  type CryptoKey,
+  type FlattenedJWSInput,
+  type JWK,
+  type KeyObject,
+} from 'jose';
 import { GatewayError } from '../errors.js';
 import { createReloadableFile, FileConfigError, type ReloadableFile, type SourceDeps } from './reloadable.js';
 
@@ -31,7 +40,10 @@ export interface KeySetOptions {
 
 /** HMAC keys by kid. jose's JWKS helpers refuse `oct` keys, so these are looked up here. */
 type OctKeys = ReadonlyMap<string, readonly { alg?: string; key: Uint8Array }[]>;
-interface Parsed { asym: ReturnType<typeof createLocalJWKSet>; oct: OctKeys }
+interface Parsed {
+  asym: ReturnType<typeof createLocalJWKSet>;
+  oct: OctKeys;
+}
 
 const ASYM = new Set(['RSA', 'EC', 'OKP']);
 
@@ -43,7 +55,10 @@ export function isHmacAlg(alg: string): boolean {
 /** Validate a JWKS document up front, so that a bad key is a load error rather than a per-request surprise. */
 export function parseJwks(json: unknown, where: string, warn: (msg: string) => void): Parsed {
   const problems: string[] = [];
-  const keys = typeof json === 'object' && json !== null && Array.isArray((json as { keys?: unknown }).keys) ? (json as { keys: unknown[] }).keys : undefined;
+  const keys =
+    typeof json === 'object' && json !== null && Array.isArray((json as { keys?: unknown }).keys)
+      ? (json as { keys: unknown[] }).keys
+      : undefined;
   if (!keys) throw new FileConfigError([`${where}: expected a JSON Web Key Set ({"keys": [...]})`]);
   const oct = new Map<string, { alg?: string; key: Uint8Array }[]>();
   const asymKeys: JWK[] = [];
@@ -51,10 +66,12 @@ export function parseJwks(json: unknown, where: string, warn: (msg: string) => v
     const at = `${where}: keys[${i}]`;
     if (typeof k !== 'object' || k === null) return void problems.push(`${at}: not an object`);
     const jwk = k as JWK;
-    if (typeof jwk.kid !== 'string' || jwk.kid === '') return warn(`${at} has no kid; promgate requires a kid, so it is never used`);
+    if (typeof jwk.kid !== 'string' || jwk.kid === '')
+      return warn(`${at} has no kid; promgate requires a kid, so it is never used`);
     if (jwk.use !== undefined && jwk.use !== 'sig') return;
     if (jwk.kty === 'oct') {
-      if (typeof jwk.k !== 'string' || jwk.k === '') return void problems.push(`${at} (kid ${jwk.kid}): oct key without "k"`);
+      if (typeof jwk.k !== 'string' || jwk.k === '')
+        return void problems.push(`${at} (kid ${jwk.kid}): oct key without "k"`);
       const key = new Uint8Array(Buffer.from(jwk.k, 'base64url'));
       if (key.length < 32) warn(`${at} (kid ${jwk.kid}): HMAC secret is only ${key.length} bytes; use at least 32`);
       const list = oct.get(jwk.kid) ?? [];
@@ -76,7 +93,11 @@ export function parseJwks(json: unknown, where: string, warn: (msg: string) => v
 }
 
 /** Pick the key: HMAC algs only from oct keys, the rest through jose (which matches kty, crv, alg, use). */
-async function resolveKey(keys: Parsed, header: CompactJWSHeaderParameters, token: FlattenedJWSInput): Promise<VerifyKey> {
+async function resolveKey(
+  keys: Parsed,
+  header: CompactJWSHeaderParameters,
+  token: FlattenedJWSInput,
+): Promise<VerifyKey> {
   if (!isHmacAlg(header.alg)) return keys.asym(header, token);
   const k = keys.oct.get(header.kid ?? '')?.find((x) => x.alg === undefined || x.alg === header.alg)?.key;
   if (!k) throw new errors.JWKSNoMatchingKey();
@@ -85,12 +106,22 @@ async function resolveKey(keys: Parsed, header: CompactJWSHeaderParameters, toke
 
 export function createKeySet(location: string, source: string, opts: KeySetOptions, deps: SourceDeps): KeySet {
   const warn = (msg: string): void => deps.logger.warn({ source }, msg);
-  return /^https?:\/\//i.test(location) ? remoteKeySet(location, source, opts, deps, warn) : fileKeySet(location, source, opts, deps, warn);
+  return /^https?:\/\//i.test(location)
+    ? remoteKeySet(location, source, opts, deps, warn)
+    : fileKeySet(location, source, opts, deps, warn);
 }
 
-function fileKeySet(path: string, source: string, opts: KeySetOptions, deps: SourceDeps, warn: (m: string) => void): KeySet {
+function fileKeySet(
+  path: string,
+  source: string,
+  opts: KeySetOptions,
+  deps: SourceDeps,
+  warn: (m: string) => void,
+): KeySet {
   const file: ReloadableFile<Parsed> = createReloadableFile({
-    source, path, deps,
+    source,
+    path,
+    deps,
     parse(text) {
       let json: unknown;
       try {
@@ -118,12 +149,22 @@ function fileKeySet(path: string, source: string, opts: KeySetOptions, deps: Sou
  */
 const lastGood = new Map<string, Parsed>();
 
-function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: SourceDeps, warn: (m: string) => void): KeySet {
+function remoteKeySet(
+  url: string,
+  source: string,
+  opts: KeySetOptions,
+  deps: SourceDeps,
+  warn: (m: string) => void,
+): KeySet {
   // jose only fetches (timeout, redirects refused, JSON checks); the keys we verify with are our own
   // validated copy, swapped only when a fetched set is valid. Refreshes run in the background: jose's
   // own staleness check would re-fetch on the request path and fail every request while the key
   // server is down, so its cacheMaxAge is infinite and a failed refresh keeps the last good set.
-  const remote = createRemoteJWKSet(new URL(url), { timeoutDuration: Math.round(opts.timeoutMs), cooldownDuration: opts.cooldownMs, cacheMaxAge: Number.POSITIVE_INFINITY });
+  const remote = createRemoteJWKSet(new URL(url), {
+    timeoutDuration: Math.round(opts.timeoutMs),
+    cooldownDuration: opts.cooldownMs,
+    cacheMaxAge: Number.POSITIVE_INFINITY,
+  });
   let keys: Parsed | undefined = lastGood.get(url);
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
@@ -150,7 +191,10 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
       return true;
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      deps.logger.error({ source, url, err }, keys ? 'JWKS refresh failed; keeping the last good keys' : 'JWKS not loaded yet; retrying');
+      deps.logger.error(
+        { source, url, err },
+        keys ? 'JWKS refresh failed; keeping the last good keys' : 'JWKS not loaded yet; retrying',
+      );
       deps.onReload?.(source, false, reason);
       return false;
     }
@@ -185,7 +229,8 @@ function remoteKeySet(url: string, source: string, opts: KeySetOptions, deps: So
       } catch (err) {
         // Unknown kid: the issuer may have rotated keys. Re-fetch, at most once per cooldown, so a
         // stream of made-up kids cannot turn into a stream of fetches.
-        if (!(err instanceof errors.JWKSNoMatchingKey) || now() - lastAttempt < opts.cooldownMs || !(await fetchNow())) throw err;
+        if (!(err instanceof errors.JWKSNoMatchingKey) || now() - lastAttempt < opts.cooldownMs || !(await fetchNow()))
+          throw err;
         return resolveKey(keys, header, token);
       }
     },

@@ -18,8 +18,15 @@ export interface JwtDeps extends SourceDeps {
   jwksRetryMs?: number;
 }
 
-interface IssuerEntry { issuer?: string; audience?: string | string[]; keys: KeySet }
-interface CacheEntry { identity: Identity; until: number }
+interface IssuerEntry {
+  issuer?: string;
+  audience?: string | string[];
+  keys: KeySet;
+}
+interface CacheEntry {
+  identity: Identity;
+  until: number;
+}
 
 function fail(code: ErrorCode, description: string, cause?: unknown): GatewayError {
   // RFC 6750 §3: the description is a fixed phrase, never attacker-controlled text.
@@ -39,8 +46,18 @@ export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authe
   const keySet = (location: string, source: string): KeySet => {
     let s = sets.get(location);
     if (!s) {
-      const opts = { timeoutMs: cfg.remoteTimeout, cooldownMs: cfg.remoteCooldown, refreshMs: cfg.remoteCacheMaxAge, onChange: () => cache.clear() };
-      s = createKeySet(location, source, deps.jwksRetryMs === undefined ? opts : { ...opts, retryMs: deps.jwksRetryMs }, deps);
+      const opts = {
+        timeoutMs: cfg.remoteTimeout,
+        cooldownMs: cfg.remoteCooldown,
+        refreshMs: cfg.remoteCacheMaxAge,
+        onChange: () => cache.clear(),
+      };
+      s = createKeySet(
+        location,
+        source,
+        deps.jwksRetryMs === undefined ? opts : { ...opts, retryMs: deps.jwksRetryMs },
+        deps,
+      );
       sets.set(location, s);
     }
     return s;
@@ -85,7 +102,8 @@ export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authe
       throw fail('PG_AUTHN_MALFORMED', 'undecodable token', e);
     }
     // Checked before any key is touched: `none`, algorithms not configured, and tokens without kid.
-    if (typeof header.alg !== 'string' || header.alg.toLowerCase() === 'none') throw fail('PG_AUTHN_TOKEN_INVALID', 'unsigned tokens are refused');
+    if (typeof header.alg !== 'string' || header.alg.toLowerCase() === 'none')
+      throw fail('PG_AUTHN_TOKEN_INVALID', 'unsigned tokens are refused');
     if (!allowed.has(header.alg)) throw fail('PG_AUTHN_TOKEN_INVALID', 'algorithm not allowed');
     if (typeof header.kid !== 'string' || header.kid === '') throw fail('PG_AUTHN_TOKEN_INVALID', 'token has no kid');
     // The issuer picks the key set; the signature check below then proves the issuer claim.
@@ -110,7 +128,10 @@ export function createJwtAuthenticator(cfg: JwtAuthConfig, deps: JwtDeps): Authe
     const identity = toIdentity(payload, cfg);
     const t = now();
     // Never remember a token past its own exp (plus the skew the check itself allowed).
-    const until = Math.min(t + cfg.cacheTtl, typeof payload.exp === 'number' ? payload.exp * 1000 + cfg.clockSkew : Infinity);
+    const until = Math.min(
+      t + cfg.cacheTtl,
+      typeof payload.exp === 'number' ? payload.exp * 1000 + cfg.clockSkew : Infinity,
+    );
     if (until > t) cache.set(key, { identity, until });
     return identity;
   }
@@ -145,13 +166,20 @@ function mapError(e: unknown, deps: SourceDeps): GatewayError {
   if (e instanceof GatewayError) return e;
   if (e instanceof errors.JWTExpired) return fail('PG_AUTHN_TOKEN_EXPIRED', 'token expired', e);
   if (e instanceof errors.JWTClaimValidationFailed) {
-    const what: Record<string, string> = { nbf: 'token not yet valid', iss: 'issuer not accepted', aud: 'audience not accepted', exp: 'token has no exp' };
+    const what: Record<string, string> = {
+      nbf: 'token not yet valid',
+      iss: 'issuer not accepted',
+      aud: 'audience not accepted',
+      exp: 'token has no exp',
+    };
     return fail('PG_AUTHN_TOKEN_INVALID', what[e.claim] ?? 'claim check failed', e);
   }
   if (e instanceof errors.JWSSignatureVerificationFailed) return fail('PG_AUTHN_TOKEN_INVALID', 'signature invalid', e);
-  if (e instanceof errors.JWKSNoMatchingKey) return fail('PG_AUTHN_TOKEN_INVALID', 'no key matches the kid and algorithm', e);
+  if (e instanceof errors.JWKSNoMatchingKey)
+    return fail('PG_AUTHN_TOKEN_INVALID', 'no key matches the kid and algorithm', e);
   if (e instanceof errors.JOSEAlgNotAllowed) return fail('PG_AUTHN_TOKEN_INVALID', 'algorithm not allowed', e);
-  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid) return fail('PG_AUTHN_MALFORMED', 'malformed token', e);
+  if (e instanceof errors.JWSInvalid || e instanceof errors.JWTInvalid)
+    return fail('PG_AUTHN_MALFORMED', 'malformed token', e);
   deps.logger.warn({ err: e }, 'unexpected error while verifying a token');
   return fail('PG_AUTHN_TOKEN_INVALID', 'token not accepted', e);
 }
@@ -173,7 +201,8 @@ function toIdentity(payload: JWTPayload, cfg: JwtAuthConfig): Identity {
   const user = str(cfg.userClaim) ?? sub ?? '';
   const g = payload[cfg.groupsClaim];
   // A single string is one group; any other shape yields no groups rather than a guess.
-  const groups = typeof g === 'string' ? [g] : Array.isArray(g) && g.every((x) => typeof x === 'string') ? [...(g as string[])] : [];
+  const groups =
+    typeof g === 'string' ? [g] : Array.isArray(g) && g.every((x) => typeof x === 'string') ? [...(g as string[])] : [];
   const email = str(cfg.emailClaim);
   const identity: Identity = {
     subject: sub ?? user,

@@ -54,14 +54,28 @@ export function classifyPassword(text: string, opts: { plaintextAllowed: boolean
   if (ARGON2ID.test(text)) {
     try {
       const o = argon2().parseOptions(text);
-      return { ok: true, stored: { kind: 'argon2id', hash: text, memoryCost: o.memoryCost, timeCost: o.timeCost, parallelism: o.parallelism } };
+      return {
+        ok: true,
+        stored: {
+          kind: 'argon2id',
+          hash: text,
+          memoryCost: o.memoryCost,
+          timeCost: o.timeCost,
+          parallelism: o.parallelism,
+        },
+      };
     } catch (e) {
       return { ok: false, problem: `malformed argon2id hash (${(e as Error).message})` };
     }
   }
   for (const [re, why] of REFUSED) if (re.test(text)) return { ok: false, problem: why };
-  if (opts.hashesOnly) return { ok: false, problem: 'not a bcrypt ($2a$/$2b$/$2y$) or argon2id hash (crypt, MD5 and SHA are refused)' };
-  if (!opts.plaintextAllowed) return { ok: false, problem: 'plaintext password refused (auth.basic.allowPlaintext is false); hash it with `promgate hash-password`' };
+  if (opts.hashesOnly)
+    return { ok: false, problem: 'not a bcrypt ($2a$/$2b$/$2y$) or argon2id hash (crypt, MD5 and SHA are refused)' };
+  if (!opts.plaintextAllowed)
+    return {
+      ok: false,
+      problem: 'plaintext password refused (auth.basic.allowPlaintext is false); hash it with `promgate hash-password`',
+    };
   if (text === '') return { ok: false, problem: 'empty password' };
   return { ok: true, stored: { kind: 'plaintext', mac: keyedDigest(text) } };
 }
@@ -77,7 +91,9 @@ export async function verifyStored(password: string, stored: StoredPassword): Pr
       if (Buffer.byteLength(password) > 72) return false;
       return bcrypt.compare(password, stored.hash).catch(() => false);
     case 'argon2id':
-      return argon2().verify(stored.hash, password).catch(() => false);
+      return argon2()
+        .verify(stored.hash, password)
+        .catch(() => false);
   }
 }
 
@@ -109,13 +125,16 @@ export interface HashOptions {
 export async function hashPassword(password: string, opts: HashOptions = { algorithm: 'bcrypt' }): Promise<string> {
   if (password === '') throw new Error('refusing to hash an empty password');
   if (opts.algorithm === 'bcrypt') {
-    if (Buffer.byteLength(password) > 72) throw new Error('bcrypt uses only the first 72 bytes of a password; use argon2id for longer ones');
+    if (Buffer.byteLength(password) > 72)
+      throw new Error('bcrypt uses only the first 72 bytes of a password; use argon2id for longer ones');
     const cost = opts.cost ?? 12;
-    if (!Number.isInteger(cost) || cost < 4 || cost > 31) throw new Error('bcrypt cost must be an integer from 4 to 31');
+    if (!Number.isInteger(cost) || cost < 4 || cost > 31)
+      throw new Error('bcrypt cost must be an integer from 4 to 31');
     return bcrypt.hash(password, cost);
   }
   const timeCost = opts.cost ?? 2;
-  if (!Number.isInteger(timeCost) || timeCost < 1) throw new Error('argon2id cost (time cost) must be a positive integer');
+  if (!Number.isInteger(timeCost) || timeCost < 1)
+    throw new Error('argon2id cost (time cost) must be a positive integer');
   // The package's default variant is argon2id; its Algorithm enum is a const enum we cannot import at run time.
   return argon2().hash(password, { timeCost, memoryCost: 19456, parallelism: 1 });
 }

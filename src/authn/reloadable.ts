@@ -97,7 +97,9 @@ export function createReloadableFile<T>(opts: ReloadableFileOptions<T>): Reloada
         timer = setTimeout(() => void reload(), debounceMs);
         timer.unref();
       });
-      watcher.on('error', (err) => deps.logger.warn({ source, path, err }, 'file watch failed; relying on reload() and the reload interval'));
+      watcher.on('error', (err) =>
+        deps.logger.warn({ source, path, err }, 'file watch failed; relying on reload() and the reload interval'),
+      );
     } catch (err) {
       deps.logger.warn({ source, path, err }, 'cannot watch the file; relying on reload() and the reload interval');
     }

@@ -59,7 +59,12 @@ export function parseUsersFile(text: string, file: string, opts: { plaintextAllo
     const e = parseUser(item, at, fail, opts);
     if (!e) return;
     const seen = firstLine.get(e.username);
-    if (seen !== undefined) return fail(item, `${at}.username`, `duplicate username "${e.username}" (first at line ${seen}); usernames must be unique`);
+    if (seen !== undefined)
+      return fail(
+        item,
+        `${at}.username`,
+        `duplicate username "${e.username}" (first at line ${seen}); usernames must be unique`,
+      );
     firstLine.set(e.username, lineOf(item));
     entries.push({ ...e, line: lineOf(item) });
   });
@@ -71,7 +76,11 @@ type Fail = (n: Node | null | undefined, path: string, msg: string) => void;
 
 /** A plain empty or null-looking scalar means "not set", as in Go (the failsafe schema has no null). */
 function isNullish(n: unknown): boolean {
-  return n === null || n === undefined || (isScalar(n) && n.type === 'PLAIN' && /^(?:|~|null|Null|NULL)$/.test(String(n.value)));
+  return (
+    n === null ||
+    n === undefined ||
+    (isScalar(n) && n.type === 'PLAIN' && /^(?:|~|null|Null|NULL)$/.test(String(n.value)))
+  );
 }
 
 function str(n: unknown, path: string, fail: Fail): string | undefined {
@@ -100,17 +109,28 @@ function strList(n: unknown, path: string, fail: Fail): string[] | undefined {
   return out;
 }
 
-function parseUser(item: YAMLMap, at: string, fail: Fail, opts: { plaintextAllowed: boolean }): Omit<UsersFileEntry, 'line'> | undefined {
+function parseUser(
+  item: YAMLMap,
+  at: string,
+  fail: Fail,
+  opts: { plaintextAllowed: boolean },
+): Omit<UsersFileEntry, 'line'> | undefined {
   const fields = new Map<string, unknown>();
   for (const pair of item.items) {
     const key = isScalar(pair.key) ? String(pair.key.value) : '';
-    if (!USER_KEYS.has(key)) fail(pair.key as Node, `${at}.${key}`, 'unknown key (expected username, password, namespace, namespaces, labels)');
+    if (!USER_KEYS.has(key))
+      fail(
+        pair.key as Node,
+        `${at}.${key}`,
+        'unknown key (expected username, password, namespace, namespaces, labels)',
+      );
     else fields.set(key, pair.value);
   }
   const username = str(fields.get('username'), `${at}.username`, fail);
   const passwordText = str(fields.get('password'), `${at}.password`, fail);
   if (username === undefined) fail(item, `${at}.username`, 'missing');
-  else if (username.includes(':')) fail(fields.get('username') as Node, `${at}.username`, 'must not contain ":" (Basic auth cannot carry it)');
+  else if (username.includes(':'))
+    fail(fields.get('username') as Node, `${at}.username`, 'must not contain ":" (Basic auth cannot carry it)');
   if (passwordText === undefined) fail(item, `${at}.password`, 'missing');
   let password: StoredPassword | undefined;
   if (passwordText !== undefined) {
@@ -125,7 +145,8 @@ function parseUser(item: YAMLMap, at: string, fail: Fail, opts: { plaintextAllow
   const labels: Record<string, string | string[]> = {};
   const labelsNode = fields.get('labels');
   if (!isNullish(labelsNode)) {
-    if (!isMap(labelsNode)) fail(labelsNode as Node, `${at}.labels`, 'expected a map of label: value or label: [values]');
+    if (!isMap(labelsNode))
+      fail(labelsNode as Node, `${at}.labels`, 'expected a map of label: value or label: [values]');
     else {
       for (const pair of labelsNode.items) {
         const name = isScalar(pair.key) ? String(pair.key.value) : '';

@@ -36,7 +36,10 @@ export function domainMatches(domain: string, entry: string): boolean {
  * The email rule: listed in allowedEmails, or in an allowed domain, or emailDomains has "*" (then even
  * users without an email pass). A malformed email is refused whatever the lists say.
  */
-export function emailAllowed(email: string | undefined, rules: Pick<AccessRules, 'emailDomains' | 'allowedEmails'>): boolean {
+export function emailAllowed(
+  email: string | undefined,
+  rules: Pick<AccessRules, 'emailDomains' | 'allowedEmails'>,
+): boolean {
   if (email !== undefined && !validEmail(email)) return false;
   if (rules.emailDomains.includes('*')) return true;
   if (email === undefined) return false;
@@ -59,13 +62,20 @@ export function isAllowed(s: Subject, rules: AccessRules): boolean {
 
 /** The sign-in check of an OIDC config (emailDomains, allowedEmails, allowedGroups), for the session authenticator. */
 export function signInCheck(cfg: AccessRules): (s: Subject) => boolean {
-  const rules: AccessRules = { emailDomains: cfg.emailDomains, allowedGroups: cfg.allowedGroups, allowedEmails: cfg.allowedEmails };
+  const rules: AccessRules = {
+    emailDomains: cfg.emailDomains,
+    allowedGroups: cfg.allowedGroups,
+    allowedEmails: cfg.allowedEmails,
+  };
   return (s) => isAllowed(s, rules);
 }
 
 function csv(v: string | null): string[] | undefined {
   if (v === null) return undefined;
-  return v.split(',').map((x) => x.trim()).filter((x) => x !== '');
+  return v
+    .split(',')
+    .map((x) => x.trim())
+    .filter((x) => x !== '');
 }
 
 /**

@@ -48,7 +48,8 @@ export function parseAzureProxyOptions(argv: readonly string[]): AzureProxyOptio
     out[key] = value;
     out.given = true;
   }
-  if (out.given && !out.prometheusUrl) out.errors.push('--prometheus-url is required (the URL of the Azure Monitor workspace query endpoint)');
+  if (out.given && !out.prometheusUrl)
+    out.errors.push('--prometheus-url is required (the URL of the Azure Monitor workspace query endpoint)');
   return out;
 }
 
@@ -58,7 +59,11 @@ export function parseAzureProxyOptions(argv: readonly string[]): AzureProxyOptio
  * identity). Without a config file the anonymous identity is unrestricted (that proxy enforces nothing); with
  * one, only the upstream is set and the file's auth and tenant rules stand.
  */
-export function azureProxyOverrides(o: AzureProxyOptions, hasConfigFile: boolean, portGiven: boolean): Record<string, unknown> {
+export function azureProxyOverrides(
+  o: AzureProxyOptions,
+  hasConfigFile: boolean,
+  portGiven: boolean,
+): Record<string, unknown> {
   const auth: Record<string, unknown> = { type: 'azure' };
   if (o.tenantId) auth.tenantId = o.tenantId;
   if (o.clientId) auth.clientId = o.clientId;
@@ -77,6 +82,7 @@ export function azureProxyOverrides(o: AzureProxyOptions, hasConfigFile: boolean
 export function parseLogLevel(v: string): string {
   const l = v.trim().toLowerCase();
   const level = l === 'warning' ? 'warn' : l;
-  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level)) throw new Error(`--log-level: unknown level "${v}" (trace, debug, info, warn, error)`);
+  if (!['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'].includes(level))
+    throw new Error(`--log-level: unknown level "${v}" (trace, debug, info, warn, error)`);
   return level;
 }

@@ -8,7 +8,14 @@ import { loadConfig } from '../config/load.js';
 import { createLogger, flushLogger } from '../observability/logger.js';
 import { startGateway, type Gateway } from '../server/server.js';
 import { startDemoExposition, type DemoExposition } from '../demo/data.js';
-import { demoBinaries, ensureBinaries, freePort, startAlertmanager, startPrometheus, type Backend } from '../demo/backends.js';
+import {
+  demoBinaries,
+  ensureBinaries,
+  freePort,
+  startAlertmanager,
+  startPrometheus,
+  type Backend,
+} from '../demo/backends.js';
 
 export interface DemoOptions {
   port: number;
@@ -24,11 +31,19 @@ export const DEMO_USERS = [
 const say = (line = ''): void => void process.stdout.write(line + '\n');
 
 /** Polls `check` until it is true; fails early when a backend it depends on has exited. */
-async function until(what: string, check: () => Promise<boolean>, deps: readonly Backend[], timeoutMs = 60_000): Promise<void> {
+async function until(
+  what: string,
+  check: () => Promise<boolean>,
+  deps: readonly Backend[],
+  timeoutMs = 60_000,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const dead = deps.find((b) => !b.isRunning());
-    if (dead) throw new Error(`${dead.name} exited while waiting for ${what}; its log (${dead.logFile}) ends with:\n${dead.tail()}`);
+    if (dead)
+      throw new Error(
+        `${dead.name} exited while waiting for ${what}; its log (${dead.logFile}) ends with:\n${dead.tail()}`,
+      );
     if (await check().catch(() => false)) return;
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await new Promise((r) => setTimeout(r, 200));
@@ -45,7 +60,11 @@ async function json<T>(url: string): Promise<T> {
  * Starts a backend on a free port, retrying with another port when the first one was taken meanwhile. Every
  * process is added to `live` as soon as it is spawned, so a Ctrl-C during start-up stops it too.
  */
-async function withPort(live: Backend[], start: (port: number) => Backend, ready: (b: Backend) => Promise<boolean>): Promise<Backend> {
+async function withPort(
+  live: Backend[],
+  start: (port: number) => Backend,
+  ready: (b: Backend) => Promise<boolean>,
+): Promise<Backend> {
   let last: Error | undefined;
   for (let attempt = 0; attempt < 3; attempt++) {
     const b = start(await freePort());
@@ -96,16 +115,37 @@ export async function demoCommand(opts: DemoOptions): Promise<void> {
   try {
     say(`promgate demo: starting Prometheus and Alertmanager (data in ${dir})…`);
     expo = await startDemoExposition();
-    const am = await withPort(backends, (p) => startAlertmanager(bins.alertmanager, dir, p), (b) => httpOk(`${b.url}/-/ready`));
+    const am = await withPort(
+      backends,
+      (p) => startAlertmanager(bins.alertmanager, dir, p),
+      (b) => httpOk(`${b.url}/-/ready`),
+    );
     const amPort = Number(new URL(am.url).port);
     const target = expo.target;
-    const prom = await withPort(backends, (p) => startPrometheus(bins.prometheus, dir, p, target, amPort), (b) => httpOk(`${b.url}/-/ready`));
-    for (const b of [am, prom]) void b.exited.then(() => void stopAll(1, `${b.name} exited unexpectedly; its log ends with:\n${b.tail()}`));
+    const prom = await withPort(
+      backends,
+      (p) => startPrometheus(bins.prometheus, dir, p, target, amPort),
+      (b) => httpOk(`${b.url}/-/ready`),
+    );
+    for (const b of [am, prom])
+      void b.exited.then(() => void stopAll(1, `${b.name} exited unexpectedly; its log ends with:\n${b.tail()}`));
 
-    const users = await Promise.all(DEMO_USERS.map(async (u) => ({ username: u.username, password: await hashPassword(u.password, { algorithm: 'bcrypt', cost: 10 }), namespace: u.namespace })));
+    const users = await Promise.all(
+      DEMO_USERS.map(async (u) => ({
+        username: u.username,
+        password: await hashPassword(u.password, { algorithm: 'bcrypt', cost: 10 }),
+        namespace: u.namespace,
+      })),
+    );
     writeFileSync(join(dir, 'users.yaml'), stringify({ users }));
     const config = {
-      server: { host: opts.host, port: opts.port, shutdownTimeout: '2s', readyCheckInterval: '1s', logLevel: opts.logLevel },
+      server: {
+        host: opts.host,
+        port: opts.port,
+        shutdownTimeout: '2s',
+        readyCheckInterval: '1s',
+        logLevel: opts.logLevel,
+      },
       routes: [
         { name: 'alertmanager', prefix: '/alertmanager', upstream: { url: am.url, type: 'alertmanager' } },
         { name: 'prometheus', prefix: '/', upstream: { url: prom.url, type: 'prometheus' } },
@@ -121,8 +161,21 @@ export async function demoCommand(opts: DemoOptions): Promise<void> {
 
     // Ready means: every tenant's data is in Prometheus, its alerts reached Alertmanager, and the gateway says ready.
     type Vector = { data: { result: { metric: Record<string, string> }[] } };
-    await until('data of every tenant in Prometheus', async () => (await json<Vector>(`${prom.url}/api/v1/query?query=count+by+(namespace)(http_requests_total)`)).data.result.length === 3, backends);
-    await until('alerts in Alertmanager', async () => new Set((await json<{ labels: Record<string, string> }[]>(`${am.url}/api/v2/alerts`)).map((a) => a.labels.namespace)).size === 3, backends);
+    await until(
+      'data of every tenant in Prometheus',
+      async () =>
+        (await json<Vector>(`${prom.url}/api/v1/query?query=count+by+(namespace)(http_requests_total)`)).data.result
+          .length === 3,
+      backends,
+    );
+    await until(
+      'alerts in Alertmanager',
+      async () =>
+        new Set(
+          (await json<{ labels: Record<string, string> }[]>(`${am.url}/api/v2/alerts`)).map((a) => a.labels.namespace),
+        ).size === 3,
+      backends,
+    );
     await until(`promgate ${base}/-/ready`, () => httpOk(`${base}/-/ready`), backends);
     printGuide(base, prom.url, am.url, configFile);
   } catch (e) {
@@ -144,7 +197,7 @@ function printGuide(base: string, promUrl: string, amUrl: string, configFile: st
     `  users              ${alice.username} / ${alice.password} → namespace ${alice.namespace};  ${bob.username} / ${bob.password} → namespace ${bob.namespace}`,
     `  config             ${configFile}`,
     '',
-    'Try (each answer shows only the caller\'s namespace):',
+    "Try (each answer shows only the caller's namespace):",
     '',
     `  curl -u ${alice.username}:${alice.password} '${base}/api/v1/query?query=${q('sum by (namespace) (http_requests_total)')}'   # only team-a`,
     `  curl -u ${bob.username}:${bob.password} '${base}/api/v1/query?query=${q('sum by (namespace) (http_requests_total)')}'   # only team-b`,

@@ -13,14 +13,54 @@ const DEFAULTS = {
 
 export function addK8spinFlags(cmd: Command): Command {
   return cmd
-    .addOption(new Option('--port <port>', 'port to listen on').env('PROM_PROXY_PORT').default(DEFAULTS.port).argParser(parsePort))
-    .addOption(new Option('--prometheus-endpoint <url>', 'Prometheus URL (single-route mode)').env('PROM_PROXY_PROMETHEUS_ENDPOINT').default(DEFAULTS.prometheusEndpoint))
-    .addOption(new Option('--unprotected-endpoints <paths>', 'comma-separated exact paths served without authentication').env('PROM_PROXY_UNPROTECTED_ENDPOINTS').default(DEFAULTS.unprotectedEndpoints))
-    .addOption(new Option('--protected-endpoints <paths>', 'comma-separated paths served (after authentication); "" serves every enforced endpoint').env('PROM_PROXY_PROTECTED_ENDPOINTS').default(DEFAULTS.protectedEndpoints))
-    .addOption(new Option('--auth-type <type>', 'basic or jwt').env('PROM_PROXY_AUTH_TYPE').choices(['basic', 'jwt']).default(DEFAULTS.authType))
-    .addOption(new Option('--auth-config <file|url>', 'users file (basic) or JWKS file/URL (jwt)').env('PROM_PROXY_AUTH_CONFIG').default(DEFAULTS.authConfig))
-    .addOption(new Option('--reload-interval <minutes>', 'reload the auth config every N minutes').env('PROM_PROXY_RELOAD_INTERVAL').default(DEFAULTS.reloadInterval).argParser(parseMinutes))
-    .addOption(new Option('--aws [bool]', 'sign upstream requests with AWS SigV4 (service aps); --aws=false is off').env('PROM_PROXY_USE_AWS').default(false).preset(true).argParser(parseBool));
+    .addOption(
+      new Option('--port <port>', 'port to listen on')
+        .env('PROM_PROXY_PORT')
+        .default(DEFAULTS.port)
+        .argParser(parsePort),
+    )
+    .addOption(
+      new Option('--prometheus-endpoint <url>', 'Prometheus URL (single-route mode)')
+        .env('PROM_PROXY_PROMETHEUS_ENDPOINT')
+        .default(DEFAULTS.prometheusEndpoint),
+    )
+    .addOption(
+      new Option('--unprotected-endpoints <paths>', 'comma-separated exact paths served without authentication')
+        .env('PROM_PROXY_UNPROTECTED_ENDPOINTS')
+        .default(DEFAULTS.unprotectedEndpoints),
+    )
+    .addOption(
+      new Option(
+        '--protected-endpoints <paths>',
+        'comma-separated paths served (after authentication); "" serves every enforced endpoint',
+      )
+        .env('PROM_PROXY_PROTECTED_ENDPOINTS')
+        .default(DEFAULTS.protectedEndpoints),
+    )
+    .addOption(
+      new Option('--auth-type <type>', 'basic or jwt')
+        .env('PROM_PROXY_AUTH_TYPE')
+        .choices(['basic', 'jwt'])
+        .default(DEFAULTS.authType),
+    )
+    .addOption(
+      new Option('--auth-config <file|url>', 'users file (basic) or JWKS file/URL (jwt)')
+        .env('PROM_PROXY_AUTH_CONFIG')
+        .default(DEFAULTS.authConfig),
+    )
+    .addOption(
+      new Option('--reload-interval <minutes>', 'reload the auth config every N minutes')
+        .env('PROM_PROXY_RELOAD_INTERVAL')
+        .default(DEFAULTS.reloadInterval)
+        .argParser(parseMinutes),
+    )
+    .addOption(
+      new Option('--aws [bool]', 'sign upstream requests with AWS SigV4 (service aps); --aws=false is off')
+        .env('PROM_PROXY_USE_AWS')
+        .default(false)
+        .preset(true)
+        .argParser(parseBool),
+    );
 }
 
 function parsePort(v: string): number {
@@ -38,7 +78,10 @@ function parseMinutes(v: string): number {
 type Source = 'default' | 'env' | 'cli' | 'config' | 'implied' | undefined;
 
 function list(v: unknown): string[] {
-  return String(v ?? '').split(',').map((s) => s.trim()).filter((s) => s !== '');
+  return String(v ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '');
 }
 
 /** Go's strconv.ParseBool, which prometheus-multi-tenant-proxy's boolean flag and PROM_PROXY_USE_AWS go through. */
@@ -53,7 +96,11 @@ function parseBool(v: string): boolean {
  * (command line or PROM_PROXY_* env) apply; without one, every flag applies with its default, exactly like
  * prometheus-multi-tenant-proxy.
  */
-export function k8spinOverrides(opts: Record<string, unknown>, source: (key: string) => Source, hasConfigFile: boolean): Record<string, unknown> {
+export function k8spinOverrides(
+  opts: Record<string, unknown>,
+  source: (key: string) => Source,
+  hasConfigFile: boolean,
+): Record<string, unknown> {
   const given = (k: string) => !hasConfigFile || source(k) === 'cli' || source(k) === 'env';
   const server: Record<string, unknown> = {};
   const route: Record<string, unknown> = {};

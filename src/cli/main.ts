@@ -12,7 +12,12 @@ import { runCommand } from './run.js';
 import { demoCommand } from './demo.js';
 import { hashPassword } from '../authn/password.js';
 import { parseOauth2ProxyOptions, type Oauth2ProxyOptions } from './oauth2-proxy-flags.js';
-import { azureProxyOverrides, parseAzureProxyOptions, parseLogLevel, type AzureProxyOptions } from './azure-proxy-flags.js';
+import {
+  azureProxyOverrides,
+  parseAzureProxyOptions,
+  parseLogLevel,
+  type AzureProxyOptions,
+} from './azure-proxy-flags.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version: string };
 
@@ -30,7 +35,9 @@ const run = program
   .command('run')
   .description('start the gateway')
   .addOption(new Option('-c, --config <file>', 'YAML config file').env('PROMGATE_CONFIG'))
-  .addOption(new Option('--metrics-port <port>', 'serve /metrics on this port instead of the main one').argParser(Number))
+  .addOption(
+    new Option('--metrics-port <port>', 'serve /metrics on this port instead of the main one').argParser(Number),
+  )
   // Case-insensitive, so the Azure prometheus-proxy's --log-level INFO works unchanged.
   .addOption(new Option('--log-level <level>', 'trace, debug, info, warn, error (any case)').argParser(parseLogLevel))
   .addOption(new Option('--workers <n>', 'worker processes (node:cluster)').argParser(Number))
@@ -62,10 +69,16 @@ run.action(async (opts: Record<string, unknown>) => {
 
 program
   .command('demo')
-  .description('start real Prometheus and Alertmanager with multi-tenant demo data and promgate in front of them (Ctrl-C stops all)')
+  .description(
+    'start real Prometheus and Alertmanager with multi-tenant demo data and promgate in front of them (Ctrl-C stops all)',
+  )
   .addOption(new Option('--port <port>', 'gateway port (0: any free port)').argParser(Number).default(9092))
   .addOption(new Option('--host <address>', 'gateway address').default('127.0.0.1'))
-  .addOption(new Option('--log-level <level>', "the gateway's log level (info shows every request)").choices(['trace', 'debug', 'info', 'warn', 'error']).default('warn'))
+  .addOption(
+    new Option('--log-level <level>', "the gateway's log level (info shows every request)")
+      .choices(['trace', 'debug', 'info', 'warn', 'error'])
+      .default('warn'),
+  )
   .action((opts: { port: number; host: string; logLevel: string }) => demoCommand(opts));
 
 program
@@ -100,7 +113,9 @@ program
     if (pw === undefined) {
       const chunks: Buffer[] = [];
       for await (const c of process.stdin) chunks.push(c as Buffer);
-      pw = Buffer.concat(chunks).toString('utf8').replace(/\r?\n$/, '');
+      pw = Buffer.concat(chunks)
+        .toString('utf8')
+        .replace(/\r?\n$/, '');
     }
     if (!pw) fail('empty password');
     process.stdout.write((await hashPassword(pw, { algorithm: opts.algorithm })) + '\n');
@@ -118,7 +133,8 @@ function oauth2Overrides(o2: Oauth2ProxyOptions): Record<string, unknown> {
   const out: Record<string, unknown> = {};
   if (Object.keys(o2.oidc).length > 0) out.auth = { oidc: o2.oidc };
   if (Object.keys(o2.server).length > 0) out.server = o2.server;
-  if (o2.upstream !== undefined) out.routes = [{ name: 'upstream', prefix: '/', upstream: { url: o2.upstream, type: 'http' } }];
+  if (o2.upstream !== undefined)
+    out.routes = [{ name: 'upstream', prefix: '/', upstream: { url: o2.upstream, type: 'http' } }];
   return out;
 }
 
@@ -126,9 +142,13 @@ let argv = process.argv;
 if (argv[2] === 'run') {
   // oauth2-proxy's flags and OAUTH2_PROXY_* variables are taken first; everything else goes to the parser below.
   oauth2 = parseOauth2ProxyOptions(argv.slice(3), process.env);
-  if (oauth2.unsupported.length > 0) fail(`unsupported oauth2-proxy option(s): ${oauth2.unsupported.join(', ')} (see docs/migration.md, "Migrating from oauth2-proxy")`);
+  if (oauth2.unsupported.length > 0)
+    fail(
+      `unsupported oauth2-proxy option(s): ${oauth2.unsupported.join(', ')} (see docs/migration.md, "Migrating from oauth2-proxy")`,
+    );
   if (oauth2.errors.length > 0) fail(oauth2.errors.join('\n'));
-  for (const name of oauth2.ignored) process.stderr.write(`promgate: oauth2-proxy option ${name} has no effect here and is ignored\n`);
+  for (const name of oauth2.ignored)
+    process.stderr.write(`promgate: oauth2-proxy option ${name} has no effect here and is ignored\n`);
   // Then the Azure prometheus-proxy's (--prometheus-url, --azure-*); --port and --log-level stay shared.
   azure = parseAzureProxyOptions(oauth2.rest);
   if (azure.errors.length > 0) fail(azure.errors.join('\n'));

@@ -34,32 +34,46 @@ interface Spec {
 
 const str = (v: Value) => (typeof v === 'string' ? v : Array.isArray(v) ? v.join(',') : String(v));
 const list = (v: Value) => (Array.isArray(v) ? v : [str(v)]);
-const oidc = <K extends keyof Oauth2ProxyOptions['oidc']>(key: K, conv: (v: Value) => Oauth2ProxyOptions['oidc'][K]) => (c: Ctx, v: Value) => {
-  c.out.oidc[key] = conv(v);
-};
-const cookie = <K extends keyof CookieInput>(key: K, conv: (v: Value) => CookieInput[K]) => (c: Ctx, v: Value) => {
-  c.cookie[key] = conv(v);
-};
+const oidc =
+  <K extends keyof Oauth2ProxyOptions['oidc']>(key: K, conv: (v: Value) => Oauth2ProxyOptions['oidc'][K]) =>
+  (c: Ctx, v: Value) => {
+    c.out.oidc[key] = conv(v);
+  };
+const cookie =
+  <K extends keyof CookieInput>(key: K, conv: (v: Value) => CookieInput[K]) =>
+  (c: Ctx, v: Value) => {
+    c.cookie[key] = conv(v);
+  };
 const bool = (v: Value) => v === true;
 const s = (kind: Kind, set: Spec['set'], cfg?: string): Spec => ({ kind, set, cfg });
 
 const SUPPORTED: Record<string, Spec> = {
-  provider: s('string', (_c, v) => (str(v) === 'oidc' ? undefined : `--provider=${str(v)}: promgate speaks generic OpenID Connect only (use --provider=oidc with --oidc-issuer-url)`)),
+  provider: s('string', (_c, v) =>
+    str(v) === 'oidc'
+      ? undefined
+      : `--provider=${str(v)}: promgate speaks generic OpenID Connect only (use --provider=oidc with --oidc-issuer-url)`,
+  ),
   'oidc-issuer-url': s('string', oidc('issuerUrl', str)),
   'client-id': s('string', oidc('clientId', str)),
   'client-secret': s('string', oidc('clientSecret', str)),
   'client-secret-file': s('string', oidc('clientSecretFile', str)),
   'redirect-url': s('string', oidc('redirectUrl', str)),
-  'cookie-secret': s('string', cookie('secret', (v) => [str(v)])),
+  'cookie-secret': s(
+    'string',
+    cookie('secret', (v) => [str(v)]),
+  ),
   'cookie-secret-file': s('string', cookie('secretFile', str)),
   'cookie-name': s('string', cookie('name', str)),
   'cookie-domain': s('list', cookie('domains', list), 'cookie_domains'),
   'cookie-path': s('string', cookie('path', str)),
   'cookie-secure': s('bool', cookie('secure', bool)),
-  'cookie-httponly': s('bool', (_c, v) => (v === true ? undefined : '--cookie-httponly=false: promgate session cookies are always HttpOnly')),
+  'cookie-httponly': s('bool', (_c, v) =>
+    v === true ? undefined : '--cookie-httponly=false: promgate session cookies are always HttpOnly',
+  ),
   'cookie-samesite': s('string', (c, v) => {
     const x = str(v).toLowerCase();
-    if (x !== 'lax' && x !== 'strict' && x !== 'none' && x !== '') return `--cookie-samesite=${str(v)}: use lax, strict, none or ""`;
+    if (x !== 'lax' && x !== 'strict' && x !== 'none' && x !== '')
+      return `--cookie-samesite=${str(v)}: use lax, strict, none or ""`;
     c.cookie.sameSite = x;
   }),
   'cookie-expire': s('duration', cookie('expire', str)),
@@ -68,7 +82,10 @@ const SUPPORTED: Record<string, Spec> = {
   'email-domain': s('list', oidc('emailDomains', list), 'email_domains'),
   'authenticated-emails-file': s('string', (c, v) => {
     try {
-      c.out.oidc.allowedEmails = readFileSync(str(v), 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#'));
+      c.out.oidc.allowedEmails = readFileSync(str(v), 'utf8')
+        .split(/\r?\n/)
+        .map((l) => l.trim())
+        .filter((l) => l !== '' && !l.startsWith('#'));
     } catch (e) {
       return `--authenticated-emails-file: cannot read "${str(v)}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`;
     }
@@ -80,20 +97,34 @@ const SUPPORTED: Record<string, Spec> = {
   'user-id-claim': s('string', oidc('emailClaim', str)),
   'skip-provider-button': s('bool', oidc('skipProviderButton', bool)),
   'insecure-oidc-allow-unverified-email': s('bool', oidc('allowUnverifiedEmail', bool)),
-  scope: s('string', oidc('scopes', (v) => str(v).split(/\s+/).filter((x) => x !== ''))),
+  scope: s(
+    'string',
+    oidc('scopes', (v) =>
+      str(v)
+        .split(/\s+/)
+        .filter((x) => x !== ''),
+    ),
+  ),
   'whitelist-domain': s('list', oidc('whitelistDomains', list), 'whitelist_domains'),
-  upstream: s('list', (c, v) => {
-    const ups = list(v);
-    if (ups.length > 1) return `--upstream given ${ups.length} times: promgate takes one upstream from oauth2-proxy flags; configure more as routes`;
-    const u = ups[0] ?? '';
-    // static://202 is how oauth2-proxy is run as a pure forward-auth backend: no upstream route at all.
-    if (/^static:\/\/\d{3}$/i.test(u)) return undefined;
-    if (!/^https?:\/\//i.test(u)) return `--upstream=${u}: only http(s):// upstreams are supported (not file://, static:// or unix://)`;
-    c.out.upstream = u;
-  }, 'upstreams'),
+  upstream: s(
+    'list',
+    (c, v) => {
+      const ups = list(v);
+      if (ups.length > 1)
+        return `--upstream given ${ups.length} times: promgate takes one upstream from oauth2-proxy flags; configure more as routes`;
+      const u = ups[0] ?? '';
+      // static://202 is how oauth2-proxy is run as a pure forward-auth backend: no upstream route at all.
+      if (/^static:\/\/\d{3}$/i.test(u)) return undefined;
+      if (!/^https?:\/\//i.test(u))
+        return `--upstream=${u}: only http(s):// upstreams are supported (not file://, static:// or unix://)`;
+      c.out.upstream = u;
+    },
+    'upstreams',
+  ),
   'http-address': s('string', (c, v) => {
     const m = /^(?:https?:\/\/)?(\[[^\]]*\]|[^:/]*):(\d{1,5})$/i.exec(str(v));
-    if (!m || Number(m[2]) > 65535) return `--http-address=${str(v)}: use [http://]host:port (unix sockets are not supported)`;
+    if (!m || Number(m[2]) > 65535)
+      return `--http-address=${str(v)}: use [http://]host:port (unix sockets are not supported)`;
     c.out.server.host = m[1]!.replace(/^\[|\]$/g, '') || '0.0.0.0';
     c.out.server.port = Number(m[2]);
   }),
@@ -108,13 +139,23 @@ const SUPPORTED: Record<string, Spec> = {
   'pass-user-headers': s('bool', oidc('passUserHeaders', bool)),
   'skip-jwt-bearer-tokens': s('bool', oidc('skipJwtBearerTokens', bool)),
   'extra-jwt-issuers': s('list', oidc('extraJwtIssuers', list), 'extra_jwt_issuers'),
-  'skip-auth-route': s('list', (c, v) => {
-    c.out.oidc.skipAuthRoutes = [...(c.out.oidc.skipAuthRoutes ?? []), ...list(v)];
-  }, 'skip_auth_routes'),
-  'skip-auth-regex': s('list', (c, v) => {
-    c.out.oidc.skipAuthRoutes = [...(c.out.oidc.skipAuthRoutes ?? []), ...list(v)];
-  }, 'skip_auth_regex'),
-  'code-challenge-method': s('string', (_c, v) => (str(v) === 'S256' ? undefined : `--code-challenge-method=${str(v)}: promgate always uses S256`)),
+  'skip-auth-route': s(
+    'list',
+    (c, v) => {
+      c.out.oidc.skipAuthRoutes = [...(c.out.oidc.skipAuthRoutes ?? []), ...list(v)];
+    },
+    'skip_auth_routes',
+  ),
+  'skip-auth-regex': s(
+    'list',
+    (c, v) => {
+      c.out.oidc.skipAuthRoutes = [...(c.out.oidc.skipAuthRoutes ?? []), ...list(v)];
+    },
+    'skip_auth_regex',
+  ),
+  'code-challenge-method': s('string', (_c, v) =>
+    str(v) === 'S256' ? undefined : `--code-challenge-method=${str(v)}: promgate always uses S256`,
+  ),
   'session-store-type': s('string', (c, v) => {
     const t = str(v);
     if (t !== 'cookie' && t !== 'redis') return `--session-store-type=${t}: use cookie or redis`;
@@ -132,13 +173,135 @@ const SUPPORTED: Record<string, Spec> = {
  * here: it is promgate's own flag too; OAUTH2_PROXY_CONFIG is reported like every unknown variable.)
  */
 const UNSUPPORTED: Record<string, 'bool' | 'value'> = {};
-for (const f of ['github-org', 'github-team', 'github-repo', 'github-token', 'github-user', 'gitlab-group', 'gitlab-project', 'google-group', 'google-admin-email', 'google-service-account-json', 'google-target-principal', 'azure-tenant', 'azure-graph-group-field', 'entra-id-allowed-tenant', 'bitbucket-team', 'bitbucket-repository', 'keycloak-group', 'allowed-role', 'htpasswd-file', 'htpasswd-user-group', 'custom-templates-dir', 'custom-sign-in-logo', 'banner', 'footer', 'login-url', 'redeem-url', 'profile-url', 'validate-url', 'oidc-jwks-url', 'oidc-audience-claim', 'oidc-extra-audience', 'oidc-public-key-file', 'resource', 'prompt', 'approval-prompt', 'acr-values', 'jwt-key', 'jwt-key-file', 'pubjwk-url', 'provider-display-name', 'provider-ca-file', 'backend-logout-url', 'basic-auth-password', 'https-address', 'tls-cert-file', 'tls-key-file', 'tls-min-version', 'tls-cipher-suite', 'metrics-address', 'metrics-secure-address', 'metrics-tls-cert-file', 'metrics-tls-key-file', 'real-client-ip-header', 'trusted-ip', 'signature-key', 'redis-username', 'redis-password', 'redis-sentinel-password', 'redis-sentinel-master-name', 'redis-ca-path', 'redis-sentinel-connection-urls', 'redis-cluster-connection-urls', 'redis-connection-idle-timeout', 'flush-interval', 'upstream-timeout', 'alpha-config', 'ping-user-agent', 'force-code-challenge-method', 'cookie-csrf-per-request-limit', 'cookie-csrf-samesite']) UNSUPPORTED[f] = 'value';
-for (const f of ['ssl-insecure-skip-verify', 'ssl-upstream-insecure-skip-verify', 'display-htpasswd-form', 'session-cookie-minimal', 'encode-state', 'allow-query-semicolons', 'force-https', 'force-json-errors', 'skip-auth-preflight', 'skip-auth-strip-headers', 'skip-claims-from-profile-url', 'skip-oidc-discovery', 'insecure-oidc-skip-issuer-verification', 'use-system-trust-store', 'set-basic-auth', 'prefer-email-to-user', 'pass-host-header', 'redis-use-sentinel', 'redis-use-cluster', 'redis-insecure-skip-tls-verify', 'gcp-healthchecks', 'relative-redirect-url', 'entra-id-federated-token-auth', 'google-use-application-default-credentials']) UNSUPPORTED[f] = 'bool';
+for (const f of [
+  'github-org',
+  'github-team',
+  'github-repo',
+  'github-token',
+  'github-user',
+  'gitlab-group',
+  'gitlab-project',
+  'google-group',
+  'google-admin-email',
+  'google-service-account-json',
+  'google-target-principal',
+  'azure-tenant',
+  'azure-graph-group-field',
+  'entra-id-allowed-tenant',
+  'bitbucket-team',
+  'bitbucket-repository',
+  'keycloak-group',
+  'allowed-role',
+  'htpasswd-file',
+  'htpasswd-user-group',
+  'custom-templates-dir',
+  'custom-sign-in-logo',
+  'banner',
+  'footer',
+  'login-url',
+  'redeem-url',
+  'profile-url',
+  'validate-url',
+  'oidc-jwks-url',
+  'oidc-audience-claim',
+  'oidc-extra-audience',
+  'oidc-public-key-file',
+  'resource',
+  'prompt',
+  'approval-prompt',
+  'acr-values',
+  'jwt-key',
+  'jwt-key-file',
+  'pubjwk-url',
+  'provider-display-name',
+  'provider-ca-file',
+  'backend-logout-url',
+  'basic-auth-password',
+  'https-address',
+  'tls-cert-file',
+  'tls-key-file',
+  'tls-min-version',
+  'tls-cipher-suite',
+  'metrics-address',
+  'metrics-secure-address',
+  'metrics-tls-cert-file',
+  'metrics-tls-key-file',
+  'real-client-ip-header',
+  'trusted-ip',
+  'signature-key',
+  'redis-username',
+  'redis-password',
+  'redis-sentinel-password',
+  'redis-sentinel-master-name',
+  'redis-ca-path',
+  'redis-sentinel-connection-urls',
+  'redis-cluster-connection-urls',
+  'redis-connection-idle-timeout',
+  'flush-interval',
+  'upstream-timeout',
+  'alpha-config',
+  'ping-user-agent',
+  'force-code-challenge-method',
+  'cookie-csrf-per-request-limit',
+  'cookie-csrf-samesite',
+])
+  UNSUPPORTED[f] = 'value';
+for (const f of [
+  'ssl-insecure-skip-verify',
+  'ssl-upstream-insecure-skip-verify',
+  'display-htpasswd-form',
+  'session-cookie-minimal',
+  'encode-state',
+  'allow-query-semicolons',
+  'force-https',
+  'force-json-errors',
+  'skip-auth-preflight',
+  'skip-auth-strip-headers',
+  'skip-claims-from-profile-url',
+  'skip-oidc-discovery',
+  'insecure-oidc-skip-issuer-verification',
+  'use-system-trust-store',
+  'set-basic-auth',
+  'prefer-email-to-user',
+  'pass-host-header',
+  'redis-use-sentinel',
+  'redis-use-cluster',
+  'redis-insecure-skip-tls-verify',
+  'gcp-healthchecks',
+  'relative-redirect-url',
+  'entra-id-federated-token-auth',
+  'google-use-application-default-credentials',
+])
+  UNSUPPORTED[f] = 'bool';
 
 /** Accepted and ignored: logging knobs, and switches whose safe side promgate always takes. */
 const IGNORED: Record<string, 'bool' | 'value'> = {};
-for (const f of ['request-logging-format', 'auth-logging-format', 'standard-logging-format', 'exclude-logging-path', 'logging-filename', 'logging-max-size', 'logging-max-age', 'logging-max-backups']) IGNORED[f] = 'value';
-for (const f of ['silence-ping-logging', 'request-logging', 'auth-logging', 'standard-logging', 'logging-local-time', 'logging-compress', 'show-debug-on-error', 'errors-to-info-log', 'cookie-csrf-per-request', 'insecure-oidc-skip-nonce', 'pass-basic-auth', 'proxy-websockets']) IGNORED[f] = 'bool';
+for (const f of [
+  'request-logging-format',
+  'auth-logging-format',
+  'standard-logging-format',
+  'exclude-logging-path',
+  'logging-filename',
+  'logging-max-size',
+  'logging-max-age',
+  'logging-max-backups',
+])
+  IGNORED[f] = 'value';
+for (const f of [
+  'silence-ping-logging',
+  'request-logging',
+  'auth-logging',
+  'standard-logging',
+  'logging-local-time',
+  'logging-compress',
+  'show-debug-on-error',
+  'errors-to-info-log',
+  'cookie-csrf-per-request',
+  'insecure-oidc-skip-nonce',
+  'pass-basic-auth',
+  'proxy-websockets',
+])
+  IGNORED[f] = 'bool';
 
 const upperSnake = (n: string) => n.toUpperCase().replace(/-/g, '_');
 const ENV_PREFIX = 'OAUTH2_PROXY_';
@@ -151,9 +314,26 @@ function envNames(flag: string): string[] {
 }
 
 const ENV_TO_FLAG = new Map<string, string>();
-for (const f of [...Object.keys(SUPPORTED), ...Object.keys(UNSUPPORTED), ...Object.keys(IGNORED)]) for (const e of envNames(f)) ENV_TO_FLAG.set(e, f);
+for (const f of [...Object.keys(SUPPORTED), ...Object.keys(UNSUPPORTED), ...Object.keys(IGNORED)])
+  for (const e of envNames(f)) ENV_TO_FLAG.set(e, f);
 // List flags are plural in the environment; a few list flags outside SUPPORTED too.
-for (const [env, flag] of [['GITHUB_USERS', 'github-user'], ['GITLAB_GROUPS', 'gitlab-group'], ['GOOGLE_GROUPS', 'google-group'], ['KEYCLOAK_GROUPS', 'keycloak-group'], ['ALLOWED_ROLES', 'allowed-role'], ['TRUSTED_IPS', 'trusted-ip'], ['TLS_CIPHER_SUITES', 'tls-cipher-suite'], ['PROVIDER_CA_FILES', 'provider-ca-file'], ['OIDC_AUDIENCE_CLAIMS', 'oidc-audience-claim'], ['OIDC_EXTRA_AUDIENCES', 'oidc-extra-audience'], ['OIDC_PUBLIC_KEY_FILES', 'oidc-public-key-file'], ['HTPASSWD_USER_GROUPS', 'htpasswd-user-group'], ['GITLAB_PROJECTS', 'gitlab-project'], ['ENTRA_ID_ALLOWED_TENANTS', 'entra-id-allowed-tenant']] as const) ENV_TO_FLAG.set(env, flag);
+for (const [env, flag] of [
+  ['GITHUB_USERS', 'github-user'],
+  ['GITLAB_GROUPS', 'gitlab-group'],
+  ['GOOGLE_GROUPS', 'google-group'],
+  ['KEYCLOAK_GROUPS', 'keycloak-group'],
+  ['ALLOWED_ROLES', 'allowed-role'],
+  ['TRUSTED_IPS', 'trusted-ip'],
+  ['TLS_CIPHER_SUITES', 'tls-cipher-suite'],
+  ['PROVIDER_CA_FILES', 'provider-ca-file'],
+  ['OIDC_AUDIENCE_CLAIMS', 'oidc-audience-claim'],
+  ['OIDC_EXTRA_AUDIENCES', 'oidc-extra-audience'],
+  ['OIDC_PUBLIC_KEY_FILES', 'oidc-public-key-file'],
+  ['HTPASSWD_USER_GROUPS', 'htpasswd-user-group'],
+  ['GITLAB_PROJECTS', 'gitlab-project'],
+  ['ENTRA_ID_ALLOWED_TENANTS', 'entra-id-allowed-tenant'],
+] as const)
+  ENV_TO_FLAG.set(env, flag);
 
 /** pflag's StringSlice: comma-separated, double quotes protect commas. */
 export function splitList(v: string): string[] {
@@ -219,7 +399,8 @@ export function parseOauth2ProxyOptions(argv: readonly string[], env: NodeJS.Pro
     }
     const m = /^--?([a-z0-9][a-z0-9-]*)(?:=(.*))?$/s.exec(arg);
     const name = m?.[1];
-    const known = name === undefined ? undefined : SUPPORTED[name] ? SUPPORTED[name].kind : UNSUPPORTED[name] ?? IGNORED[name];
+    const known =
+      name === undefined ? undefined : SUPPORTED[name] ? SUPPORTED[name].kind : (UNSUPPORTED[name] ?? IGNORED[name]);
     if (!m || !name || known === undefined) {
       out.rest.push(arg);
       continue;
@@ -248,7 +429,10 @@ export function parseOauth2ProxyOptions(argv: readonly string[], env: NodeJS.Pro
       const acc = [...(cliLists.get(name) ?? []), ...list(v)];
       cliLists.set(name, acc);
       if (name === 'skip-auth-route' || name === 'skip-auth-regex') {
-        out.oidc.skipAuthRoutes = [...(cliLists.get('skip-auth-route') ?? []), ...(cliLists.get('skip-auth-regex') ?? [])];
+        out.oidc.skipAuthRoutes = [
+          ...(cliLists.get('skip-auth-route') ?? []),
+          ...(cliLists.get('skip-auth-regex') ?? []),
+        ];
       } else apply(name, acc, `--${name}`);
     } else apply(name, v, `--${name}`);
   }

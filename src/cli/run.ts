@@ -18,7 +18,8 @@ export async function runCommand(opts: RunOptions): Promise<void> {
   // A refused config throws ConfigError (code PG_CONFIG_INVALID), which main prints as every problem it lists.
   const first: Config = load();
   const logger = createLogger(first.server.logLevel);
-  if (first.server.workers > 1 && cluster.isPrimary) return supervise(first.server.workers, first.server.shutdownTimeout, logger);
+  if (first.server.workers > 1 && cluster.isPrimary)
+    return supervise(first.server.workers, first.server.shutdownTimeout, logger);
   let calls = 0;
   const gw = await startGateway({ logger, load: () => (calls++ === 0 ? first : load()) }).catch((e: Error) => {
     flushLogger(logger);

@@ -33,7 +33,10 @@ export interface AzureResolved {
  * known (AZURE_FEDERATED_TOKEN_FILE, as the AKS webhook injects it); else managed identity (user-assigned with
  * a client id). The Azure prometheus-proxy chooses the same way.
  */
-export function resolveAzure(cfg: Omit<AzureAuthConfig, 'scope' | 'disableInstanceDiscovery' | 'credentialTimeout'>, env: NodeJS.ProcessEnv): AzureResolved {
+export function resolveAzure(
+  cfg: Omit<AzureAuthConfig, 'scope' | 'disableInstanceDiscovery' | 'credentialTimeout'>,
+  env: NodeJS.ProcessEnv,
+): AzureResolved {
   const tenantId = cfg.tenantId || env.AZURE_TENANT_ID || undefined;
   const clientId = cfg.clientId || env.AZURE_CLIENT_ID || undefined;
   const federatedTokenFile = cfg.federatedTokenFile || env.AZURE_FEDERATED_TOKEN_FILE || undefined;
@@ -47,19 +50,38 @@ export function resolveAzure(cfg: Omit<AzureAuthConfig, 'scope' | 'disableInstan
 }
 
 /** What is missing for the chosen credential, as config keys (checked at load, so `promgate check` refuses it too). */
-export function azureProblems(cfg: Omit<AzureAuthConfig, 'scope' | 'disableInstanceDiscovery' | 'credentialTimeout'>, env: NodeJS.ProcessEnv): { key: string; message: string }[] {
+export function azureProblems(
+  cfg: Omit<AzureAuthConfig, 'scope' | 'disableInstanceDiscovery' | 'credentialTimeout'>,
+  env: NodeJS.ProcessEnv,
+): { key: string; message: string }[] {
   const r = resolveAzure(cfg, env);
   const out: { key: string; message: string }[] = [];
   if (r.mode === 'clientSecret') {
-    if (!r.tenantId) out.push({ key: 'tenantId', message: 'a client secret needs the tenant id (tenantId, AZURE_TENANT_ID or --azure-tenant-id)' });
-    if (!r.clientId) out.push({ key: 'clientId', message: 'a client secret needs the client id (clientId, AZURE_CLIENT_ID or --azure-client-id)' });
-    if (cfg.clientSecret === undefined || cfg.clientSecret === '') out.push({ key: 'clientSecret', message: 'credential clientSecret needs clientSecret or clientSecretFile' });
+    if (!r.tenantId)
+      out.push({
+        key: 'tenantId',
+        message: 'a client secret needs the tenant id (tenantId, AZURE_TENANT_ID or --azure-tenant-id)',
+      });
+    if (!r.clientId)
+      out.push({
+        key: 'clientId',
+        message: 'a client secret needs the client id (clientId, AZURE_CLIENT_ID or --azure-client-id)',
+      });
+    if (cfg.clientSecret === undefined || cfg.clientSecret === '')
+      out.push({ key: 'clientSecret', message: 'credential clientSecret needs clientSecret or clientSecretFile' });
   }
   if (r.mode === 'workloadIdentity') {
-    if (!r.tenantId) out.push({ key: 'tenantId', message: 'workload identity needs the tenant id (tenantId or AZURE_TENANT_ID)' });
-    if (!r.clientId) out.push({ key: 'clientId', message: 'workload identity needs the client id (clientId or AZURE_CLIENT_ID)' });
-    if (!r.federatedTokenFile) out.push({ key: 'federatedTokenFile', message: 'workload identity needs the token file (federatedTokenFile or AZURE_FEDERATED_TOKEN_FILE)' });
+    if (!r.tenantId)
+      out.push({ key: 'tenantId', message: 'workload identity needs the tenant id (tenantId or AZURE_TENANT_ID)' });
+    if (!r.clientId)
+      out.push({ key: 'clientId', message: 'workload identity needs the client id (clientId or AZURE_CLIENT_ID)' });
+    if (!r.federatedTokenFile)
+      out.push({
+        key: 'federatedTokenFile',
+        message: 'workload identity needs the token file (federatedTokenFile or AZURE_FEDERATED_TOKEN_FILE)',
+      });
   }
-  if (r.authorityHost !== undefined && !/^https:\/\//i.test(r.authorityHost)) out.push({ key: 'authorityHost', message: `must be an https:// URL: "${r.authorityHost}"` });
+  if (r.authorityHost !== undefined && !/^https:\/\//i.test(r.authorityHost))
+    out.push({ key: 'authorityHost', message: `must be an https:// URL: "${r.authorityHost}"` });
   return out;
 }

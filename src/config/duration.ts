@@ -34,7 +34,13 @@ export function duration() {
 
 const SIZE = /^(\d+(?:\.\d+)?)\s*(B|KB|KiB|MB|MiB|GB|GiB)?$/i;
 const SIZE_MULT: Record<string, number> = {
-  b: 1, kb: 1000, kib: 1024, mb: 1e6, mib: 1024 ** 2, gb: 1e9, gib: 1024 ** 3,
+  b: 1,
+  kb: 1000,
+  kib: 1024,
+  mb: 1e6,
+  mib: 1024 ** 2,
+  gb: 1e9,
+  gib: 1024 ** 3,
 };
 
 /** A byte size: a number, or "64KiB", "10MB". */

@@ -21,7 +21,11 @@ export function unwrap(s: z.ZodType): z.ZodType {
   let cur = s;
   for (let i = 0; i < 20; i++) {
     const d = def(cur);
-    if ((d.type === 'optional' || d.type === 'default' || d.type === 'nullable' || d.type === 'prefault') && d.innerType) cur = d.innerType;
+    if (
+      (d.type === 'optional' || d.type === 'default' || d.type === 'nullable' || d.type === 'prefault') &&
+      d.innerType
+    )
+      cur = d.innerType;
     else if (d.type === 'pipe' && d.in) cur = d.in;
     else return cur;
   }
@@ -43,7 +47,10 @@ export function schemasAt(root: z.ZodType, path: readonly PropertyKey[]): z.ZodT
       if (d.type === 'object' && typeof seg === 'string' && d.shape?.[seg]) next.push(d.shape[seg]!);
       else if (d.type === 'array' && typeof seg === 'number' && d.element) next.push(d.element);
       else if (d.type === 'record' && d.valueType) next.push(d.valueType);
-      else if (d.type === 'union' && d.options) next.push(...schemasAt(s, []).flatMap((x) => (def(unwrap(x)).options ?? []).flatMap((o) => schemasAt(o, [seg]))));
+      else if (d.type === 'union' && d.options)
+        next.push(
+          ...schemasAt(s, []).flatMap((x) => (def(unwrap(x)).options ?? []).flatMap((o) => schemasAt(o, [seg]))),
+        );
     }
     cur = next;
   }

@@ -36,7 +36,9 @@ export function loadConfig(opts: LoadOptions): Config {
     try {
       text = readFileSync(opts.file, 'utf8');
     } catch (e) {
-      throw new ConfigError([`${opts.file}: cannot read config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`]);
+      throw new ConfigError([
+        `${opts.file}: cannot read config file: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      ]);
     }
     const parsed = parseYamlSource(text, opts.file);
     if (!parsed.source) throw new ConfigError(parsed.problems);
@@ -91,7 +93,8 @@ function describeIssue(issue: Issue, source: YamlSource | undefined, envKeys: Ma
 /** `file.yaml:12: routes[0].upstream.url: ` or `env PROMGATE_X: …` */
 function locate(path: readonly PropertyKey[], source: YamlSource | undefined, envKeys: Map<string, string>): string {
   const key = formatPath(path);
-  for (const [p, envName] of envKeys) if (key === p || key.startsWith(p + '.') || key.startsWith(p + '[')) return `env ${envName}: ${key}: `;
+  for (const [p, envName] of envKeys)
+    if (key === p || key.startsWith(p + '.') || key.startsWith(p + '[')) return `env ${envName}: ${key}: `;
   if (!source) return `${key}: `;
   const line = source.lineOf(path);
   return `${source.file}${line ? `:${line}` : ''}: ${key}: `;
@@ -139,9 +142,14 @@ export function deepMerge(target: Record<string, unknown>, src: Record<string, u
     const t = target[k];
     if (v && typeof v === 'object' && !Array.isArray(v) && t && typeof t === 'object' && !Array.isArray(t)) {
       deepMerge(t as Record<string, unknown>, v as Record<string, unknown>);
-    } else if (Array.isArray(v) && Array.isArray(t) && v.every((x) => x && typeof x === 'object' && !Array.isArray(x))) {
+    } else if (
+      Array.isArray(v) &&
+      Array.isArray(t) &&
+      v.every((x) => x && typeof x === 'object' && !Array.isArray(x))
+    ) {
       v.forEach((item, i) => {
-        if (t[i] && typeof t[i] === 'object') deepMerge(t[i] as Record<string, unknown>, item as Record<string, unknown>);
+        if (t[i] && typeof t[i] === 'object')
+          deepMerge(t[i] as Record<string, unknown>, item as Record<string, unknown>);
         else t[i] = item;
       });
     } else target[k] = v;

@@ -26,7 +26,10 @@ export const httpUrl = z.string().superRefine((v, ctx) => {
 
 export const urlPath = z
   .string()
-  .refine((v) => v.startsWith('/') && !v.includes('..') && !/[\s?#]/.test(v), 'must be an absolute path like /api, without ?, # or ..');
+  .refine(
+    (v) => v.startsWith('/') && !v.includes('..') && !/[\s?#]/.test(v),
+    'must be an absolute path like /api, without ?, # or ..',
+  );
 
 /** A tenant's label values: a string or a non-empty list of strings (prometheus-multi-tenant-proxy form). */
 export const labelValues = z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]);
@@ -43,7 +46,8 @@ export const commaList = z
 export function checkTenantRegex(pattern: string): string | undefined {
   const error = goRegexError(pattern);
   if (error !== undefined) return `not a valid Go (RE2) regex, which Prometheus and Alertmanager require: ${error}`;
-  if (wholeMatcher(pattern, 'unknown')?.('') !== false) return `regex "${pattern}" matches the empty string, so it would admit series without the label`;
+  if (wholeMatcher(pattern, 'unknown')?.('') !== false)
+    return `regex "${pattern}" matches the empty string, so it would admit series without the label`;
   return undefined;
 }
 

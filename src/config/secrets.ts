@@ -9,7 +9,11 @@ export interface SecretProblem {
   message: string;
 }
 
-export function resolveSecretFiles(node: unknown, path: (string | number)[] = [], out: SecretProblem[] = []): SecretProblem[] {
+export function resolveSecretFiles(
+  node: unknown,
+  path: (string | number)[] = [],
+  out: SecretProblem[] = [],
+): SecretProblem[] {
   if (Array.isArray(node)) node.forEach((v, i) => resolveSecretFiles(v, [...path, i], out));
   else if (node && typeof node === 'object') {
     const obj = node as Record<string, unknown>;
@@ -25,7 +29,10 @@ export function resolveSecretFiles(node: unknown, path: (string | number)[] = []
           // The `secret` key holds a list (cookie secrets may rotate): one secret per line.
           obj[base] = base === 'secret' ? text.split(/\r?\n/).filter((s) => s !== '') : text;
         } catch (e) {
-          out.push({ path: [...path, k], message: `cannot read secret file "${v}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+          out.push({
+            path: [...path, k],
+            message: `cannot read secret file "${v}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+          });
         }
       } else if (v && typeof v === 'object') resolveSecretFiles(v, [...path, k], out);
     }

@@ -15,19 +15,35 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
   cfg.routes.forEach((r, i) => {
     const p = normalizePrefix(r.prefix);
     const prev = prefixes.get(p);
-    if (prev !== undefined) problems.push({ path: ['routes', i, 'prefix'], message: `prefix "${r.prefix}" is already used by routes[${prev}]` });
+    if (prev !== undefined)
+      problems.push({
+        path: ['routes', i, 'prefix'],
+        message: `prefix "${r.prefix}" is already used by routes[${prev}]`,
+      });
     prefixes.set(p, i);
     if (r.apiPrefix !== '' && (!r.apiPrefix.startsWith('/') || r.apiPrefix.endsWith('/'))) {
-      problems.push({ path: ['routes', i, 'apiPrefix'], message: 'must start with / and not end with / (e.g. /prometheus)' });
+      problems.push({
+        path: ['routes', i, 'apiPrefix'],
+        message: 'must start with / and not end with / (e.g. /prometheus)',
+      });
     }
     const up = r.upstream.auth;
-    if (up.type === 'bearer' && !up.token && !up.tokenFile) problems.push({ path: ['routes', i, 'upstream', 'auth'], message: 'bearer needs token or tokenFile' });
+    if (up.type === 'bearer' && !up.token && !up.tokenFile)
+      problems.push({ path: ['routes', i, 'upstream', 'auth'], message: 'bearer needs token or tokenFile' });
     const at = (...k: (string | number)[]) => ['routes', i, 'upstream', ...k];
-    if (up.type === 'aws' && !awsRegion(up, env)) problems.push({ path: at('auth', 'region'), message: 'aws signing needs a region: set region, or AWS_REGION / AWS_DEFAULT_REGION' });
-    if (up.type === 'azure') for (const p of azureProblems(up, env)) problems.push({ path: at('auth', p.key), message: p.message });
+    if (up.type === 'aws' && !awsRegion(up, env))
+      problems.push({
+        path: at('auth', 'region'),
+        message: 'aws signing needs a region: set region, or AWS_REGION / AWS_DEFAULT_REGION',
+      });
+    if (up.type === 'azure')
+      for (const p of azureProblems(up, env)) problems.push({ path: at('auth', p.key), message: p.message });
     // Two things would want the Authorization header: the caller's token and the service credential.
     if (up.type !== 'none' && up.type !== 'passthrough' && cfg.auth.oidc?.passAuthorizationHeader) {
-      problems.push({ path: at('auth', 'type'), message: `auth.oidc.passAuthorizationHeader sends the caller's token in Authorization, which ${up.type} credentials replace; use upstream.auth type passthrough, or turn passAuthorizationHeader off` });
+      problems.push({
+        path: at('auth', 'type'),
+        message: `auth.oidc.passAuthorizationHeader sends the caller's token in Authorization, which ${up.type} credentials replace; use upstream.auth type passthrough, or turn passAuthorizationHeader off`,
+      });
     }
     const tls = r.upstream.tls;
     for (const key of ['caFile', 'certFile', 'keyFile'] as const) {
@@ -36,11 +52,17 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
       try {
         accessSync(file, constants.R_OK);
       } catch (e) {
-        problems.push({ path: at('tls', key), message: `cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}` });
+        problems.push({
+          path: at('tls', key),
+          message: `cannot read "${file}": ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        });
       }
     }
     if (tls && (tls.certFile === undefined) !== (tls.keyFile === undefined)) {
-      problems.push({ path: at('tls', tls.certFile === undefined ? 'certFile' : 'keyFile'), message: 'mTLS needs both certFile and keyFile' });
+      problems.push({
+        path: at('tls', tls.certFile === undefined ? 'certFile' : 'keyFile'),
+        message: 'mTLS needs both certFile and keyFile',
+      });
     }
   });
   try {
@@ -49,15 +71,27 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
     problems.push({ path: ['server', 'trustedProxies'], message: (e as Error).message });
   }
   if (cfg.server.metricsPort !== undefined && cfg.server.metricsPort === cfg.server.port) {
-    problems.push({ path: ['server', 'metricsPort'], message: 'must differ from server.port (leave it unset to serve /metrics on the main port)' });
+    problems.push({
+      path: ['server', 'metricsPort'],
+      message: 'must differ from server.port (leave it unset to serve /metrics on the main port)',
+    });
   }
   const a = cfg.auth;
-  if (cfg.routes.length === 0 && !a.oidc) problems.push({ path: ['routes'], message: 'at least one route is needed (or auth.oidc, to serve only /oauth2/* forward auth)' });
+  if (cfg.routes.length === 0 && !a.oidc)
+    problems.push({
+      path: ['routes'],
+      message: 'at least one route is needed (or auth.oidc, to serve only /oauth2/* forward auth)',
+    });
   if (!a.basic && !a.jwt && !a.oidc && !a.anonymous) {
-    problems.push({ path: ['auth'], message: 'no authentication method is configured (set auth.basic, auth.jwt, auth.oidc, or auth.anonymous: true)' });
+    problems.push({
+      path: ['auth'],
+      message: 'no authentication method is configured (set auth.basic, auth.jwt, auth.oidc, or auth.anonymous: true)',
+    });
   }
-  if (a.basic && !a.basic.usersFile && !a.basic.htpasswdFile) problems.push({ path: ['auth', 'basic'], message: 'needs usersFile or htpasswdFile' });
-  if (a.jwt && !a.jwt.jwks && a.jwt.issuers.length === 0) problems.push({ path: ['auth', 'jwt'], message: 'needs jwks or issuers' });
+  if (a.basic && !a.basic.usersFile && !a.basic.htpasswdFile)
+    problems.push({ path: ['auth', 'basic'], message: 'needs usersFile or htpasswdFile' });
+  if (a.jwt && !a.jwt.jwks && a.jwt.issuers.length === 0)
+    problems.push({ path: ['auth', 'jwt'], message: 'needs jwks or issuers' });
   problems.push(...limitProblems(cfg));
   return problems;
 }
@@ -80,35 +114,53 @@ function limitProblems(cfg: Config): SemanticProblem[] {
   const l = cfg.limits;
   const names = new Set(cfg.routes.map(routeNameOf));
   if (l.redis && limitsRedisUrl(cfg) === undefined) {
-    problems.push({ path: ['limits', 'redis'], message: 'needs url (or auth.oidc.sessionStore: redis with redisUrl, whose Redis it then shares)' });
+    problems.push({
+      path: ['limits', 'redis'],
+      message: 'needs url (or auth.oidc.sessionStore: redis with redisUrl, whose Redis it then shares)',
+    });
   } else if (l.redis) {
     const url = limitsRedisUrl(cfg)!;
-    if (!/^rediss?:\/\/[^/]/.test(url)) problems.push({ path: ['limits', 'redis', 'url'], message: `not a redis:// or rediss:// URL: "${url}"` });
+    if (!/^rediss?:\/\/[^/]/.test(url))
+      problems.push({ path: ['limits', 'redis', 'url'], message: `not a redis:// or rediss:// URL: "${url}"` });
   }
   // A maxQueryRange below the smallest step allowed leaves no query_range that could pass with two points.
   const stepCheck = (q: QueryLimitsConfig, at: (string | number)[], own: QueryLimitsConfig | undefined) => {
     const step = q.minStep ?? 1;
     if (q.maxQueryRange !== undefined && q.maxQueryRange < step) {
       const key = own?.maxQueryRange !== undefined || own?.minStep === undefined ? 'maxQueryRange' : 'minStep';
-      problems.push({ path: [...at, key], message: `maxQueryRange (${q.maxQueryRange} ms) is below the step (${q.minStep === undefined ? '1 ms, the smallest there is' : `minStep ${q.minStep} ms`}): every query_range would be refused` });
+      problems.push({
+        path: [...at, key],
+        message: `maxQueryRange (${q.maxQueryRange} ms) is below the step (${q.minStep === undefined ? '1 ms, the smallest there is' : `minStep ${q.minStep} ms`}): every query_range would be refused`,
+      });
     }
   };
   stepCheck(l.query, ['limits', 'query'], l.query);
   for (const [name, over] of Object.entries(l.routes)) {
     if (!names.has(name)) {
-      problems.push({ path: ['limits', 'routes', name], message: `names no route (known: ${[...names].join(', ') || 'none'})` });
+      problems.push({
+        path: ['limits', 'routes', name],
+        message: `names no route (known: ${[...names].join(', ') || 'none'})`,
+      });
       continue;
     }
     if (over.query) stepCheck({ ...l.query, ...over.query }, ['limits', 'routes', name, 'query'], over.query);
   }
   cfg.tenants.rules.forEach((r, i) => {
-    if (r.limits?.query) stepCheck({ ...l.query, ...r.limits.query }, ['tenants', 'rules', i, 'limits', 'query'], r.limits.query);
+    if (r.limits?.query)
+      stepCheck({ ...l.query, ...r.limits.query }, ['tenants', 'rules', i, 'limits', 'query'], r.limits.query);
   });
   // A cost above the burst can never be paid: every such request would be refused.
-  const costCheck = (rate: { burst: number; costs: Readonly<Record<string, number>> } | undefined, at: (string | number)[]) => {
+  const costCheck = (
+    rate: { burst: number; costs: Readonly<Record<string, number>> } | undefined,
+    at: (string | number)[],
+  ) => {
     if (!rate) return;
     for (const [path, cost] of Object.entries(rate.costs)) {
-      if (cost > rate.burst) problems.push({ path: [...at, 'costs', path], message: `cost ${cost} is above burst ${rate.burst}: every such request would be refused` });
+      if (cost > rate.burst)
+        problems.push({
+          path: [...at, 'costs', path],
+          message: `cost ${cost} is above burst ${rate.burst}: every such request would be refused`,
+        });
     }
   };
   costCheck(l.rate, ['limits', 'rate']);

@@ -48,24 +48,41 @@ export function ensureBinaries(bins: Binaries, env: NodeJS.ProcessEnv, log: (lin
   const line = `sudo apt-get install -y ${missing.join(' ')}`;
   const aptGet = onPath('apt-get', env);
   if (process.getuid?.() !== 0 || !aptGet) {
-    return { ok: false, message: `the demo runs Debian's ${missing.join(' and ')}, which are not installed.\nInstall them with:  ${line}\nthen run the demo again.` };
+    return {
+      ok: false,
+      message: `the demo runs Debian's ${missing.join(' and ')}, which are not installed.\nInstall them with:  ${line}\nthen run the demo again.`,
+    };
   }
   log(`installing ${missing.join(' ')} with apt-get (running as root)…`);
   const aptEnv = { ...env, DEBIAN_FRONTEND: 'noninteractive' };
-  const steps = [['update', '-qq'], ['install', '-y', '-qq', '--no-install-recommends', ...missing]];
+  const steps = [
+    ['update', '-qq'],
+    ['install', '-y', '-qq', '--no-install-recommends', ...missing],
+  ];
   for (const args of steps) {
     const r = spawnSync(aptGet, args, { env: aptEnv, stdio: ['ignore', 'inherit', 'inherit'] });
-    if (r.status !== 0) return { ok: false, message: `apt-get ${args[0]} failed (exit ${String(r.status)}).\nInstall them with:  ${line}` };
+    if (r.status !== 0)
+      return {
+        ok: false,
+        message: `apt-get ${args[0]} failed (exit ${String(r.status)}).\nInstall them with:  ${line}`,
+      };
   }
   // The Debian packages start their own services on the default ports; the demo runs its own copies.
   for (const svc of ['prometheus', 'prometheus-alertmanager', 'prometheus-node-exporter']) {
-    for (const [cmd, args] of [['systemctl', ['stop', svc]], ['service', [svc, 'stop']]] as const) {
+    for (const [cmd, args] of [
+      ['systemctl', ['stop', svc]],
+      ['service', [svc, 'stop']],
+    ] as const) {
       const bin = onPath(cmd, env);
       if (bin) spawnSync(bin, [...args], { stdio: 'ignore' });
     }
   }
   const still = (Object.keys(bins) as (keyof Binaries)[]).filter((k) => !executable(bins[k]));
-  if (still.length > 0) return { ok: false, message: `apt-get finished but ${still.map((k) => bins[k]).join(', ')} is still missing.\nInstall them with:  ${line}` };
+  if (still.length > 0)
+    return {
+      ok: false,
+      message: `apt-get finished but ${still.map((k) => bins[k]).join(', ')} is still missing.\nInstall them with:  ${line}`,
+    };
   return { ok: true };
 }
 
@@ -119,7 +136,8 @@ function run(name: string, bin: string, args: string[], url: string, logFile: st
     logFile,
     exited,
     isRunning: () => running,
-    tail: (n = 15) => (existsSync(logFile) ? readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-n).join('\n') : ''),
+    tail: (n = 15) =>
+      existsSync(logFile) ? readFileSync(logFile, 'utf8').trimEnd().split('\n').slice(-n).join('\n') : '',
     async stop(graceMs = 10_000) {
       if (!running) return;
       child.kill('SIGTERM');
@@ -131,20 +149,35 @@ function run(name: string, bin: string, args: string[], url: string, logFile: st
 }
 
 export function startAlertmanager(bin: string, dir: string, port: number): Backend {
-  const config = { route: { receiver: 'null', group_by: ['namespace', 'alertname'], group_wait: '0s', group_interval: '5s' }, receivers: [{ name: 'null' }] };
+  const config = {
+    route: { receiver: 'null', group_by: ['namespace', 'alertname'], group_wait: '0s', group_interval: '5s' },
+    receivers: [{ name: 'null' }],
+  };
   writeFileSync(join(dir, 'alertmanager.yml'), stringify(config));
-  return run('alertmanager', bin, [
-    `--config.file=${join(dir, 'alertmanager.yml')}`,
-    `--storage.path=${join(dir, 'alertmanager-data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    // Served under /alertmanager so the gateway's /alertmanager route and Alertmanager's own UI links agree.
-    `--web.external-url=http://127.0.0.1:${port}/alertmanager`,
-    '--web.route-prefix=/alertmanager',
-    '--cluster.listen-address=',
-  ], `http://127.0.0.1:${port}/alertmanager`, join(dir, 'alertmanager.log'));
+  return run(
+    'alertmanager',
+    bin,
+    [
+      `--config.file=${join(dir, 'alertmanager.yml')}`,
+      `--storage.path=${join(dir, 'alertmanager-data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      // Served under /alertmanager so the gateway's /alertmanager route and Alertmanager's own UI links agree.
+      `--web.external-url=http://127.0.0.1:${port}/alertmanager`,
+      '--web.route-prefix=/alertmanager',
+      '--cluster.listen-address=',
+    ],
+    `http://127.0.0.1:${port}/alertmanager`,
+    join(dir, 'alertmanager.log'),
+  );
 }
 
-export function startPrometheus(bin: string, dir: string, port: number, target: string, alertmanagerPort: number): Backend {
+export function startPrometheus(
+  bin: string,
+  dir: string,
+  port: number,
+  target: string,
+  alertmanagerPort: number,
+): Backend {
   const rules = {
     groups: [
       {
@@ -152,7 +185,12 @@ export function startPrometheus(bin: string, dir: string, port: number, target: 
         interval: '1s',
         rules: [
           { record: 'namespace:http_requests:rate1m', expr: 'sum by (namespace) (rate(http_requests_total[1m]))' },
-          { alert: 'TenantServesErrors', expr: 'sum by (namespace) (http_requests_total{code="500"}) > 0', labels: { severity: 'warning' }, annotations: { summary: '{{ $labels.namespace }} answers with 500s' } },
+          {
+            alert: 'TenantServesErrors',
+            expr: 'sum by (namespace) (http_requests_total{code="500"}) > 0',
+            labels: { severity: 'warning' },
+            annotations: { summary: '{{ $labels.namespace }} answers with 500s' },
+          },
         ],
       },
     ],
@@ -160,16 +198,30 @@ export function startPrometheus(bin: string, dir: string, port: number, target: 
   const config = {
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
     rule_files: [join(dir, 'rules.yml')],
-    alerting: { alertmanagers: [{ api_version: 'v2', path_prefix: '/alertmanager', static_configs: [{ targets: [`127.0.0.1:${alertmanagerPort}`] }] }] },
+    alerting: {
+      alertmanagers: [
+        {
+          api_version: 'v2',
+          path_prefix: '/alertmanager',
+          static_configs: [{ targets: [`127.0.0.1:${alertmanagerPort}`] }],
+        },
+      ],
+    },
     // honor_labels keeps each series' own namespace label: the exposition speaks for several tenants.
     scrape_configs: [{ job_name: 'demo-tenants', honor_labels: true, static_configs: [{ targets: [target] }] }],
   };
   writeFileSync(join(dir, 'rules.yml'), stringify(rules));
   writeFileSync(join(dir, 'prometheus.yml'), stringify(config));
-  return run('prometheus', bin, [
-    `--config.file=${join(dir, 'prometheus.yml')}`,
-    `--storage.tsdb.path=${join(dir, 'prometheus-data')}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    '--rules.alert.resend-delay=1s',
-  ], `http://127.0.0.1:${port}`, join(dir, 'prometheus.log'));
+  return run(
+    'prometheus',
+    bin,
+    [
+      `--config.file=${join(dir, 'prometheus.yml')}`,
+      `--storage.tsdb.path=${join(dir, 'prometheus-data')}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      '--rules.alert.resend-delay=1s',
+    ],
+    `http://127.0.0.1:${port}`,
+    join(dir, 'prometheus.log'),
+  );
 }

@@ -11,12 +11,20 @@ export function demoExposition(n: number): string {
   ];
   DEMO_TENANTS.forEach((ns, k) => {
     for (const pod of [0, 1]) {
-      lines.push(`http_requests_total{namespace="${ns}",pod="${ns}-web-${pod}",code="200"} ${(k + 1) * 10 * (pod + 1) * (100 + n)}`);
-      lines.push(`http_requests_total{namespace="${ns}",pod="${ns}-web-${pod}",code="500"} ${(k + 1) * (pod + 1) * (100 + n)}`);
+      lines.push(
+        `http_requests_total{namespace="${ns}",pod="${ns}-web-${pod}",code="200"} ${(k + 1) * 10 * (pod + 1) * (100 + n)}`,
+      );
+      lines.push(
+        `http_requests_total{namespace="${ns}",pod="${ns}-web-${pod}",code="500"} ${(k + 1) * (pod + 1) * (100 + n)}`,
+      );
     }
   });
-  lines.push('# HELP node_cpu_seconds_total Shared node CPU: it belongs to no tenant.', '# TYPE node_cpu_seconds_total counter');
-  for (const mode of ['idle', 'user']) lines.push(`node_cpu_seconds_total{cpu="0",mode="${mode}"} ${(mode === 'idle' ? 8 : 2) * (1000 + n)}`);
+  lines.push(
+    '# HELP node_cpu_seconds_total Shared node CPU: it belongs to no tenant.',
+    '# TYPE node_cpu_seconds_total counter',
+  );
+  for (const mode of ['idle', 'user'])
+    lines.push(`node_cpu_seconds_total{cpu="0",mode="${mode}"} ${(mode === 'idle' ? 8 : 2) * (1000 + n)}`);
   return lines.join('\n') + '\n';
 }
 
@@ -34,7 +42,10 @@ export function startDemoExposition(): Promise<DemoExposition> {
       return;
     }
     const body = demoExposition(n++);
-    res.writeHead(200, { 'content-type': 'text/plain; version=0.0.4; charset=utf-8', 'content-length': Buffer.byteLength(body) });
+    res.writeHead(200, {
+      'content-type': 'text/plain; version=0.0.4; charset=utf-8',
+      'content-length': Buffer.byteLength(body),
+    });
     res.end(body);
   });
   server.keepAliveTimeout = 2000;

@@ -4,7 +4,14 @@ import type { RestrictedTenant } from '../tenancy/tenant.js';
 import type { Enforcement } from './endpoints.js';
 import type { EnforceInput, EnforceResult } from './plan.js';
 import {
-  alertmanagerFilters, enforceSilence, filterAlertGroups, filterAmAlerts, filterSilences, readSilence, serializeSilence, silenceBelongsTo,
+  alertmanagerFilters,
+  enforceSilence,
+  filterAlertGroups,
+  filterAmAlerts,
+  filterSilences,
+  readSilence,
+  serializeSilence,
+  silenceBelongsTo,
 } from './alertmanager.js';
 import { readBody, mediaType } from '../lib/body.js';
 
@@ -24,8 +31,10 @@ async function checkOwned(x: EnforceInput, t: RestrictedTenant, id: string): Pro
   if (!UUID.test(id)) throw new GatewayError('PG_BAD_REQUEST', `not a silence id: "${id.slice(0, 64)}"`);
   const r = await x.lookup(silencePath(x.upstreamPath, id));
   if (r.status === 404) throw new GatewayError('PG_NOT_FOUND', `silence ${id} not found`);
-  if (r.status !== 200) throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `alertmanager answered ${r.status} for silence ${id}`);
-  if (!silenceBelongsTo(r.json, t, x.dotMode)) throw new GatewayError('PG_SILENCE_NOT_OWNED', `silence ${id} does not belong to your tenant`);
+  if (r.status !== 200)
+    throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `alertmanager answered ${r.status} for silence ${id}`);
+  if (!silenceBelongsTo(r.json, t, x.dotMode))
+    throw new GatewayError('PG_SILENCE_NOT_OWNED', `silence ${id} does not belong to your tenant`);
 }
 
 export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: RestrictedTenant): Promise<EnforceResult> {
@@ -33,29 +42,56 @@ export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: Restr
     const params = new URLSearchParams(x.search);
     for (const f of alertmanagerFilters(t)) params.append('filter', f);
     const fn = e.groups ? filterAlertGroups : filterAmAlerts;
-    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, params.toString()), filter: (b) => fn(b, t, x.dotMode) }, logQuery: params.getAll('filter').join(' ; ') };
+    return {
+      plan: {
+        type: 'filter',
+        method: 'GET',
+        pathAndQuery: withQuery(x.upstreamPath, params.toString()),
+        filter: (b) => fn(b, t, x.dotMode),
+      },
+      logQuery: params.getAll('filter').join(' ; '),
+    };
   }
   if (e.kind === 'am-silences' && x.method !== 'POST') {
-    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => filterSilences(b, t, x.dotMode) } };
+    return {
+      plan: {
+        type: 'filter',
+        method: 'GET',
+        pathAndQuery: withQuery(x.upstreamPath, x.search),
+        filter: (b) => filterSilences(b, t, x.dotMode),
+      },
+    };
   }
   if (e.kind === 'am-silences') {
     const raw = await readBody(x.req, x.maxBodyBytes);
-    if (mediaType(x.req.headers['content-type']) !== 'application/json') throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted as application/json');
+    if (mediaType(x.req.headers['content-type']) !== 'application/json')
+      throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted as application/json');
     // promgate reads the bytes as they come and forwards its own; a body declared compressed would be read
     // one way here and another way by anything that honours the header.
     const coding = x.req.headers['content-encoding'];
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity') throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted without a Content-Encoding');
+    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity')
+      throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted without a Content-Encoding');
     // The body is decoded once into a typed silence; the ownership check, the enforcement and the bytes
     // forwarded all come from that one value, so Alertmanager cannot read a different silence (or id).
     const silence = readSilence(raw);
     if (silence.id !== undefined && silence.id !== '') await checkOwned(x, t, silence.id);
     const body = Buffer.from(serializeSilence(enforceSilence(silence, t, x.dotMode)));
-    return { plan: { type: 'stream', method: 'POST', pathAndQuery: withQuery(x.upstreamPath, x.search), body, contentType: 'application/json' } };
+    return {
+      plan: {
+        type: 'stream',
+        method: 'POST',
+        pathAndQuery: withQuery(x.upstreamPath, x.search),
+        body,
+        contentType: 'application/json',
+      },
+    };
   }
   if (e.kind === 'am-silence-id') {
     const id = x.upstreamPath.slice(x.upstreamPath.lastIndexOf('/') + 1);
     await checkOwned(x, t, id);
-    return { plan: { type: 'stream', method: x.method, pathAndQuery: withQuery(x.upstreamPath, x.search), body: null } };
+    return {
+      plan: { type: 'stream', method: x.method, pathAndQuery: withQuery(x.upstreamPath, x.search), body: null },
+    };
   }
   throw new GatewayError('PG_PATH_REFUSED', 'endpoint not served');
 }

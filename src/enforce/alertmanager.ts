@@ -31,7 +31,10 @@ export function alertmanagerFilters(tenant: RestrictedTenant): string[] {
     const m = constraintMatcher(c);
     if (!LABEL_NAME.test(m.name)) {
       const name = JSON.stringify(m.name);
-      throw new GatewayError('PG_TENANT_UNREPRESENTABLE', `label name ${name} cannot be used in an Alertmanager filter`);
+      throw new GatewayError(
+        'PG_TENANT_UNREPRESENTABLE',
+        `label name ${name} cannot be used in an Alertmanager filter`,
+      );
     }
     return `${m.name}${m.op}${amQuote(m.value)}`;
   });
@@ -159,7 +162,10 @@ const MATCHER_KEYS: readonly string[] = ['name', 'value', 'isRegex', 'isEqual'];
 function exactKeys(o: JsonObject, allowed: readonly string[], where: string): void {
   for (const k of Object.keys(o)) {
     if (!allowed.includes(k)) {
-      throw new GatewayError('PG_BODY_UNKNOWN_KEY', `silence: unknown key ${JSON.stringify(k)} in ${where} (known, spelled exactly: ${allowed.join(', ')})`);
+      throw new GatewayError(
+        'PG_BODY_UNKNOWN_KEY',
+        `silence: unknown key ${JSON.stringify(k)} in ${where} (known, spelled exactly: ${allowed.join(', ')})`,
+      );
     }
   }
 }
@@ -218,7 +224,11 @@ export function readSilence(bytes: Uint8Array): PostableSilence {
  * upstream; the caller must first check that the existing silence belongs to the tenant (GET
  * /api/v2/silence/<id> and silenceBelongsTo) with this same id. Returns a new value; `id` is copied as is.
  */
-export function enforceSilence(s: PostableSilence, tenant: RestrictedTenant, mode: DotMode = 'unknown'): PostableSilence {
+export function enforceSilence(
+  s: PostableSilence,
+  tenant: RestrictedTenant,
+  mode: DotMode = 'unknown',
+): PostableSilence {
   if (s.id !== undefined && s.id !== '' && !UUID.test(s.id)) throw badBody('id must be a UUID');
   const added: SilenceMatcher[] = [];
   for (const c of tenant.constraints) {
@@ -238,12 +248,18 @@ export function enforceSilence(s: PostableSilence, tenant: RestrictedTenant, mod
 }
 
 /** decodeSilence then enforceSilence, for callers holding an already parsed body. */
-export function enforceSilenceBody(body: unknown, tenant: RestrictedTenant, mode: DotMode = 'unknown'): PostableSilence {
+export function enforceSilenceBody(
+  body: unknown,
+  tenant: RestrictedTenant,
+  mode: DotMode = 'unknown',
+): PostableSilence {
   return enforceSilence(decodeSilence(body), tenant, mode);
 }
 
 function copyMatcher(m: SilenceMatcher): SilenceMatcher {
-  return m.isEqual === undefined ? { name: m.name, value: m.value, isRegex: m.isRegex } : { name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual };
+  return m.isEqual === undefined
+    ? { name: m.name, value: m.value, isRegex: m.isRegex }
+    : { name: m.name, value: m.value, isRegex: m.isRegex, isEqual: m.isEqual };
 }
 
 /**

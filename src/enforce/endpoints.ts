@@ -57,29 +57,113 @@ export const ENDPOINTS: readonly Endpoint[] = [
   { path: '/api/v1/format_query', methods: RP, upstream: 'prometheus', enforce: { kind: 'public' } },
   { path: '/api/v1/parse_query', methods: RP, upstream: 'prometheus', enforce: { kind: 'public' } },
   { path: '/api/v1/status/buildinfo', methods: R, upstream: 'prometheus', enforce: { kind: 'public' } },
-  { path: '/api/v1/status/*', methods: R, upstream: 'prometheus', enforce: { kind: 'refuse', reason: TSDB, adminOk: true } },
-  { path: '/api/v1/alertmanagers', methods: R, upstream: 'prometheus', enforce: { kind: 'refuse', reason: 'lists shared infrastructure', adminOk: true } },
-  { path: '/api/v1/admin/*', methods: ANY, upstream: 'prometheus', enforce: { kind: 'refuse', reason: WRITE, adminOk: false } },
-  { path: '/api/v1/read', methods: ANY, upstream: 'prometheus', enforce: { kind: 'refuse', reason: WRITE, adminOk: false } },
-  { path: '/api/v1/write', methods: ANY, upstream: 'prometheus', enforce: { kind: 'refuse', reason: WRITE, adminOk: false } },
-  { path: '/api/v1/otlp/*', methods: ANY, upstream: 'prometheus', enforce: { kind: 'refuse', reason: WRITE, adminOk: false } },
-  { path: '/api/v1/notifications/*', methods: ANY, upstream: 'prometheus', enforce: { kind: 'refuse', reason: 'server notifications are shared', adminOk: true } },
+  {
+    path: '/api/v1/status/*',
+    methods: R,
+    upstream: 'prometheus',
+    enforce: { kind: 'refuse', reason: TSDB, adminOk: true },
+  },
+  {
+    path: '/api/v1/alertmanagers',
+    methods: R,
+    upstream: 'prometheus',
+    enforce: { kind: 'refuse', reason: 'lists shared infrastructure', adminOk: true },
+  },
+  {
+    path: '/api/v1/admin/*',
+    methods: ANY,
+    upstream: 'prometheus',
+    enforce: { kind: 'refuse', reason: WRITE, adminOk: false },
+  },
+  {
+    path: '/api/v1/read',
+    methods: ANY,
+    upstream: 'prometheus',
+    enforce: { kind: 'refuse', reason: WRITE, adminOk: false },
+  },
+  {
+    path: '/api/v1/write',
+    methods: ANY,
+    upstream: 'prometheus',
+    enforce: { kind: 'refuse', reason: WRITE, adminOk: false },
+  },
+  {
+    path: '/api/v1/otlp/*',
+    methods: ANY,
+    upstream: 'prometheus',
+    enforce: { kind: 'refuse', reason: WRITE, adminOk: false },
+  },
+  {
+    path: '/api/v1/notifications/*',
+    methods: ANY,
+    upstream: 'prometheus',
+    enforce: { kind: 'refuse', reason: 'server notifications are shared', adminOk: true },
+  },
   // ---- Prometheus web UI: pages and assets only; every API call it makes goes through the entries above ----
-  ...['/', '/graph', '/graph/', '/query', '/alerts', '/rules', '/targets', '/service-discovery', '/status', '/tsdb-status', '/flags', '/config', '/agent', '/alertmanager-discovery', '/explore']
-    .map((path): Endpoint => ({ path, methods: R, upstream: 'prometheus', enforce: { kind: 'public' } })),
-  ...['/manifest.json', '/favicon.ico', '/favicon.svg', '/static/*', '/assets/*', '/classic/static/*', '/classic/graph', '/user/*', '/new/*']
-    .map((path): Endpoint => ({ path, methods: R, upstream: 'prometheus', enforce: { kind: 'public' } })),
+  ...[
+    '/',
+    '/graph',
+    '/graph/',
+    '/query',
+    '/alerts',
+    '/rules',
+    '/targets',
+    '/service-discovery',
+    '/status',
+    '/tsdb-status',
+    '/flags',
+    '/config',
+    '/agent',
+    '/alertmanager-discovery',
+    '/explore',
+  ].map((path): Endpoint => ({ path, methods: R, upstream: 'prometheus', enforce: { kind: 'public' } })),
+  ...[
+    '/manifest.json',
+    '/favicon.ico',
+    '/favicon.svg',
+    '/static/*',
+    '/assets/*',
+    '/classic/static/*',
+    '/classic/graph',
+    '/user/*',
+    '/new/*',
+  ].map((path): Endpoint => ({ path, methods: R, upstream: 'prometheus', enforce: { kind: 'public' } })),
   // Server-rendered pages that print cross-tenant data are not listed (so refused): /classic/{targets,config,status,
   // flags,rules,alerts,service-discovery,tsdb-status}, /consoles/*, /api/v1/status/* above.
 
   // ---- Alertmanager API v2 ----
   { path: '/api/v2/alerts', methods: R, upstream: 'alertmanager', enforce: { kind: 'am-alerts', groups: false } },
   { path: '/api/v2/alerts/groups', methods: R, upstream: 'alertmanager', enforce: { kind: 'am-alerts', groups: true } },
-  { path: '/api/v2/silences', methods: ['GET', 'HEAD', 'POST'], upstream: 'alertmanager', enforce: { kind: 'am-silences' } },
-  { path: '/api/v2/silence/<id>', methods: ['GET', 'HEAD', 'DELETE'], upstream: 'alertmanager', enforce: { kind: 'am-silence-id' } },
-  { path: '/api/v2/status', methods: R, upstream: 'alertmanager', enforce: { kind: 'refuse', reason: 'exposes the shared Alertmanager configuration', adminOk: true } },
-  { path: '/api/v2/receivers', methods: R, upstream: 'alertmanager', enforce: { kind: 'refuse', reason: 'lists every tenant\'s receivers', adminOk: true } },
-  ...['/', '/script.js', '/favicon.ico', '/lib/*'].map((path): Endpoint => ({ path, methods: R, upstream: 'alertmanager', enforce: { kind: 'public' } })),
+  {
+    path: '/api/v2/silences',
+    methods: ['GET', 'HEAD', 'POST'],
+    upstream: 'alertmanager',
+    enforce: { kind: 'am-silences' },
+  },
+  {
+    path: '/api/v2/silence/<id>',
+    methods: ['GET', 'HEAD', 'DELETE'],
+    upstream: 'alertmanager',
+    enforce: { kind: 'am-silence-id' },
+  },
+  {
+    path: '/api/v2/status',
+    methods: R,
+    upstream: 'alertmanager',
+    enforce: { kind: 'refuse', reason: 'exposes the shared Alertmanager configuration', adminOk: true },
+  },
+  {
+    path: '/api/v2/receivers',
+    methods: R,
+    upstream: 'alertmanager',
+    enforce: { kind: 'refuse', reason: "lists every tenant's receivers", adminOk: true },
+  },
+  ...['/', '/script.js', '/favicon.ico', '/lib/*'].map((path): Endpoint => ({
+    path,
+    methods: R,
+    upstream: 'alertmanager',
+    enforce: { kind: 'public' },
+  })),
 ];
 
 export interface EndpointMatch {
@@ -102,7 +186,10 @@ function buildIndex(kind: UpstreamKind): Index {
   return idx;
 }
 
-const INDEXES: Record<UpstreamKind, Index> = { prometheus: buildIndex('prometheus'), alertmanager: buildIndex('alertmanager') };
+const INDEXES: Record<UpstreamKind, Index> = {
+  prometheus: buildIndex('prometheus'),
+  alertmanager: buildIndex('alertmanager'),
+};
 
 const PARAM_SEGMENT = /^[^/]+$/;
 

@@ -26,7 +26,13 @@ export interface ParamRewrite {
  * Rebuilds the whole parameter string from parsed pairs, so the upstream sees exactly what was enforced
  * (no duplicate-key or encoding tricks survive). Other parameters are kept in order.
  */
-export function rewriteParams(raw: string, kind: 'query' | 'match', tenant: RestrictedTenant, enf: QueryEnforcer, facts?: QueryFacts[]): ParamRewrite {
+export function rewriteParams(
+  raw: string,
+  kind: 'query' | 'match',
+  tenant: RestrictedTenant,
+  enf: QueryEnforcer,
+  facts?: QueryFacts[],
+): ParamRewrite {
   const key = kind === 'query' ? 'query' : 'match[]';
   const input = new URLSearchParams(raw);
   const out = new URLSearchParams();

@@ -10,7 +10,13 @@ import type { QueryLimitsConfig } from '../config/schema-limits.js';
 export type Lookup = (pathAndQuery: string) => Promise<{ status: number; json: unknown }>;
 
 export type Plan =
-  | { type: 'stream'; method: string; pathAndQuery: string; body?: Buffer | IncomingMessage | null; contentType?: string }
+  | {
+      type: 'stream';
+      method: string;
+      pathAndQuery: string;
+      body?: Buffer | IncomingMessage | null;
+      contentType?: string;
+    }
   | { type: 'filter'; method: string; pathAndQuery: string; filter: (body: unknown) => unknown }
   | { type: 'json'; status: number; body: unknown };
 

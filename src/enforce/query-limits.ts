@@ -5,7 +5,8 @@ import type { QueryFacts } from './promql/facts.js';
 import { promDuration } from './promql/facts.js';
 
 /** The names used in refusals, in promgate_limit_rejections_total{limit} and in the config. */
-export type QueryLimitName = 'maxPointsPerSeries' | 'minStep' | 'maxQueryRange' | 'maxSelectorRange' | 'maxLookback' | 'maxSeriesRange';
+export type QueryLimitName =
+  'maxPointsPerSeries' | 'minStep' | 'maxQueryRange' | 'maxSelectorRange' | 'maxLookback' | 'maxSeriesRange';
 
 export interface QueryLimitInput {
   /** API path below the route (and its apiPrefix), e.g. /api/v1/query_range. */
@@ -54,7 +55,13 @@ export function formatDuration(ms: number): string {
   if (!Number.isFinite(ms)) return ms > 0 ? 'unbounded' : '-unbounded';
   if (ms < 0) return `-${formatDuration(-ms)}`;
   if (ms === 0) return '0s';
-  const units: [string, number][] = [['d', 86_400_000], ['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]];
+  const units: [string, number][] = [
+    ['d', 86_400_000],
+    ['h', 3_600_000],
+    ['m', 60_000],
+    ['s', 1000],
+    ['ms', 1],
+  ];
   let out = '';
   let rest = Math.round(ms);
   for (const [u, n] of units) {
@@ -73,7 +80,11 @@ const seconds = (ms: number): string => String(ms / 1000);
  * which parameters to set. `routeTimeout` is the route's upstream.headersTimeout: Prometheus is never asked to
  * evaluate longer than promgate waits for its answer.
  */
-export function checkQueryLimits(l: QueryLimitsConfig, routeTimeout: number, x: QueryLimitInput): QueryAdjust | undefined {
+export function checkQueryLimits(
+  l: QueryLimitsConfig,
+  routeTimeout: number,
+  x: QueryLimitInput,
+): QueryAdjust | undefined {
   if (x.kind === 'match') return checkWindow(l, x);
   const range = RANGE_PATHS.has(x.apiPath);
   let start: number;
@@ -81,7 +92,8 @@ export function checkQueryLimits(l: QueryLimitsConfig, routeTimeout: number, x: 
   if (range) {
     const s = x.param('start');
     const e = x.param('end');
-    if (s === null || e === null) throw new GatewayError('PG_LIMIT_BAD_TIME', `invalid parameter "${s === null ? 'start' : 'end'}": missing`);
+    if (s === null || e === null)
+      throw new GatewayError('PG_LIMIT_BAD_TIME', `invalid parameter "${s === null ? 'start' : 'end'}": missing`);
     start = parseTime('start', s);
     end = parseTime('end', e);
   } else {
@@ -91,17 +103,33 @@ export function checkQueryLimits(l: QueryLimitsConfig, routeTimeout: number, x: 
   if (x.apiPath === '/api/v1/query_range') {
     const raw = x.param('step') ?? '';
     const step = promDuration(raw);
-    if (!(step > 0)) throw new GatewayError('PG_LIMIT_BAD_TIME', `invalid parameter "step": cannot parse "${raw}" to a valid duration`);
+    if (!(step > 0))
+      throw new GatewayError(
+        'PG_LIMIT_BAD_TIME',
+        `invalid parameter "step": cannot parse "${raw}" to a valid duration`,
+      );
     if (l.minStep !== undefined && step < l.minStep) {
-      throw refuse('PG_LIMIT_STEP', 'minStep', `query resolution step ${formatDuration(step)} is below the minimum of ${formatDuration(l.minStep)}`);
+      throw refuse(
+        'PG_LIMIT_STEP',
+        'minStep',
+        `query resolution step ${formatDuration(step)} is below the minimum of ${formatDuration(l.minStep)}`,
+      );
     }
     // Prometheus: `end.Sub(start)/step > 11000`, a truncating integer division of durations.
     if (l.maxPointsPerSeries !== undefined && Math.floor((end - start) / step) > l.maxPointsPerSeries) {
-      throw refuse('PG_LIMIT_POINTS', 'maxPointsPerSeries', `exceeded maximum resolution of ${l.maxPointsPerSeries.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`);
+      throw refuse(
+        'PG_LIMIT_POINTS',
+        'maxPointsPerSeries',
+        `exceeded maximum resolution of ${l.maxPointsPerSeries.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`,
+      );
     }
   }
   if (range && l.maxQueryRange !== undefined && end - start > l.maxQueryRange) {
-    throw refuse('PG_LIMIT_QUERY_RANGE', 'maxQueryRange', `the query time range ${formatDuration(end - start)} exceeds the limit of ${formatDuration(l.maxQueryRange)}`);
+    throw refuse(
+      'PG_LIMIT_QUERY_RANGE',
+      'maxQueryRange',
+      `the query time range ${formatDuration(end - start)} exceeds the limit of ${formatDuration(l.maxQueryRange)}`,
+    );
   }
   let maxRange = 0;
   let oldest = Infinity;
@@ -110,13 +138,21 @@ export function checkQueryLimits(l: QueryLimitsConfig, routeTimeout: number, x: 
     oldest = Math.min(oldest, start - f.fromStart, end - f.fromEnd, f.pinned);
   }
   if (l.maxSelectorRange !== undefined && maxRange > l.maxSelectorRange) {
-    throw refuse('PG_LIMIT_SELECTOR_RANGE', 'maxSelectorRange', `a range selector or subquery of ${formatDuration(maxRange)} exceeds the limit of ${formatDuration(l.maxSelectorRange)}`);
+    throw refuse(
+      'PG_LIMIT_SELECTOR_RANGE',
+      'maxSelectorRange',
+      `a range selector or subquery of ${formatDuration(maxRange)} exceeds the limit of ${formatDuration(l.maxSelectorRange)}`,
+    );
   }
   if (l.maxLookback !== undefined) {
     // A query with no selector at all (`1+1`) reads nothing; its oldest time is its start.
     const from = Math.min(start, oldest);
     if (from < x.now - l.maxLookback) {
-      throw refuse('PG_LIMIT_LOOKBACK', 'maxLookback', `the query reads data from ${formatDuration(x.now - from)} ago, older than the limit of ${formatDuration(l.maxLookback)}`);
+      throw refuse(
+        'PG_LIMIT_LOOKBACK',
+        'maxLookback',
+        `the query reads data from ${formatDuration(x.now - from)} ago, older than the limit of ${formatDuration(l.maxLookback)}`,
+      );
     }
   }
   return TIMEOUT_PATHS.has(x.apiPath) ? timeoutFor(l, routeTimeout, x.param('timeout')) : undefined;
@@ -142,15 +178,26 @@ function checkWindow(l: QueryLimitsConfig, x: QueryLimitInput): QueryAdjust | un
   const s = x.param('start');
   if (s === null || s === '') {
     // Prometheus reads an absent start as the beginning of time; give it the oldest start the limits allow.
-    const from = Math.max(l.maxSeriesRange === undefined ? -Infinity : Math.min(end, x.now) - l.maxSeriesRange, l.maxLookback === undefined ? -Infinity : x.now - l.maxLookback);
+    const from = Math.max(
+      l.maxSeriesRange === undefined ? -Infinity : Math.min(end, x.now) - l.maxSeriesRange,
+      l.maxLookback === undefined ? -Infinity : x.now - l.maxLookback,
+    );
     return { start: seconds(from) };
   }
   const start = parseTime('start', s);
   if (l.maxSeriesRange !== undefined && end - start > l.maxSeriesRange) {
-    throw refuse('PG_LIMIT_SERIES_RANGE', 'maxSeriesRange', `the series time range ${formatDuration(end - start)} exceeds the limit of ${formatDuration(l.maxSeriesRange)}`);
+    throw refuse(
+      'PG_LIMIT_SERIES_RANGE',
+      'maxSeriesRange',
+      `the series time range ${formatDuration(end - start)} exceeds the limit of ${formatDuration(l.maxSeriesRange)}`,
+    );
   }
   if (l.maxLookback !== undefined && start < x.now - l.maxLookback) {
-    throw refuse('PG_LIMIT_LOOKBACK', 'maxLookback', `the request reads data from ${formatDuration(x.now - start)} ago, older than the limit of ${formatDuration(l.maxLookback)}`);
+    throw refuse(
+      'PG_LIMIT_LOOKBACK',
+      'maxLookback',
+      `the request reads data from ${formatDuration(x.now - start)} ago, older than the limit of ${formatDuration(l.maxLookback)}`,
+    );
   }
   return undefined;
 }

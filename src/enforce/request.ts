@@ -21,7 +21,13 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
   const e = x.enforce;
   const t = x.tenant;
   const passthrough = (): EnforceResult => ({
-    plan: { type: 'stream', method: x.method, pathAndQuery: withQuery(x.upstreamPath, x.search), body: x.method === 'GET' || x.method === 'HEAD' ? null : x.req, contentType: x.req.headers['content-type'] },
+    plan: {
+      type: 'stream',
+      method: x.method,
+      pathAndQuery: withQuery(x.upstreamPath, x.search),
+      body: x.method === 'GET' || x.method === 'HEAD' ? null : x.req,
+      contentType: x.req.headers['content-type'],
+    },
   });
   if (e.kind === 'public') return passthrough();
   if (e.kind === 'refuse') {
@@ -30,11 +36,19 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
   }
   if (e.kind === 'metadata') {
     if (t.unrestricted || x.allowMetadata) return passthrough();
-    throw new GatewayError('PG_PATH_REFUSED', 'metadata endpoints are refused: they list metric names across tenants (set allowMetadata on the route to serve them)');
+    throw new GatewayError(
+      'PG_PATH_REFUSED',
+      'metadata endpoints are refused: they list metric names across tenants (set allowMetadata on the route to serve them)',
+    );
   }
   // Unrestricted tenants (explicit admin policy) bypass rewriting and filtering; the pipeline logs it.
   // Query limits still apply to them: a runaway admin script hurts every tenant just the same.
-  if (t.unrestricted) return e.kind === 'query' || e.kind === 'match' ? (x.queryLimits ? planUnrestricted(x, e.kind) : passthrough()) : passthrough();
+  if (t.unrestricted)
+    return e.kind === 'query' || e.kind === 'match'
+      ? x.queryLimits
+        ? planUnrestricted(x, e.kind)
+        : passthrough()
+      : passthrough();
 
   if (e.kind === 'query' || e.kind === 'match') {
     const facts: QueryFacts[] = [];
@@ -46,7 +60,8 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
       const raw = await readBody(x.req, x.maxBodyBytes);
       if (raw.length > 0) {
         const mt = mediaType(x.req.headers['content-type']);
-        if (mt !== FORM) throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
+        if (mt !== FORM)
+          throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
         form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts);
         count += form.count;
         logged.push(...form.rewritten);
@@ -61,13 +76,26 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
       logged.push(tenantSelector(t));
     }
     return {
-      plan: { type: 'stream', method: x.method, pathAndQuery: withQuery(x.upstreamPath, search), body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null, contentType: body ? FORM : undefined },
+      plan: {
+        type: 'stream',
+        method: x.method,
+        pathAndQuery: withQuery(x.upstreamPath, search),
+        body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null,
+        contentType: body ? FORM : undefined,
+      },
       logQuery: logged.join(' ; '),
     };
   }
   if (e.kind === 'filter') {
     const fn = e.filter === 'rules' ? filterRules : e.filter === 'alerts' ? filterAlerts : filterTargets;
-    return { plan: { type: 'filter', method: 'GET', pathAndQuery: withQuery(x.upstreamPath, x.search), filter: (b) => fn(b, t, x.dotMode) } };
+    return {
+      plan: {
+        type: 'filter',
+        method: 'GET',
+        pathAndQuery: withQuery(x.upstreamPath, x.search),
+        filter: (b) => fn(b, t, x.dotMode),
+      },
+    };
   }
   return planAlertmanager(x, e, t);
 }
@@ -77,8 +105,20 @@ function effective(url: URLSearchParams, form: URLSearchParams | undefined): (na
   return (name) => (form?.has(name) ? form.get(name) : url.get(name));
 }
 
-function limitQuery(l: QueryLimits, kind: 'query' | 'match', url: URLSearchParams, form: URLSearchParams | undefined, facts: readonly QueryFacts[]): QueryAdjust | undefined {
-  return checkQueryLimits(l.config, l.routeTimeout, { apiPath: l.apiPath, kind, param: effective(url, form), facts, now: l.now });
+function limitQuery(
+  l: QueryLimits,
+  kind: 'query' | 'match',
+  url: URLSearchParams,
+  form: URLSearchParams | undefined,
+  facts: readonly QueryFacts[],
+): QueryAdjust | undefined {
+  return checkQueryLimits(l.config, l.routeTimeout, {
+    apiPath: l.apiPath,
+    kind,
+    param: effective(url, form),
+    facts,
+    now: l.now,
+  });
 }
 
 /** Sets each adjusted parameter once, in the body when there is one (where Prometheus looks first), and drops every other copy. */
@@ -105,7 +145,8 @@ async function planUnrestricted(x: EnforceInput, kind: 'query' | 'match'): Promi
     raw = await readBody(x.req, x.maxBodyBytes);
     if (raw.length > 0) {
       const mt = mediaType(x.req.headers['content-type']);
-      if (mt !== FORM) throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
+      if (mt !== FORM)
+        throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
       form = new URLSearchParams(raw.toString('utf8'));
     }
   }
@@ -120,6 +161,12 @@ async function planUnrestricted(x: EnforceInput, kind: 'query' | 'match'): Promi
   const search = adjust ? applyAdjust(adjust, url, form) : x.search;
   const body = form && adjust ? Buffer.from(form.toString()) : raw;
   return {
-    plan: { type: 'stream', method: x.method, pathAndQuery: withQuery(x.upstreamPath, search), body: x.method === 'POST' ? body ?? Buffer.alloc(0) : null, contentType: form ? FORM : x.req.headers['content-type'] },
+    plan: {
+      type: 'stream',
+      method: x.method,
+      pathAndQuery: withQuery(x.upstreamPath, search),
+      body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null,
+      contentType: form ? FORM : x.req.headers['content-type'],
+    },
   };
 }

@@ -45,8 +45,16 @@ export function parseTarget(url: string | undefined): RequestTarget {
   const hash = search.indexOf('#');
   if (hash !== -1) search = search.slice(0, hash);
   // Prometheus paths never hold "%" or ";": the common case needs no per-segment work.
-  if (rawPath.indexOf('%') === -1 && rawPath.indexOf(';') === -1 && !CONTROL.test(rawPath) && !rawPath.includes('//') && !rawPath.includes('/.')) {
-    return SAFE_PATH.test(rawPath) ? { path: rawPath, search } : { path: rawPath, wire: rawPath.split('/').map(wirePart).join('/'), search };
+  if (
+    rawPath.indexOf('%') === -1 &&
+    rawPath.indexOf(';') === -1 &&
+    !CONTROL.test(rawPath) &&
+    !rawPath.includes('//') &&
+    !rawPath.includes('/.')
+  ) {
+    return SAFE_PATH.test(rawPath)
+      ? { path: rawPath, search }
+      : { path: rawPath, wire: rawPath.split('/').map(wirePart).join('/'), search };
   }
   const segs = rawPath.split('/');
   const out: string[] = [];
@@ -61,12 +69,21 @@ export function parseTarget(url: string | undefined): RequestTarget {
       throw new GatewayError('PG_BAD_REQUEST', 'malformed percent-encoding in path');
     }
     const seg = decoded.join(';');
-    if (seg.includes('/') || CONTROL.test(seg)) throw new GatewayError('PG_BAD_REQUEST', 'encoded slashes, backslashes and control characters are not allowed in paths');
+    if (seg.includes('/') || CONTROL.test(seg))
+      throw new GatewayError(
+        'PG_BAD_REQUEST',
+        'encoded slashes, backslashes and control characters are not allowed in paths',
+      );
     // Decoded, so "..%3B" and "%2e%2e;" count too: refusing them is the only reading every backend shares.
     const name = segmentName(seg);
-    if (isDotName(name)) throw new GatewayError('PG_BAD_REQUEST', 'dot segments are not allowed in paths ("..;" and encoded dots included)');
+    if (isDotName(name))
+      throw new GatewayError(
+        'PG_BAD_REQUEST',
+        'dot segments are not allowed in paths ("..;" and encoded dots included)',
+      );
     // A trailing "/" or "/;jsessionid=…" (Tomcat's URL rewriting of a directory) is fine; an empty name inside is not.
-    if (name === '' && i !== segs.length - 1) throw new GatewayError('PG_BAD_REQUEST', 'empty path segments are not allowed');
+    if (name === '' && i !== segs.length - 1)
+      throw new GatewayError('PG_BAD_REQUEST', 'empty path segments are not allowed');
     out.push(seg);
     wire.push(decoded.map(wirePart).join(';'));
   }

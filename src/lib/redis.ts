@@ -2,4 +2,5 @@
 import { createRequire } from 'node:module';
 import type * as IORedis from 'ioredis';
 
-export const loadRedis = (): typeof IORedis.Redis => (createRequire(import.meta.url)('ioredis') as typeof IORedis).Redis;
+export const loadRedis = (): typeof IORedis.Redis =>
+  (createRequire(import.meta.url)('ioredis') as typeof IORedis).Redis;

@@ -60,7 +60,16 @@ export function parseStrictJsonText(text: string, opts: StrictJsonOptions = {}):
 
 const NUMBER = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
 const HEX4 = /^[0-9a-fA-F]{4}$/;
-const SIMPLE_ESCAPES: Readonly<Record<string, string>> = { '"': '"', '\\': '\\', '/': '/', b: '\b', f: '\f', n: '\n', r: '\r', t: '\t' };
+const SIMPLE_ESCAPES: Readonly<Record<string, string>> = {
+  '"': '"',
+  '\\': '\\',
+  '/': '/',
+  b: '\b',
+  f: '\f',
+  n: '\n',
+  r: '\r',
+  t: '\t',
+};
 
 class Reader {
   private pos = 0;
@@ -109,7 +118,10 @@ class Reader {
         return this.literal('null', null);
       default:
         if (c === '-' || (c !== undefined && c >= '0' && c <= '9')) return this.number();
-        return this.fail('syntax', c === undefined ? 'unexpected end of the JSON text' : `unexpected character ${JSON.stringify(c)}`);
+        return this.fail(
+          'syntax',
+          c === undefined ? 'unexpected end of the JSON text' : `unexpected character ${JSON.stringify(c)}`,
+        );
     }
   }
 
@@ -213,7 +225,12 @@ class Reader {
       this.pos++;
       this.skipSpace();
       // defineProperty, not assignment: a key "__proto__" must become an own property, as JSON.parse makes it.
-      Object.defineProperty(out, key, { value: this.value(depth), enumerable: true, writable: true, configurable: true });
+      Object.defineProperty(out, key, {
+        value: this.value(depth),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
       this.skipSpace();
       const c = this.text[this.pos];
       this.pos++;

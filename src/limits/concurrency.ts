@@ -28,7 +28,10 @@ export class ConcurrencyLimiter {
   private readonly perKey = new Map<string, number>();
   private readonly waiting: Waiter[] = [];
 
-  constructor(private readonly s: ConcurrencySettings, private readonly clock: Clock) {}
+  constructor(
+    private readonly s: ConcurrencySettings,
+    private readonly clock: Clock,
+  ) {}
 
   /**
    * A slot for a request of tenant `key` (at most `max` of its requests at once). Synchronous when one is free;
@@ -52,7 +55,12 @@ export class ConcurrencyLimiter {
         if (w.done) return;
         this.leave(w);
         w.timer.cancel();
-        reject(new GatewayError(this.s.status === 429 ? 'PG_CONCURRENCY_LIMITED' : 'PG_CONCURRENCY_UNAVAILABLE', 'the client went away while queued'));
+        reject(
+          new GatewayError(
+            this.s.status === 429 ? 'PG_CONCURRENCY_LIMITED' : 'PG_CONCURRENCY_UNAVAILABLE',
+            'the client went away while queued',
+          ),
+        );
       });
     });
   }
@@ -86,7 +94,7 @@ export class ConcurrencyLimiter {
 
   /** Admits queued requests in order, skipping (not reordering past) those whose tenant is still full. */
   private drain(): void {
-    for (let i = 0; i < this.waiting.length; ) {
+    for (let i = 0; i < this.waiting.length;) {
       const w = this.waiting[i]!;
       if (this.s.route !== undefined && this.inflight >= this.s.route) return;
       if (!this.fits(w.key, w.max)) {
@@ -108,6 +116,10 @@ export class ConcurrencyLimiter {
 
   private refusal(why: string): GatewayError {
     const retry = String(Math.max(1, Math.ceil(this.s.queueTimeout / 1000)));
-    return new GatewayError(this.s.status === 429 ? 'PG_CONCURRENCY_LIMITED' : 'PG_CONCURRENCY_UNAVAILABLE', `concurrency limit: ${why}`, { headers: { 'retry-after': retry } });
+    return new GatewayError(
+      this.s.status === 429 ? 'PG_CONCURRENCY_LIMITED' : 'PG_CONCURRENCY_UNAVAILABLE',
+      `concurrency limit: ${why}`,
+      { headers: { 'retry-after': retry } },
+    );
   }
 }

@@ -17,7 +17,15 @@ import { clientAddress } from './client-address.js';
 import { systemClock, type Clock } from '../lib/clock.js';
 import { ConcurrencyLimiter } from './concurrency.js';
 import { QUERY_LIMIT_OF_CODE } from '../enforce/query-limits.js';
-import { MemoryBuckets, RateLimiter, RedisBuckets, TAKE_SCRIPT, type Bucket, type BucketStore, type ScriptClient } from './rate-limit.js';
+import {
+  MemoryBuckets,
+  RateLimiter,
+  RedisBuckets,
+  TAKE_SCRIPT,
+  type Bucket,
+  type BucketStore,
+  type ScriptClient,
+} from './rate-limit.js';
 
 /**
  * What the limits read of a request (the pipeline's LimitedRequest is one): who, which tenant, which endpoint,
@@ -77,7 +85,10 @@ export class LimitsState {
 
   /** Lines for /-/ready: the shared store's connection (informational: limits degrade, they do not stop serving). */
   readyLines(): string[] {
-    return [...this.redisByUrl].map(([url, c]) => `rate-limit store ${redact(url)}: ${c.status === 'ready' ? 'connected' : `NOT connected (${c.status})`}`);
+    return [...this.redisByUrl].map(
+      ([url, c]) =>
+        `rate-limit store ${redact(url)}: ${c.status === 'ready' ? 'connected' : `NOT connected (${c.status})`}`,
+    );
   }
 
   async close(): Promise<void> {
@@ -132,12 +143,16 @@ const LIMIT_OF_CODE: Readonly<Partial<Record<ErrorCode, string>>> = {
 export function buildLimits(cfg: Config, routes: readonly CompiledRoute[], deps: LimitsDeps): RuntimeLimits {
   const l = cfg.limits;
   const redisUrl = limitsRedisUrl(cfg);
-  const store: BucketStore = redisUrl !== undefined
-    ? new RedisBuckets(deps.state.redis(redisUrl, l.redis!.commandTimeout), l.redis!.keyPrefix)
-    : deps.state.memory;
+  const store: BucketStore =
+    redisUrl !== undefined
+      ? new RedisBuckets(deps.state.redis(redisUrl, l.redis!.commandTimeout), l.redis!.keyPrefix)
+      : deps.state.memory;
   const ruleLimits = cfg.tenants.rules.flatMap((r, i) => (r.limits ? [[i, r.limits] as const] : []));
   const byRoute = new Map<CompiledRoute, RouteLimits>();
-  const rateDeps = { logger: deps.logger, storeFailure: (route: string, admitted: boolean) => deps.metrics.limitStoreFailure(route, admitted) };
+  const rateDeps = {
+    logger: deps.logger,
+    storeFailure: (route: string, admitted: boolean) => deps.metrics.limitStoreFailure(route, admitted),
+  };
 
   for (const route of routes) {
     const over = l.routes[route.name];
@@ -145,7 +160,9 @@ export function buildLimits(cfg: Config, routes: readonly CompiledRoute[], deps:
     const rateCfg: RateConfig | undefined = over?.rate ?? l.rate;
     const conc: ConcurrencyConfig | undefined = over?.concurrency ?? l.concurrency;
     const query = new Map<number, QueryLimitsConfig>([[-1, queryBase]]);
-    const buckets = new Map<number, Bucket | undefined>([[-1, rateCfg && { rate: rateCfg.rate, burst: rateCfg.burst }]]);
+    const buckets = new Map<number, Bucket | undefined>([
+      [-1, rateCfg && { rate: rateCfg.rate, burst: rateCfg.burst }],
+    ]);
     const tenantMax = new Map<number, number | undefined>([[-1, conc?.tenant]]);
     for (const [i, t] of ruleLimits) {
       query.set(i, { ...queryBase, ...t.query });
@@ -153,10 +170,20 @@ export function buildLimits(cfg: Config, routes: readonly CompiledRoute[], deps:
       tenantMax.set(i, t.concurrency?.tenant ?? conc?.tenant);
     }
     const anyRate = [...buckets.values()].some((b) => b !== undefined);
-    const settings = { route: conc?.route, queue: conc?.queue ?? 0, queueTimeout: conc?.queueTimeout ?? 0, status: conc?.status ?? 503 };
+    const settings = {
+      route: conc?.route,
+      queue: conc?.queue ?? 0,
+      queueTimeout: conc?.queueTimeout ?? 0,
+      status: conc?.status ?? 503,
+    };
     byRoute.set(route, {
-      rate: anyRate ? new RateLimiter(route.name, store, rateCfg?.failOpen ?? true, rateCfg?.costs ?? {}, rateDeps) : undefined,
-      concurrency: deps.state.concurrency(`${route.name}\u0000${JSON.stringify(settings)}`, () => new ConcurrencyLimiter(settings, deps.state.clock)),
+      rate: anyRate
+        ? new RateLimiter(route.name, store, rateCfg?.failOpen ?? true, rateCfg?.costs ?? {}, rateDeps)
+        : undefined,
+      concurrency: deps.state.concurrency(
+        `${route.name}\u0000${JSON.stringify(settings)}`,
+        () => new ConcurrencyLimiter(settings, deps.state.clock),
+      ),
       query,
       buckets,
       tenantMax,
@@ -198,7 +225,12 @@ export function buildLimits(cfg: Config, routes: readonly CompiledRoute[], deps:
     queryLimits(route, ctx) {
       const rl = byRoute.get(route)!;
       const rule = ctx.identity ? deps.limitRule(ctx.identity) : -1;
-      return { config: rl.query.get(rule) ?? rl.query.get(-1)!, routeTimeout: rl.routeTimeout, apiPath: ctx.apiPath ?? '', now: deps.state.clock.now() };
+      return {
+        config: rl.query.get(rule) ?? rl.query.get(-1)!,
+        routeTimeout: rl.routeTimeout,
+        apiPath: ctx.apiPath ?? '',
+        now: deps.state.clock.now(),
+      };
     },
     rejected(ctx, code) {
       const limit = LIMIT_OF_CODE[code];

@@ -27,7 +27,10 @@ export class MemoryBuckets implements BucketStore {
   readonly kind = 'memory';
   private readonly cells = new Map<string, Cell>();
 
-  constructor(private readonly clock: Clock, private readonly max = MAX_CELLS) {}
+  constructor(
+    private readonly clock: Clock,
+    private readonly max = MAX_CELLS,
+  ) {}
 
   take(key: string, b: Bucket, cost: number): number {
     const now = this.clock.now();
@@ -102,7 +105,10 @@ export interface ScriptClient {
 
 export class RedisBuckets implements BucketStore {
   readonly kind = 'redis';
-  constructor(private readonly client: ScriptClient, private readonly prefix: string) {}
+  constructor(
+    private readonly client: ScriptClient,
+    private readonly prefix: string,
+  ) {}
 
   take(key: string, b: Bucket, cost: number): Promise<number> {
     return this.client.promgateTake(this.prefix + key, b.rate, b.burst, cost);
@@ -152,14 +158,26 @@ export class RateLimiter {
     this.deps.storeFailure(this.route, this.failOpen);
     if (!this.failing) {
       this.failing = true;
-      this.deps.logger.error({ route: this.route, err: (err as Error)?.message, failOpen: this.failOpen }, `rate limits: the shared store cannot be reached; requests are ${this.failOpen ? 'admitted without a limit' : 'refused'} until it answers`);
+      this.deps.logger.error(
+        { route: this.route, err: (err as Error)?.message, failOpen: this.failOpen },
+        `rate limits: the shared store cannot be reached; requests are ${this.failOpen ? 'admitted without a limit' : 'refused'} until it answers`,
+      );
     }
-    if (!this.failOpen) throw new GatewayError('PG_RATE_LIMIT_UNAVAILABLE', 'rate limits cannot be checked right now (the shared store is unreachable)', { headers: { 'retry-after': '1' } });
+    if (!this.failOpen)
+      throw new GatewayError(
+        'PG_RATE_LIMIT_UNAVAILABLE',
+        'rate limits cannot be checked right now (the shared store is unreachable)',
+        { headers: { 'retry-after': '1' } },
+      );
   }
 }
 
 function decide(wait: number, b: Bucket): void {
   if (wait <= 0) return;
   const seconds = Math.max(1, Math.ceil(wait / 1000));
-  throw new GatewayError('PG_RATE_LIMITED', `rate limit exceeded (limit rate: ${b.rate}/s, burst ${b.burst}); retry in ${seconds}s`, { headers: { 'retry-after': String(seconds) } });
+  throw new GatewayError(
+    'PG_RATE_LIMITED',
+    `rate limit exceeded (limit rate: ${b.rate}/s, burst ${b.burst}); retry in ${seconds}s`,
+    { headers: { 'retry-after': String(seconds) } },
+  );
 }

@@ -15,7 +15,11 @@ const FLUSH_INTERVAL_MS = 20;
  * reading stdout stalls the process once the pipe is full, as with any synchronous logger (Go's log, nginx),
  * instead of letting memory grow without bound.
  */
-export function createBatchedDestination(fd: number): { write(line: string): boolean; flush(cb?: (err?: Error) => void): void; flushSync(): void } {
+export function createBatchedDestination(fd: number): {
+  write(line: string): boolean;
+  flush(cb?: (err?: Error) => void): void;
+  flushSync(): void;
+} {
   const sonic = pino.destination({ dest: fd, sync: true });
   let pending: string[] = [];
   let bytes = 0;
@@ -71,13 +75,19 @@ export function createLogger(level: string, opts: { sync?: boolean } = {}): Logg
       base: { svc: 'promgate' },
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
-      redact: { paths: ['password', '*.password', 'authorization', '*.authorization', 'cookie', '*.cookie', 'token', '*.token'], censor: '[redacted]' },
+      redact: {
+        paths: ['password', '*.password', 'authorization', '*.authorization', 'cookie', '*.cookie', 'token', '*.token'],
+        censor: '[redacted]',
+      },
     },
     dest,
   );
   // `{"level":"info","time":"<iso>","svc":"promgate",<members>,"msg":…}`: pino's order, with the logger's bindings.
   fast.set(logger, {
-    info: (members, msg) => void dest.write(`{"level":"info","time":"${isoNow()}","svc":"promgate",${members}${members === '' ? '' : ','}"msg":${JSON.stringify(msg)}}\n`),
+    info: (members, msg) =>
+      void dest.write(
+        `{"level":"info","time":"${isoNow()}","svc":"promgate",${members}${members === '' ? '' : ','}"msg":${JSON.stringify(msg)}}\n`,
+      ),
   });
   return logger;
 }

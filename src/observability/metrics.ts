@@ -37,7 +37,9 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
   // Registered but fed only from collect(): the request path never touches prom-client.
   new Counter({
     name: 'promgate_requests_total',
-    help: tenantLabel ? 'Requests handled, by route, method, HTTP status and tenant.' : 'Requests handled, by route, method and HTTP status.',
+    help: tenantLabel
+      ? 'Requests handled, by route, method, HTTP status and tenant.'
+      : 'Requests handled, by route, method and HTTP status.',
     labelNames: tenantLabel ? ['route', 'method', 'code', 'tenant'] : ['route', 'method', 'code'],
     registers: [registry],
     collect() {
@@ -80,16 +82,36 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
     labelNames: ['source'] as const,
     registers: [registry],
   });
-  const up = new Gauge({ name: 'promgate_upstream_up', help: 'Upstream reachability as last checked for /-/ready.', labelNames: ['route'] as const, registers: [registry] });
-  const cacheOps = new Counter({ name: 'promgate_cache_requests_total', help: 'Cache lookups by cache and result.', labelNames: ['cache', 'result'] as const, registers: [registry] });
+  const up = new Gauge({
+    name: 'promgate_upstream_up',
+    help: 'Upstream reachability as last checked for /-/ready.',
+    labelNames: ['route'] as const,
+    registers: [registry],
+  });
+  const cacheOps = new Counter({
+    name: 'promgate_cache_requests_total',
+    help: 'Cache lookups by cache and result.',
+    labelNames: ['cache', 'result'] as const,
+    registers: [registry],
+  });
   const rejections = new Counter({
     name: 'promgate_limit_rejections_total',
     help: 'Requests refused by a limit, by route, tenant (where the tenant label is on) and limit (maxQueryRange, rate, concurrency, circuit, ...).',
     labelNames: tenantLabel ? ['route', 'tenant', 'limit'] : ['route', 'limit'],
     registers: [registry],
   });
-  const storeFailures = new Counter({ name: 'promgate_limit_store_failures_total', help: 'Rate-limit decisions made without the shared store (Redis unreachable), by route and outcome (admitted: fail open, refused: fail closed).', labelNames: ['route', 'outcome'] as const, registers: [registry] });
-  const retries = new Counter({ name: 'promgate_upstream_retries_total', help: 'Upstream calls sent again after their connection failed before anything was sent.', labelNames: ['upstream'] as const, registers: [registry] });
+  const storeFailures = new Counter({
+    name: 'promgate_limit_store_failures_total',
+    help: 'Rate-limit decisions made without the shared store (Redis unreachable), by route and outcome (admitted: fail open, refused: fail closed).',
+    labelNames: ['route', 'outcome'] as const,
+    registers: [registry],
+  });
+  const retries = new Counter({
+    name: 'promgate_upstream_retries_total',
+    help: 'Upstream calls sent again after their connection failed before anything was sent.',
+    labelNames: ['upstream'] as const,
+    registers: [registry],
+  });
   // Both gauges are read from the limiters and breakers when scraped; the request path only moves plain numbers.
   let circuits: () => Iterable<readonly [string, number]> = () => [];
   let inflight: () => Iterable<readonly [string, number]> = () => [];

@@ -68,7 +68,11 @@ export class DurationHistogram {
   readonly aggregator = 'sum';
   private readonly series = new Map<string, Series>();
 
-  constructor(readonly name: string, readonly help: string, private readonly buckets: readonly number[]) {}
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly buckets: readonly number[],
+  ) {}
 
   observe(route: string, seconds: number): void {
     let s = this.series.get(route);
@@ -88,7 +92,13 @@ export class DurationHistogram {
     this.series.clear();
   }
 
-  get(): { name: string; help: string; type: 'histogram'; aggregator: 'sum'; values: { labels: Record<string, string | number>; value: number; metricName: string }[] } {
+  get(): {
+    name: string;
+    help: string;
+    type: 'histogram';
+    aggregator: 'sum';
+    values: { labels: Record<string, string | number>; value: number; metricName: string }[];
+  } {
     const values: { labels: Record<string, string | number>; value: number; metricName: string }[] = [];
     for (const s of this.series.values()) {
       let acc = 0;

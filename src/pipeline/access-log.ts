@@ -20,7 +20,8 @@ export function nextRequestId(req: IncomingMessage): string {
 export function logAccess(rt: Runtime, ctx: RequestContext): void {
   const seconds = (performance.now() - ctx.start) / 1000;
   const status = ctx.res.statusCode;
-  const route = ctx.route?.name ?? (ctx.path.startsWith('/-/') || ctx.path === rt.cfg.server.metricsPath ? 'self' : 'none');
+  const route =
+    ctx.route?.name ?? (ctx.path.startsWith('/-/') || ctx.path === rt.cfg.server.metricsPath ? 'self' : 'none');
   const tenant = ctx.tenant ? (ctx.tenant.unrestricted ? 'unrestricted' : ctx.tenant.id) : '';
   rt.metrics.request(route, ctx.req.method ?? 'GET', status, tenant, seconds);
   if (!rt.cfg.server.accessLog) return;
@@ -54,7 +55,14 @@ export function logAccess(rt: Runtime, ctx: RequestContext): void {
 const q = JSON.stringify;
 
 /** The access line's fields as JSON members, in the object's key order, undefined ones left out (as pino does). */
-function members(ctx: RequestContext, status: number, durationMs: number, tenant: string, route: string, query: string | undefined): string {
+function members(
+  ctx: RequestContext,
+  status: number,
+  durationMs: number,
+  tenant: string,
+  route: string,
+  query: string | undefined,
+): string {
   const method = ctx.req.method;
   const id = ctx.identity;
   let s = `"reqId":${q(ctx.id)}`;

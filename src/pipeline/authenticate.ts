@@ -48,5 +48,9 @@ export function authenticate(chain: AuthChain, req: AuthRequest, start = 0): Ide
     if (r) return r;
   }
   if (chain.anonymous) return ANONYMOUS;
-  throw new GatewayError('PG_AUTHN_REQUIRED', 'authentication required', chain.challenge ? { headers: { 'www-authenticate': chain.challenge } } : {});
+  throw new GatewayError(
+    'PG_AUTHN_REQUIRED',
+    'authentication required',
+    chain.challenge ? { headers: { 'www-authenticate': chain.challenge } } : {},
+  );
 }

@@ -40,7 +40,12 @@ export function identify(rt: Runtime, ctx: RequestContext, m: Matched): boolean 
 /** A route that signs browsers in answers "no session" with a login redirect (or 401 JSON for API callers). */
 function refused(rt: Runtime, ctx: RequestContext, m: Matched, e: unknown): false {
   const signIn = rt.oauth && m.route.auth.authenticators.some((a) => a.method === 'session');
-  if (!signIn || !(e instanceof GatewayError) || (e.code !== 'PG_AUTHN_REQUIRED' && e.code !== 'PG_AUTHN_TOKEN_EXPIRED')) throw e;
+  if (
+    !signIn ||
+    !(e instanceof GatewayError) ||
+    (e.code !== 'PG_AUTHN_REQUIRED' && e.code !== 'PG_AUTHN_TOKEN_EXPIRED')
+  )
+    throw e;
   ctx.errorCode = e.code;
   rt.metrics.authFailure('session', e.code);
   rt.oauth!.unauthenticated(ctx.req, ctx.res, new URL(ctx.req.url ?? '/', 'http://promgate'));

@@ -32,7 +32,8 @@ export function matchRoute(rt: Runtime, ctx: RequestContext): RouteRuntime {
 export function matchEndpointStage(rt: Runtime, ctx: RequestContext, route: RouteRuntime): Matched {
   const method = ctx.req.method ?? 'GET';
   const apiPath = ctx.apiPath!;
-  const unprotected = route.unprotected.has(apiPath) || route.unprotected.has(ctx.rel!) || (rt.skipAuth?.(method, ctx.path) ?? false);
+  const unprotected =
+    route.unprotected.has(apiPath) || route.unprotected.has(ctx.rel!) || (rt.skipAuth?.(method, ctx.path) ?? false);
   if (!unprotected && !isProtectedPath(route, apiPath)) {
     // No WWW-Authenticate here: a browser or Grafana must not prompt for credentials on a path we never serve.
     throw new GatewayError('PG_PATH_NOT_PROTECTED', `${apiPath} is not among this route's protected endpoints`);
@@ -43,7 +44,10 @@ export function matchEndpointStage(rt: Runtime, ctx: RequestContext, route: Rout
     const endpoint = matchEndpoint(route.kind, apiPath);
     if (!endpoint) throw new GatewayError('PG_NOT_FOUND', `${apiPath} is not a served ${route.kind} endpoint`);
     const allowed = endpoint.endpoint.methods;
-    if (!allowed.includes(method)) throw new GatewayError('PG_METHOD_NOT_ALLOWED', `${method} is not allowed on ${apiPath}`, { headers: { allow: allowed.join(', ') } });
+    if (!allowed.includes(method))
+      throw new GatewayError('PG_METHOD_NOT_ALLOWED', `${method} is not allowed on ${apiPath}`, {
+        headers: { allow: allowed.join(', ') },
+      });
     ctx.endpoint = endpoint;
   }
   return { route, method, unprotected, passthrough, generic };

@@ -31,7 +31,13 @@ export function prepareHeaders(rt: Runtime, ctx: RequestContext, m: Matched): Up
 function asItCame(ctx: RequestContext, m: Matched, withBody: boolean): Plan {
   const { req } = ctx;
   const body = withBody && m.method !== 'GET' && m.method !== 'HEAD' ? req : null;
-  return { type: 'stream', method: m.method, pathAndQuery: withQuery(upstreamPath(ctx), ctx.search), body, contentType: body ? req.headers['content-type'] : undefined };
+  return {
+    type: 'stream',
+    method: m.method,
+    pathAndQuery: withQuery(upstreamPath(ctx), ctx.search),
+    body,
+    contentType: body ? req.headers['content-type'] : undefined,
+  };
 }
 
 /** The tenant the identity maps to (403 when none) and its tenant header; none for passthrough and public endpoints. */
@@ -45,9 +51,18 @@ export function resolveTenant(rt: Runtime, ctx: RequestContext, m: Matched, head
  * Enforcement: the plan that can only see the tenant's series, within the query limits. Routes without tenants
  * (passthrough, public endpoints) forward as they came.
  */
-export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, headers: UpstreamHeaders): Promise<Plan> {
+export async function planRequest(
+  rt: Runtime,
+  ctx: RequestContext,
+  m: Matched,
+  headers: UpstreamHeaders,
+): Promise<Plan> {
   if (m.passthrough) {
-    if (!m.generic) rt.logger.warn({ reqId: ctx.id, path: ctx.path, user: ctx.identity!.user }, 'unsafe passthrough: forwarded without tenant enforcement');
+    if (!m.generic)
+      rt.logger.warn(
+        { reqId: ctx.id, path: ctx.path, user: ctx.identity!.user },
+        'unsafe passthrough: forwarded without tenant enforcement',
+      );
     return asItCame(ctx, m, true);
   }
   const enforce = ctx.endpoint!.endpoint.enforce;
@@ -55,8 +70,17 @@ export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, 
   const route = m.route;
   const lookup = ownerLookup(rt, ctx, route, headers);
   const result = await enforceRequest({
-    req: ctx.req, method: m.method, upstreamPath: upstreamPath(ctx), search: ctx.search, enforce, tenant: ctx.tenant!,
-    allowMetadata: route.cfg.allowMetadata, maxBodyBytes: rt.cfg.server.maxBodyBytes, enforcer: route.enforcer, lookup, dotMode: route.dotMode.current(),
+    req: ctx.req,
+    method: m.method,
+    upstreamPath: upstreamPath(ctx),
+    search: ctx.search,
+    enforce,
+    tenant: ctx.tenant!,
+    allowMetadata: route.cfg.allowMetadata,
+    maxBodyBytes: rt.cfg.server.maxBodyBytes,
+    enforcer: route.enforcer,
+    lookup,
+    dotMode: route.dotMode.current(),
     queryLimits: enforce.kind === 'query' || enforce.kind === 'match' ? route.queryLimits(ctx) : undefined,
   });
   ctx.logQuery = result.logQuery;
@@ -67,10 +91,19 @@ export async function planRequest(rt: Runtime, ctx: RequestContext, m: Matched, 
 function ownerLookup(rt: Runtime, ctx: RequestContext, route: RouteRuntime, headers: UpstreamHeaders): Lookup {
   return async (pathAndQuery: string) => {
     // Ownership look-ups (an Alertmanager silence) are signed like the request itself.
-    const call: UpstreamCall = { method: 'GET', pathAndQuery, headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' }, body: null };
+    const call: UpstreamCall = {
+      method: 'GET',
+      pathAndQuery,
+      headers: { ...headers, 'accept-encoding': 'identity', accept: 'application/json' },
+      body: null,
+    };
     const signing = route.sign(call);
     if (signing) await signing;
-    const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: call.pathAndQuery, headers: call.headers }, rt.cfg.server.maxFilteredResponseBytes);
+    const r = await forwardWhole(
+      route.upstream,
+      { method: 'GET', pathAndQuery: call.pathAndQuery, headers: call.headers },
+      rt.cfg.server.maxFilteredResponseBytes,
+    );
     try {
       refused(route, r.status, r.body, r.headers);
     } catch (e) {

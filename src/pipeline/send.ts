@@ -17,7 +17,13 @@ type FilterPlan = Extract<Plan, { type: 'filter' }>;
 /** Cancels the upstream call when the client goes away, through the response's one 'close' listener. */
 type OnCancel = (cancel: () => void) => void;
 
-export async function send(rt: Runtime, ctx: RequestContext, route: RouteRuntime, plan: Plan, headers: UpstreamHeaders): Promise<void> {
+export async function send(
+  rt: Runtime,
+  ctx: RequestContext,
+  route: RouteRuntime,
+  plan: Plan,
+  headers: UpstreamHeaders,
+): Promise<void> {
   const { res } = ctx;
   if (ctx.identity?.setCookies) res.setHeader('set-cookie', ctx.identity.setCookies);
   if (plan.type === 'json') return sendJson(res, plan.status, plan.body);
@@ -35,11 +41,32 @@ export async function send(rt: Runtime, ctx: RequestContext, route: RouteRuntime
     const signing = route.sign(call);
     if (signing) await signing;
     const refuseAuth = refusesAuth(route);
-    if (shared) return await sendShared(ctx, route, { ...shared, pathAndQuery: call.pathAndQuery }, headers, onCancel, refuseAuth);
+    if (shared)
+      return await sendShared(
+        ctx,
+        route,
+        { ...shared, pathAndQuery: call.pathAndQuery },
+        headers,
+        onCancel,
+        refuseAuth,
+      );
     // A query or match read sent as a form may be repeated if its connection fails; other POSTs never are.
     const kind = ctx.endpoint?.endpoint.enforce.kind;
     const idempotent = Buffer.isBuffer(call.body) && (kind === 'query' || kind === 'match');
-    await forwardStream(route.upstream, { method: call.method, pathAndQuery: call.pathAndQuery, headers, body: call.body, onCancel, refuseAuth, idempotent }, res, fixLocation(route, ctx.identity?.setCookies));
+    await forwardStream(
+      route.upstream,
+      {
+        method: call.method,
+        pathAndQuery: call.pathAndQuery,
+        headers,
+        body: call.body,
+        onCancel,
+        refuseAuth,
+        idempotent,
+      },
+      res,
+      fixLocation(route, ctx.identity?.setCookies),
+    );
   } catch (err) {
     upstreamFailed(rt, ctx, route, err);
   } finally {
@@ -105,10 +132,16 @@ interface SharedCall {
  * query_range POST with its form read whole. With the route's results cache, the call is aligned (the
  * aligned form is what goes upstream) and keyed. Anything else (an Alertmanager write) is never shared.
  */
-function sharedCall(route: RouteRuntime, tenantId: string, plan: StreamPlan, headers: UpstreamHeaders): SharedCall | undefined {
+function sharedCall(
+  route: RouteRuntime,
+  tenantId: string,
+  plan: StreamPlan,
+  headers: UpstreamHeaders,
+): SharedCall | undefined {
   const body = Buffer.isBuffer(plan.body) ? plan.body : plan.body ? undefined : null;
   if (body === undefined) return undefined;
-  const method = plan.method === 'GET' && body === null ? 'GET' : plan.method === 'POST' && body !== null ? 'POST' : undefined;
+  const method =
+    plan.method === 'GET' && body === null ? 'GET' : plan.method === 'POST' && body !== null ? 'POST' : undefined;
   if (!method) return undefined;
   const c = route.resultsCache?.prepare(tenantId, route.name, method, plan.pathAndQuery, headers, body, Date.now());
   if (c) {
@@ -123,17 +156,40 @@ function sharedCall(route: RouteRuntime, tenantId: string, plan: StreamPlan, hea
  * Served from the results cache when it holds the call, else identical in-flight calls of the same tenant
  * share one upstream call (whose answer the cache then keeps).
  */
-async function sendShared(ctx: RequestContext, route: RouteRuntime, call: SharedCall, headers: UpstreamHeaders, onCancel: OnCancel, refuseAuth: boolean): Promise<void> {
+async function sendShared(
+  ctx: RequestContext,
+  route: RouteRuntime,
+  call: SharedCall,
+  headers: UpstreamHeaders,
+  onCancel: OnCancel,
+  refuseAuth: boolean,
+): Promise<void> {
   const onHead = fixLocation(route, ctx.identity?.setCookies);
   const cache = route.resultsCache;
   if (call.key !== undefined && cache?.serve(call.key, ctx.res, onHead, Date.now())) return;
   const sink = call.key !== undefined ? cache?.sink(call.key, Date.now) : undefined;
-  const shared = { tenantId: ctx.tenant!.id, route: route.name, method: call.method, pathAndQuery: call.pathAndQuery, body: call.body, headers, onCancel, refuseAuth };
+  const shared = {
+    tenantId: ctx.tenant!.id,
+    route: route.name,
+    method: call.method,
+    pathAndQuery: call.pathAndQuery,
+    body: call.body,
+    headers,
+    onCancel,
+    refuseAuth,
+  };
   await route.upstream.coalescer.stream(shared, ctx.res, onHead, sink);
 }
 
 /** Answers that must be filtered (rules, alerts, targets, Alertmanager reads) are read whole, under a limit. */
-async function sendFiltered(rt: Runtime, ctx: RequestContext, route: RouteRuntime, plan: FilterPlan, headers: UpstreamHeaders, onCancel: OnCancel): Promise<void> {
+async function sendFiltered(
+  rt: Runtime,
+  ctx: RequestContext,
+  route: RouteRuntime,
+  plan: FilterPlan,
+  headers: UpstreamHeaders,
+  onCancel: OnCancel,
+): Promise<void> {
   headers['accept-encoding'] = 'identity';
   const call: UpstreamCall = { method: 'GET', pathAndQuery: plan.pathAndQuery, headers, body: null };
   const signing = route.sign(call);
@@ -144,7 +200,11 @@ async function sendFiltered(rt: Runtime, ctx: RequestContext, route: RouteRuntim
     signal.aborted = true;
     signal.emit('abort');
   });
-  const r = await forwardWhole(route.upstream, { method: 'GET', pathAndQuery: call.pathAndQuery, headers, signal }, rt.cfg.server.maxFilteredResponseBytes);
+  const r = await forwardWhole(
+    route.upstream,
+    { method: 'GET', pathAndQuery: call.pathAndQuery, headers, signal },
+    rt.cfg.server.maxFilteredResponseBytes,
+  );
   refused(route, r.status, r.body, r.headers);
   let body: unknown;
   try {
@@ -164,7 +224,12 @@ function refusesAuth(route: RouteRuntime): boolean {
 }
 
 /** A whole (filtered or looked-up) answer that is such a refusal throws UpstreamRefused. */
-export function refused(route: RouteRuntime, status: number, body: Buffer, headers: Record<string, string | string[] | undefined>): void {
+export function refused(
+  route: RouteRuntime,
+  status: number,
+  body: Buffer,
+  headers: Record<string, string | string[] | undefined>,
+): void {
   if (!isRefusal(status) || !refusesAuth(route)) return;
   const capture = new RefusalCapture(status, headers);
   capture.data(body);
@@ -178,9 +243,15 @@ export function refused(route: RouteRuntime, status: number, body: Buffer, heade
 export function refusal(rt: Runtime, ctx: RequestContext, route: RouteRuntime, err: UpstreamRefused): GatewayError {
   const signer = route.signer;
   const reason = signer ? signer.redact(err.reason) : err.reason;
-  rt.logger.error({ reqId: ctx.id, route: route.name, upstreamStatus: err.status, reason, auth: signer?.type }, 'upstream refused the signed request');
+  rt.logger.error(
+    { reqId: ctx.id, route: route.name, upstreamStatus: err.status, reason, auth: signer?.type },
+    'upstream refused the signed request',
+  );
   rt.metrics.upstreamError(route.name, 'auth_refused');
-  return new GatewayError('PG_UPSTREAM_AUTH_REFUSED', `upstream ${route.name} refused promgate's credentials (HTTP ${err.status})`);
+  return new GatewayError(
+    'PG_UPSTREAM_AUTH_REFUSED',
+    `upstream ${route.name} refused promgate's credentials (HTTP ${err.status})`,
+  );
 }
 
 /**
@@ -193,12 +264,17 @@ function fixLocation(route: RouteRuntime, setCookies?: readonly string[]) {
     const loc = headers.location;
     if (typeof loc === 'string') headers.location = rewriteLocation(loc, route.upstream, route.prefix);
     const upstream = headers['set-cookie'];
-    if (setCookies && upstream !== undefined) headers['set-cookie'] = [...(Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
+    if (setCookies && upstream !== undefined)
+      headers['set-cookie'] = [...(Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
   };
 }
 
 export function sendJson(res: ServerResponse, status: number, body: unknown): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(text), 'cache-control': 'no-store' });
+  res.writeHead(status, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'cache-control': 'no-store',
+  });
   res.end(text);
 }

@@ -16,7 +16,8 @@ export function upstreamHeaders(
   const xff = req.headers['x-forwarded-for'];
   h['x-forwarded-for'] = trusted && typeof xff === 'string' && xff !== '' ? `${xff}, ${remote}` : remote;
   const proto = req.headers['x-forwarded-proto'];
-  h['x-forwarded-proto'] = trusted && typeof proto === 'string' ? proto : (req.socket as TLSSocket).encrypted ? 'https' : 'http';
+  h['x-forwarded-proto'] =
+    trusted && typeof proto === 'string' ? proto : (req.socket as TLSSocket).encrypted ? 'https' : 'http';
   const fhost = req.headers['x-forwarded-host'];
   const host = trusted && typeof fhost === 'string' ? fhost : req.headers.host;
   if (host) h['x-forwarded-host'] = host;

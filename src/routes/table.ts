@@ -23,7 +23,11 @@ export interface CompiledRoute {
   readonly resultsCache?: ResultsCache;
 }
 
-export function compileRoute(cfg: RouteConfig, upstream: Upstream, onCacheLookup?: (hit: boolean) => void): CompiledRoute {
+export function compileRoute(
+  cfg: RouteConfig,
+  upstream: Upstream,
+  onCacheLookup?: (hit: boolean) => void,
+): CompiledRoute {
   const prefix = normalizePrefix(cfg.prefix);
   const kind: UpstreamKind = cfg.upstream.type === 'alertmanager' ? 'alertmanager' : 'prometheus';
   return {
@@ -37,9 +41,13 @@ export function compileRoute(cfg: RouteConfig, upstream: Upstream, onCacheLookup
     protectedPrefixes: cfg.protectedPaths.filter((p) => p.endsWith('/')),
     passthrough: new Set(cfg.unsafePassthroughPaths),
     dotMode: new DotModeState(cfg.upstream),
-    resultsCache: cfg.resultsCache.ttl > 0 && kind === 'prometheus'
-      ? new ResultsCache({ ...cfg.resultsCache, instantAlign: cfg.resultsCache.instantAlign ?? cfg.resultsCache.ttl }, onCacheLookup)
-      : undefined,
+    resultsCache:
+      cfg.resultsCache.ttl > 0 && kind === 'prometheus'
+        ? new ResultsCache(
+            { ...cfg.resultsCache, instantAlign: cfg.resultsCache.instantAlign ?? cfg.resultsCache.ttl },
+            onCacheLookup,
+          )
+        : undefined,
   };
 }
 

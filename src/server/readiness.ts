@@ -17,17 +17,30 @@ type Probed = CompiledRoute & Partial<Pick<RouteRuntime, 'sign'>>;
  * calls, and nothing unsigned should leave for an upstream that expects credentials). It goes to the raw
  * pool, so probing never moves a circuit breaker.
  */
-async function probe(r: Probed, pathAndQuery: string, headers: Record<string, string>): Promise<Dispatcher.ResponseData> {
+async function probe(
+  r: Probed,
+  pathAndQuery: string,
+  headers: Record<string, string>,
+): Promise<Dispatcher.ResponseData> {
   const call: UpstreamCall = { method: 'GET', pathAndQuery, headers, body: null };
   const signing = r.sign?.(call);
   if (signing) await signing;
-  return r.upstream.pool.request({ path: r.upstream.basePath + call.pathAndQuery, method: 'GET', headers: call.headers, headersTimeout: 2000, bodyTimeout: 2000 });
+  return r.upstream.pool.request({
+    path: r.upstream.basePath + call.pathAndQuery,
+    method: 'GET',
+    headers: call.headers,
+    headersTimeout: 2000,
+    bodyTimeout: 2000,
+  });
 }
 
 /** The dot mode the route's Prometheus reports through its build info; unknown on any failure. */
 async function probeDotMode(r: Probed): Promise<DotMode> {
   try {
-    const res = await probe(r, `${r.cfg.apiPrefix}/api/v1/status/buildinfo`, { accept: 'application/json', 'accept-encoding': 'identity' });
+    const res = await probe(r, `${r.cfg.apiPrefix}/api/v1/status/buildinfo`, {
+      accept: 'application/json',
+      'accept-encoding': 'identity',
+    });
     const len = Number(res.headers['content-length'] ?? 0);
     if (res.statusCode !== 200 || len > BUILDINFO_MAX_BYTES) {
       await res.body.dump();
@@ -54,7 +67,10 @@ export class Readiness {
   private timer?: NodeJS.Timeout;
   private routes: readonly Probed[] = [];
 
-  constructor(private readonly metrics: GatewayMetrics, private readonly intervalMs: number) {}
+  constructor(
+    private readonly metrics: GatewayMetrics,
+    private readonly intervalMs: number,
+  ) {}
 
   track(routes: readonly Probed[]): Promise<void> {
     this.routes = routes;

@@ -54,9 +54,10 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
     socket.destroy();
     return;
   }
-  const ge = err.code === 'HPE_HEADER_OVERFLOW'
-    ? new GatewayError('PG_HEADERS_TOO_LARGE', 'request line or headers too large')
-    : new GatewayError('PG_BAD_REQUEST', 'malformed HTTP request');
+  const ge =
+    err.code === 'HPE_HEADER_OVERFLOW'
+      ? new GatewayError('PG_HEADERS_TOO_LARGE', 'request line or headers too large')
+      : new GatewayError('PG_BAD_REQUEST', 'malformed HTTP request');
   socket.end(rawErrorResponse(ge));
 }
 
@@ -64,7 +65,9 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { logger } = opts;
   let cfg = opts.load();
   // The tenant label names every tenant; it is on by default only where /metrics has a port of its own.
-  const metrics = opts.metrics ?? createMetrics({ tenantLabel: cfg.server.metricsTenantLabel ?? cfg.server.metricsPort !== undefined });
+  const metrics =
+    opts.metrics ??
+    createMetrics({ tenantLabel: cfg.server.metricsTenantLabel ?? cfg.server.metricsPort !== undefined });
   const pools = new Map<string, Upstream>();
   let draining = false;
   const readiness = new Readiness(metrics, cfg.server.readyCheckInterval);
@@ -90,14 +93,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   metrics.circuitsFrom(() => circuits().map(([url, b]) => [url, STATE_VALUE[b.state()]] as const));
   metrics.inflightFrom(() => rt.limits.inflight());
   let inflight = 0;
-  const pipeline = createPipeline(() => rt, () => inflight--);
+  const pipeline = createPipeline(
+    () => rt,
+    () => inflight--,
+  );
   const onRequest = (req: IncomingMessage, res: ServerResponse) => {
     inflight++;
     if (draining) res.setHeader('connection', 'close');
     pipeline(req, res);
   };
   const s = cfg.server;
-  const server = createServer({ maxHeaderSize: s.maxHeaderBytes, requestTimeout: s.requestTimeout, keepAliveTimeout: s.keepAliveTimeout }, onRequest);
+  const server = createServer(
+    { maxHeaderSize: s.maxHeaderBytes, requestTimeout: s.requestTimeout, keepAliveTimeout: s.keepAliveTimeout },
+    onRequest,
+  );
   server.on('clientError', clientError);
   const port = await listen(server, s.host, s.port);
   let metricsServer: Server | undefined;
@@ -119,21 +128,32 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const scheduleFileReload = () => {
     clearInterval(reloadTimer);
     if (rt.cfg.server.reloadInterval > 0) {
-      reloadTimer = setInterval(() => void Promise.allSettled(rt.authenticators.map((a) => a.reload?.())), rt.cfg.server.reloadInterval);
+      reloadTimer = setInterval(
+        () => void Promise.allSettled(rt.authenticators.map((a) => a.reload?.())),
+        rt.cfg.server.reloadInterval,
+      );
       reloadTimer.unref();
     }
   };
   scheduleFileReload();
-  logger.info({ port, metricsPort, routes: rt.routes.all().map((r) => ({ name: r.name, prefix: r.prefix, upstream: r.cfg.upstream.url })) }, 'promgate listening');
+  logger.info(
+    {
+      port,
+      metricsPort,
+      routes: rt.routes.all().map((r) => ({ name: r.name, prefix: r.prefix, upstream: r.cfg.upstream.url })),
+    },
+    'promgate listening',
+  );
 
   const retire = (old: Runtime) => {
     // Requests that started on the old runtime finish with it; close it once they surely have.
     setTimeout(() => {
       void old.close();
-      for (const [key, up] of pools) if (!rt.poolKeys.has(key)) {
-        pools.delete(key);
-        void up.close();
-      }
+      for (const [key, up] of pools)
+        if (!rt.poolKeys.has(key)) {
+          pools.delete(key);
+          void up.close();
+        }
     }, cfg.server.shutdownTimeout).unref();
   };
 
@@ -144,7 +164,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     async reload() {
       try {
         const next = opts.load();
-        if (next.server.port !== cfg.server.port || next.server.host !== cfg.server.host || next.server.metricsPort !== cfg.server.metricsPort) {
+        if (
+          next.server.port !== cfg.server.port ||
+          next.server.host !== cfg.server.host ||
+          next.server.metricsPort !== cfg.server.metricsPort
+        ) {
           logger.warn('server.host/port/metricsPort changes need a restart; the new values are ignored until then');
         }
         const old = rt;

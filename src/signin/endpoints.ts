@@ -45,7 +45,10 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
   const startUrl = (rd: string) => `${prefix}/start?rd=${encodeURIComponent(rd)}`;
 
   /** The identity, or the refusal turned into a status with the session cookies cleared. */
-  async function identify(req: IncomingMessage, path: string): Promise<{ id: Identity | null; err?: GatewayError; clear: string[] }> {
+  async function identify(
+    req: IncomingMessage,
+    path: string,
+  ): Promise<{ id: Identity | null; err?: GatewayError; clear: string[] }> {
     try {
       return { id: await deps.authenticate({ headers: req.headers, path }), clear: [] };
     } catch (e) {
@@ -64,7 +67,10 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
     const { id, err, clear } = await identify(req, url.pathname);
     // As oauth2-proxy: a caller that fails the sign-in rules is 401 (no usable session); 403 is kept for the
     // per-request query limits (allowed_groups, allowed_emails, allowed_email_domains). Outages stay 5xx.
-    if (!id) return err && err.status >= 500 ? sendText(res, err.status, err.errorType, clear) : sendText(res, 401, 'Unauthorized', clear);
+    if (!id)
+      return err && err.status >= 500
+        ? sendText(res, err.status, err.errorType, clear)
+        : sendText(res, 401, 'Unauthorized', clear);
     if (!session.allowed(id)) return sendText(res, 401, 'Unauthorized', id.setCookies ?? []);
     if (!queryAllows(id, url.searchParams)) return sendText(res, 403, 'Forbidden', id.setCookies ?? []);
     sendText(res, 202, '', id.setCookies ?? [], authResponseHeaders(id, cfg));
@@ -72,14 +78,20 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
 
   async function userinfo(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     const { id, err, clear } = await identify(req, url.pathname);
-    if (!id) return renderError(res, err ?? new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), true, clear);
+    if (!id)
+      return renderError(res, err ?? new GatewayError('PG_AUTHN_REQUIRED', 'authentication required'), true, clear);
     const pref = id.claims.preferred_username;
-    sendJson(res, 200, {
-      user: id.user,
-      email: id.email,
-      groups: id.groups.length > 0 ? id.groups : undefined,
-      preferredUsername: typeof pref === 'string' ? pref : undefined,
-    }, id.setCookies ?? []);
+    sendJson(
+      res,
+      200,
+      {
+        user: id.user,
+        email: id.email,
+        groups: id.groups.length > 0 ? id.groups : undefined,
+        preferredUsername: typeof pref === 'string' ? pref : undefined,
+      },
+      id.setCookies ?? [],
+    );
   }
 
   async function start(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
@@ -95,7 +107,11 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
 
   async function callback(req: IncomingMessage, res: ServerResponse, url: URL): Promise<void> {
     try {
-      const result = await session.login.finish({ query: url.searchParams, cookies: parseCookies(req.headers), host: cookieHost(req.headers) });
+      const result = await session.login.finish({
+        query: url.searchParams,
+        cookies: parseCookies(req.headers),
+        host: cookieHost(req.headers),
+      });
       try {
         const created = await session.createSession(result, req.headers);
         logger.info({ user: created.state.user, email: created.state.email }, 'signed in');
@@ -125,7 +141,10 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
   };
 
   return {
-    handles: (path) => routes.has(path) || (cfg.pingPath !== '' && path === cfg.pingPath) || (cfg.readyPath !== '' && path === cfg.readyPath),
+    handles: (path) =>
+      routes.has(path) ||
+      (cfg.pingPath !== '' && path === cfg.pingPath) ||
+      (cfg.readyPath !== '' && path === cfg.readyPath),
     async handle(req, res, url) {
       const path = url.pathname;
       if (path === cfg.pingPath) return sendText(res, 200, 'OK');
@@ -140,7 +159,8 @@ export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps)
         await handlers[action](req, res, url);
       } catch (e) {
         const err = toGatewayError(e);
-        if (err.status >= 500) logger.error({ err: err.message, code: err.code, cause: String(err.cause ?? '') }, `${action} failed`);
+        if (err.status >= 500)
+          logger.error({ err: err.message, code: err.code, cause: String(err.cause ?? '') }, `${action} failed`);
         if (wantsApiAnswer(req, path, apiRoutes)) renderError(res, err, true);
         else loginFailedPage(res, err, `${prefix}/sign_in`);
       }

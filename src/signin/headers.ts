@@ -2,7 +2,10 @@
 import type { Identity } from '../authn/identity.js';
 import type { OidcConfig } from '../config/schema-auth.js';
 
-type HeaderFlags = Pick<OidcConfig, 'setXAuthRequest' | 'setAuthorizationHeader' | 'passAccessToken' | 'passAuthorizationHeader' | 'passUserHeaders'>;
+type HeaderFlags = Pick<
+  OidcConfig,
+  'setXAuthRequest' | 'setAuthorizationHeader' | 'passAccessToken' | 'passAuthorizationHeader' | 'passUserHeaders'
+>;
 
 /** Header values come from the provider; anything that could split or smuggle a header is removed. */
 export function headerValue(v: string): string {
@@ -26,7 +29,10 @@ function put(out: Record<string, string>, name: string, value: string | undefine
  * becomes "%2C": the list splits on "," into exactly the names there were, and each decodes back.
  */
 export function groupsValue(groups: readonly string[]): string | undefined {
-  const clean = groups.map(headerValue).filter((g) => g !== '').map((g) => g.replace(/%/g, '%25').replace(/,/g, '%2C'));
+  const clean = groups
+    .map(headerValue)
+    .filter((g) => g !== '')
+    .map((g) => g.replace(/%/g, '%25').replace(/,/g, '%2C'));
   return clean.length > 0 ? clean.join(',') : undefined;
 }
 

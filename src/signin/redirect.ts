@@ -64,7 +64,8 @@ function pathPart(v: string): string {
 function safeRelative(rd: string): string | null {
   for (const v of decodings(rd)) {
     if (v[0] !== '/' || CONTROL.test(v)) return null;
-    if (/^[/\\][\s\u0000-\u001f]*[/\\]/.test(v) || SLASH_TRICK.test(pathPart(v)) || pathPart(v).includes('\\')) return null;
+    if (/^[/\\][\s\u0000-\u001f]*[/\\]/.test(v) || SLASH_TRICK.test(pathPart(v)) || pathPart(v).includes('\\'))
+      return null;
     if (new URL(v, BASE).origin !== BASE.origin) return null;
   }
   const u = new URL(rd, BASE);

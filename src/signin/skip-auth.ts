@@ -31,7 +31,8 @@ export function createSkipAuthMatcher(rules: readonly string[]): SkipAuthMatcher
   return (method, decodedPath) => {
     if (decodedPath[0] !== '/' || UNSKIPPABLE.test(decodedPath)) return false;
     const m = method.toUpperCase();
-    const skips = (p: string) => parsed.some((r) => (r.method === undefined || r.method === m) && r.test(p) !== r.negate);
+    const skips = (p: string) =>
+      parsed.some((r) => (r.method === undefined || r.method === m) && r.test(p) !== r.negate);
     if (!skips(decodedPath)) return false;
     const servlet = servletReading(decodedPath);
     return servlet === decodedPath || skips(servlet);

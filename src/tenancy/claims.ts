@@ -12,7 +12,11 @@ export interface ClaimNames {
 }
 
 /** The users-file fields, which basic identities always carry under these names. */
-export const USERS_FILE_CLAIMS: ClaimNames = Object.freeze({ namespaces: 'namespaces', labels: 'labels', namespace: 'namespace' });
+export const USERS_FILE_CLAIMS: ClaimNames = Object.freeze({
+  namespaces: 'namespaces',
+  labels: 'labels',
+  namespace: 'namespace',
+});
 
 function refuse(id: Identity, what: string): GatewayError {
   // A claim of the wrong shape is refused loudly: ignoring it could leave a wider tenant from other sources.
@@ -22,7 +26,8 @@ function refuse(id: Identity, what: string): GatewayError {
 function stringList(id: Identity, v: unknown, name: string): string[] {
   if (v === undefined || v === null) return [];
   if (!Array.isArray(v)) throw refuse(id, `claim "${name}" must be a list of strings`);
-  for (const x of v) if (typeof x !== 'string' || x === '') throw refuse(id, `claim "${name}" must be a list of non-empty strings`);
+  for (const x of v)
+    if (typeof x !== 'string' || x === '') throw refuse(id, `claim "${name}" must be a list of non-empty strings`);
   return v as string[];
 }
 
@@ -37,16 +42,25 @@ export function specFromClaims(id: Identity, names: ClaimNames, namespaceLabel: 
   if (names.namespace !== undefined) {
     const one = c[names.namespace];
     if (typeof one === 'string' && one !== '') namespaces.unshift(one);
-    else if (one !== undefined && one !== null && one !== '') throw refuse(id, `claim "${names.namespace}" must be a string`);
+    else if (one !== undefined && one !== null && one !== '')
+      throw refuse(id, `claim "${names.namespace}" must be a string`);
   }
   const spec = new Map<string, Allowed>();
   const labels = c[names.labels];
   if (labels !== undefined && labels !== null) {
-    if (typeof labels !== 'object' || Array.isArray(labels)) throw refuse(id, `claim "${names.labels}" must be a map of label: value or label: [values]`);
+    if (typeof labels !== 'object' || Array.isArray(labels))
+      throw refuse(id, `claim "${names.labels}" must be a map of label: value or label: [values]`);
     for (const [label, v] of Object.entries(labels)) {
-      if (!LABEL_NAME_RE.test(label)) throw refuse(id, `claim "${names.labels}" has "${label}", which is not a label name`);
-      const values = typeof v === 'string' && v !== '' ? [v] : Array.isArray(v) ? stringList(id, v, `${names.labels}.${label}`) : undefined;
-      if (values === undefined) throw refuse(id, `claim "${names.labels}.${label}" must be a non-empty string or a list of strings`);
+      if (!LABEL_NAME_RE.test(label))
+        throw refuse(id, `claim "${names.labels}" has "${label}", which is not a label name`);
+      const values =
+        typeof v === 'string' && v !== ''
+          ? [v]
+          : Array.isArray(v)
+            ? stringList(id, v, `${names.labels}.${label}`)
+            : undefined;
+      if (values === undefined)
+        throw refuse(id, `claim "${names.labels}.${label}" must be a non-empty string or a list of strings`);
       if (values.length > 0) spec.set(label, allowValues(values));
     }
   }
@@ -97,7 +111,8 @@ export function compileTemplate(text: string): Template {
     last = m.index + m[0].length;
   }
   if (last < text.length) parts.push(text.slice(last));
-  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}')))) throw new Error(`unbalanced {{ }} in "${text}"`);
+  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}'))))
+    throw new Error(`unbalanced {{ }} in "${text}"`);
   return parts;
 }
 
@@ -123,7 +138,8 @@ export function expandTemplate(t: Template, id: Identity, groupPrefix: string | 
     options = options.filter((o) => o !== '');
     out = out.flatMap((prefix) => options.map((o) => prefix + o));
     if (out.length === 0) return [];
-    if (out.length > MAX_EXPANSION) throw new GatewayError('PG_TENANT_UNREPRESENTABLE', `a tenant template expands to over ${MAX_EXPANSION} values`);
+    if (out.length > MAX_EXPANSION)
+      throw new GatewayError('PG_TENANT_UNREPRESENTABLE', `a tenant template expands to over ${MAX_EXPANSION} values`);
   }
   return [...new Set(out)].filter((v) => v !== '');
 }

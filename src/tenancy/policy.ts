@@ -6,7 +6,16 @@ import type { OnReload } from '../authn/reloadable.js';
 import type { TenantRuleConfig, TenantsConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
-import { USERS_FILE_CLAIMS, claimAt, claimStrings, compileTemplate, expandTemplate, specFromClaims, type ClaimNames, type Template } from './claims.js';
+import {
+  USERS_FILE_CLAIMS,
+  claimAt,
+  claimStrings,
+  compileTemplate,
+  expandTemplate,
+  specFromClaims,
+  type ClaimNames,
+  type Template,
+} from './claims.js';
 import type { Tenant } from './tenant.js';
 import { UNRESTRICTED, allowPattern, allowValues, createInterner, unionOf, type Allowed, type Spec } from './union.js';
 
@@ -46,7 +55,13 @@ type Test = (s: string) => boolean;
 function glob(pattern: string, fold = false): Test {
   const p = fold ? pattern.toLowerCase() : pattern;
   if (!/[*?]/.test(p)) return fold ? (s) => s.toLowerCase() === p : (s) => s === p;
-  const re = new RegExp(`^${p.replace(/[\\^$.|+()[\]{}]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.')}$`, 'su');
+  const re = new RegExp(
+    `^${p
+      .replace(/[\\^$.|+()[\]{}]/g, '\\$&')
+      .replace(/\*/g, '.*')
+      .replace(/\?/g, '.')}$`,
+    'su',
+  );
   return fold ? (s) => re.test(s.toLowerCase()) : (s) => re.test(s);
 }
 
@@ -63,10 +78,19 @@ const anyOf = (patterns: string | readonly string[], fold = false): Test => {
  */
 function compileMatch(m: TenantRuleConfig['match']): (id: Identity) => boolean {
   const checks: ((id: Identity) => boolean)[] = [];
-  if (m.users) { const t = anyOf(m.users); checks.push((id) => t(id.user)); }
+  if (m.users) {
+    const t = anyOf(m.users);
+    checks.push((id) => t(id.user));
+  }
   // Email addresses compare case-insensitively: providers differ in the case they report.
-  if (m.emails) { const t = anyOf(m.emails, true); checks.push((id) => id.email !== undefined && t(id.email)); }
-  if (m.groups) { const t = anyOf(m.groups); checks.push((id) => id.groups.some(t)); }
+  if (m.emails) {
+    const t = anyOf(m.emails, true);
+    checks.push((id) => id.email !== undefined && t(id.email));
+  }
+  if (m.groups) {
+    const t = anyOf(m.groups);
+    checks.push((id) => id.groups.some(t));
+  }
   for (const [path, patterns] of Object.entries(m.claims ?? {})) {
     const t = anyOf(patterns);
     checks.push((id) => claimStrings(claimAt(id.claims, path)).some(t));
@@ -79,7 +103,8 @@ export function tenantRuleProblems(r: TenantRuleConfig, i: number): ConfigIssue[
   const out: ConfigIssue[] = [];
   for (const [label, v] of Object.entries(r.labels)) {
     const path = ['tenants', 'rules', i, 'labels', label];
-    if (Object.hasOwn(r.regex, label)) out.push({ path, message: `label "${label}" is in both labels and regex; use one` });
+    if (Object.hasOwn(r.regex, label))
+      out.push({ path, message: `label "${label}" is in both labels and regex; use one` });
     for (const text of typeof v === 'string' ? [v] : v) {
       try {
         compileTemplate(text);
@@ -95,7 +120,9 @@ function compileRule(r: TenantRuleConfig, i: number): CompiledRule {
   const at = `tenants.rules[${i}]`;
   const problems = tenantRuleProblems(r, i);
   if (problems.length > 0) throw ConfigError.of(problems);
-  const labels = Object.entries(r.labels).map(([label, v]) => [label, (typeof v === 'string' ? [v] : v).map(compileTemplate)] as const);
+  const labels = Object.entries(r.labels).map(
+    ([label, v]) => [label, (typeof v === 'string' ? [v] : v).map(compileTemplate)] as const,
+  );
   return {
     name: r.name ?? at,
     unrestricted: r.unrestricted,
@@ -138,7 +165,10 @@ export function createTenantResolver(cfg: TenantsConfig, deps: TenantResolverDep
       const who = `${id.method}:${id.subject}`;
       if (!loggedUnrestricted.has(who)) {
         loggedUnrestricted.set(who, true);
-        deps.logger.info({ subject: id.subject, user: id.user, method: id.method, rule: open.name }, 'identity is unrestricted: it sees every tenant');
+        deps.logger.info(
+          { subject: id.subject, user: id.user, method: id.method, rule: open.name },
+          'identity is unrestricted: it sees every tenant',
+        );
       }
       return UNRESTRICTED;
     }
@@ -154,7 +184,8 @@ export function createTenantResolver(cfg: TenantsConfig, deps: TenantResolverDep
       }
     }
     const who = `user ${id.user || id.subject || '(unnamed)'}`;
-    if (specs.length === 0) throw new GatewayError('PG_TENANT_NONE', `${who} has neither namespaces nor labels and matches no tenant rule`);
+    if (specs.length === 0)
+      throw new GatewayError('PG_TENANT_NONE', `${who} has neither namespaces nor labels and matches no tenant rule`);
     return intern(unionOf(specs, who));
   }
 

@@ -40,7 +40,8 @@ function parse(template: string, at: (string | number)[]): Part[] {
     last = m.index + m[0].length;
   }
   if (last < template.length) parts.push(template.slice(last));
-  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}')))) throw ConfigError.at(at, `unbalanced {{ }} in "${template}"`);
+  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}'))))
+    throw ConfigError.at(at, `unbalanced {{ }} in "${template}"`);
   return parts;
 }
 
@@ -54,7 +55,10 @@ const invalid = (msg: string): GatewayError => new GatewayError('PG_TENANT_HEADE
  * An unrestricted tenant has no values to name, so the header is omitted ('' is returned and the
  * caller sends no header); only a template made of `{{user}}` alone still renders for it.
  */
-export function createTenantHeader(cfg: TenantHeaderConfig, at: (string | number)[] = ['tenantHeader', 'template']): (tenant: Tenant, identity: Identity) => string {
+export function createTenantHeader(
+  cfg: TenantHeaderConfig,
+  at: (string | number)[] = ['tenantHeader', 'template'],
+): (tenant: Tenant, identity: Identity) => string {
   const parts = parse(cfg.template, at);
   const usesUser = parts.some((p) => typeof p !== 'string' && p.ref === 'user');
   const userOnly = usesUser && parts.every((p) => typeof p === 'string' || p.ref === 'user');
@@ -69,11 +73,22 @@ export function createTenantHeader(cfg: TenantHeaderConfig, at: (string | number
       else if (p.ref === 'user') options = [identity.user];
       else {
         if (tenant.unrestricted) return '';
-        const c = p.ref === 'tenant'
-          ? (tenant.constraints.length === 1 ? tenant.constraints[0] : undefined)
-          : tenant.constraints.find((x) => x.label === p.label);
-        if (!c) throw invalid(p.ref === 'tenant' ? `{{tenant}} needs a tenant with exactly one label constraint, not ${tenant.id}` : `tenant ${tenant.id} has no "${p.label}" values for the ${cfg.name} header`);
-        if (c.kind === 'regex') throw invalid(`tenant ${tenant.id} constrains "${c.label}" by a regex, which cannot be named in the ${cfg.name} header`);
+        const c =
+          p.ref === 'tenant'
+            ? tenant.constraints.length === 1
+              ? tenant.constraints[0]
+              : undefined
+            : tenant.constraints.find((x) => x.label === p.label);
+        if (!c)
+          throw invalid(
+            p.ref === 'tenant'
+              ? `{{tenant}} needs a tenant with exactly one label constraint, not ${tenant.id}`
+              : `tenant ${tenant.id} has no "${p.label}" values for the ${cfg.name} header`,
+          );
+        if (c.kind === 'regex')
+          throw invalid(
+            `tenant ${tenant.id} constrains "${c.label}" by a regex, which cannot be named in the ${cfg.name} header`,
+          );
         options = c.values;
       }
       ids = ids.flatMap((prefix) => options.map((o) => prefix + o));
@@ -86,7 +101,9 @@ export function createTenantHeader(cfg: TenantHeaderConfig, at: (string | number
     // Mimir sorts and deduplicates federated IDs; doing the same keeps the header canonical.
     const unique = [...new Set(ids)].sort();
     if (unique.length > 1 && !cfg.allowFederation) {
-      throw invalid(`tenant ${tenant.unrestricted ? 'unrestricted' : tenant.id} spans ${unique.length} ${cfg.name} tenants; set allowFederation to query them together`);
+      throw invalid(
+        `tenant ${tenant.unrestricted ? 'unrestricted' : tenant.id} spans ${unique.length} ${cfg.name} tenants; set allowFederation to query them together`,
+      );
     }
     return unique.join('|');
   }

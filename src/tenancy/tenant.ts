@@ -7,8 +7,7 @@ import { wholeMatcher, type DotMode } from '../lib/re2.js';
  * (rendered as `=~`, fully anchored by Prometheus; must not match the empty string).
  */
 export type LabelConstraint =
-  | { label: string; kind: 'values'; values: readonly string[] }
-  | { label: string; kind: 'regex'; pattern: string };
+  { label: string; kind: 'values'; values: readonly string[] } | { label: string; kind: 'regex'; pattern: string };
 
 export type Tenant =
   | {
@@ -99,10 +98,15 @@ export function constraintTest(c: LabelConstraint, mode: DotMode = 'unknown'): C
 }
 
 /** True when a label set (alert, rule, target) lies inside the tenant, read with the backend's dot mode. */
-export function labelsSatisfy(t: Tenant, labels: Readonly<Record<string, string>> | undefined, mode: DotMode = 'unknown'): boolean {
+export function labelsSatisfy(
+  t: Tenant,
+  labels: Readonly<Record<string, string>> | undefined,
+  mode: DotMode = 'unknown',
+): boolean {
   if (t.unrestricted) return true;
   if (!labels) return false;
   // Own properties only: a label named `constructor` must not be satisfied by Object.prototype.
-  for (const c of t.constraints) if (!constraintTest(c, mode)(Object.hasOwn(labels, c.label) ? labels[c.label] : undefined)) return false;
+  for (const c of t.constraints)
+    if (!constraintTest(c, mode)(Object.hasOwn(labels, c.label) ? labels[c.label] : undefined)) return false;
   return true;
 }

@@ -24,7 +24,13 @@ function toConstraint(label: string, a: Allowed): LabelConstraint {
   if (a.patterns.size === 0) return { label, kind: 'values', values: [...a.values].sort() };
   // An operator's single regex stays as written; a union becomes `(?:p1)|(?:p2)`, each part anchored by Prometheus.
   if (a.patterns.size === 1 && a.values.size === 0) return { label, kind: 'regex', pattern: [...a.patterns][0]! };
-  return { label, kind: 'regex', pattern: alternatives(a).map((p) => `(?:${p})`).join('|') };
+  return {
+    label,
+    kind: 'regex',
+    pattern: alternatives(a)
+      .map((p) => `(?:${p})`)
+      .join('|'),
+  };
 }
 
 function allowedKey(a: Allowed): string {
@@ -95,7 +101,10 @@ export function unionOf(specs: readonly Spec[], who: string): Spec {
         const a = list[i]!.get(label)!;
         const b = list[j]!.get(label)!;
         const next = new Map(list[i]!);
-        next.set(label, { values: new Set([...a.values, ...b.values]), patterns: new Set([...a.patterns, ...b.patterns]) });
+        next.set(label, {
+          values: new Set([...a.values, ...b.values]),
+          patterns: new Set([...a.patterns, ...b.patterns]),
+        });
         list = [...list.filter((_, k) => k !== i && k !== j), next];
         merged = true;
         break outer;

@@ -43,7 +43,12 @@ function seconds(ms: number): string {
  * upstream, so a cached answer is exactly the answer to the request it is stored under. Undefined when the
  * call is not one to cache (another API, a parameter repeated or unparseable: Prometheus reports those).
  */
-export function alignParams(kind: 'query' | 'query_range', form: string, nowMs: number, instantAlignMs: number): string | undefined {
+export function alignParams(
+  kind: 'query' | 'query_range',
+  form: string,
+  nowMs: number,
+  instantAlignMs: number,
+): string | undefined {
   const p = new URLSearchParams(form);
   for (const name of ['query', 'time', 'start', 'end', 'step']) if (p.getAll(name).length > 1) return undefined;
   if (!p.has('query')) return undefined;

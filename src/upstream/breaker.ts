@@ -79,7 +79,11 @@ export class CircuitBreaker {
     this.consecutive++;
     const [calls, fails] = this.record(true);
     const ratio = this.cfg.failureRatio;
-    if (this.consecutive >= this.cfg.failures || (ratio !== undefined && calls >= this.cfg.minRequests && fails / calls >= ratio)) this.open();
+    if (
+      this.consecutive >= this.cfg.failures ||
+      (ratio !== undefined && calls >= this.cfg.minRequests && fails / calls >= ratio)
+    )
+      this.open();
   }
 
   /** A call that ended neither way (the client cancelled it) hands its probe back. */

@@ -12,7 +12,14 @@ const NOISE = new Set(['x-request-id', 'x-forwarded-for', 'x-forwarded-proto', '
  * (tenant header, identity headers, Accept-Encoding, …) is included, so callers that would get a different
  * answer from the upstream never share one. Parts are length-prefixed, so no value can pose as another.
  */
-export function coalesceKey(tenantId: string, route: string, method: string, pathAndQuery: string, headers: Readonly<Record<string, string | string[]>>, body: Buffer | null = null): string {
+export function coalesceKey(
+  tenantId: string,
+  route: string,
+  method: string,
+  pathAndQuery: string,
+  headers: Readonly<Record<string, string | string[]>>,
+  body: Buffer | null = null,
+): string {
   let k = `${tenantId.length}:${tenantId}${route.length}:${route}${method.length}:${method}${pathAndQuery.length}:${pathAndQuery}`;
   for (const name of Object.keys(headers).sort()) {
     if (NOISE.has(name)) continue;
@@ -48,7 +55,8 @@ interface Open {
   key?: string;
 }
 
-const keyOf = (r: CoalescedRequest): string => coalesceKey(r.tenantId, r.route, r.method, r.pathAndQuery, r.headers, r.body);
+const keyOf = (r: CoalescedRequest): string =>
+  coalesceKey(r.tenantId, r.route, r.method, r.pathAndQuery, r.headers, r.body);
 
 /**
  * Groups per upstream, found by path+query first: a request with no twin in flight (the common case) costs
@@ -58,7 +66,10 @@ const keyOf = (r: CoalescedRequest): string => coalesceKey(r.tenantId, r.route, 
 export class Coalescer {
   private readonly open = new Map<string, Open[]>();
 
-  constructor(private readonly pool: Dispatcher, private readonly basePath: string) {}
+  constructor(
+    private readonly pool: Dispatcher,
+    private readonly basePath: string,
+  ) {}
 
   /**
    * Streams the answer into `res`, sharing the upstream call with identical in-flight requests; resolves with
@@ -76,13 +87,25 @@ export class Coalescer {
           return;
         }
       }
-      const entry: Open = { group: new FanOut({ close: () => this.forget(r.pathAndQuery, entry), sink, refuseAuth: r.refuseAuth }), first: r };
+      const entry: Open = {
+        group: new FanOut({ close: () => this.forget(r.pathAndQuery, entry), sink, refuseAuth: r.refuseAuth }),
+        first: r,
+      };
       if (list) list.push(entry);
       else this.open.set(r.pathAndQuery, [entry]);
       const m = entry.group.join(res, onHead, resolve, reject);
       r.onCancel?.(() => entry.group.leave(m));
       // Every coalesced call is a read (GET, or a query form POST read whole), so it may be retried on a failed connect.
-      this.pool.dispatch({ path: this.basePath + r.pathAndQuery, method: r.method, headers: r.headers, body: r.body, idempotent: true } as Dispatcher.DispatchOptions, entry.group);
+      this.pool.dispatch(
+        {
+          path: this.basePath + r.pathAndQuery,
+          method: r.method,
+          headers: r.headers,
+          body: r.body,
+          idempotent: true,
+        } as Dispatcher.DispatchOptions,
+        entry.group,
+      );
     });
   }
 

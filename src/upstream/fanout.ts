@@ -56,7 +56,12 @@ export class FanOut implements Dispatcher.DispatchHandler {
   constructor(private readonly o: FanOutOptions = {}) {}
 
   /** A new caller; settles with the status once its whole answer is handed to `res`. */
-  join(res: ServerResponse, onHead: OnHead | undefined, resolve: (status: number) => void, reject: (err: Error) => void): Member {
+  join(
+    res: ServerResponse,
+    onHead: OnHead | undefined,
+    resolve: (status: number) => void,
+    reject: (err: Error) => void,
+  ): Member {
     const m: Member = { res, onHead, resolve, reject, blocked: false };
     this.members.add(m);
     return m;

@@ -30,14 +30,28 @@ export interface ForwardRequest {
  * whole answer is handed to `res`. `onHead` may adjust the status/headers before they are written (e.g. to
  * add Set-Cookie). A failure after the head destroys `res`, so a truncated body never looks complete.
  */
-export function forwardStream(up: Pick<Upstream, 'dispatcher' | 'basePath'>, fr: ForwardRequest, res: ServerResponse, onHead?: OnHead): Promise<number> {
+export function forwardStream(
+  up: Pick<Upstream, 'dispatcher' | 'basePath'>,
+  fr: ForwardRequest,
+  res: ServerResponse,
+  onHead?: OnHead,
+): Promise<number> {
   return new Promise<number>((resolve, reject) => {
     const body = fr.body ?? null;
     // The one-member case of the shared handler: nobody else can join (no close hook), nothing is cached.
     const h = new FanOut({ refuseAuth: fr.refuseAuth, body });
     const m = h.join(res, onHead, resolve, reject);
     fr.onCancel?.(() => h.leave(m));
-    up.dispatcher.dispatch({ path: up.basePath + fr.pathAndQuery, method: fr.method as 'GET', headers: fr.headers, body, idempotent: fr.idempotent } as GuardedDispatchOptions, h);
+    up.dispatcher.dispatch(
+      {
+        path: up.basePath + fr.pathAndQuery,
+        method: fr.method as 'GET',
+        headers: fr.headers,
+        body,
+        idempotent: fr.idempotent,
+      } as GuardedDispatchOptions,
+      h,
+    );
   });
 }
 
@@ -59,7 +73,10 @@ export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: numb
   const declared = Number(r.headers['content-length'] ?? 0);
   if (declared > limit) {
     r.body.destroy();
-    throw new GatewayError('PG_UPSTREAM_RESPONSE_TOO_LARGE', `upstream response of ${declared} bytes is over the ${limit}-byte filtering limit`);
+    throw new GatewayError(
+      'PG_UPSTREAM_RESPONSE_TOO_LARGE',
+      `upstream response of ${declared} bytes is over the ${limit}-byte filtering limit`,
+    );
   }
   const chunks: Buffer[] = [];
   let size = 0;
@@ -67,7 +84,10 @@ export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: numb
     size += (chunk as Buffer).length;
     if (size > limit) {
       r.body.destroy();
-      throw new GatewayError('PG_UPSTREAM_RESPONSE_TOO_LARGE', `upstream response is over the ${limit}-byte filtering limit`);
+      throw new GatewayError(
+        'PG_UPSTREAM_RESPONSE_TOO_LARGE',
+        `upstream response is over the ${limit}-byte filtering limit`,
+      );
     }
     chunks.push(chunk as Buffer);
   }

@@ -67,7 +67,11 @@ class GuardedCall implements Handler {
   private attempt = 0;
   private judged = false;
 
-  constructor(private readonly g: GuardedDispatcher, private readonly opts: GuardedDispatchOptions, private readonly h: Handler) {}
+  constructor(
+    private readonly g: GuardedDispatcher,
+    private readonly opts: GuardedDispatchOptions,
+    private readonly h: Handler,
+  ) {}
 
   send(): boolean {
     const b = this.g.breaker;
@@ -75,7 +79,14 @@ class GuardedCall implements Handler {
       const p = b.permit();
       if (typeof p === 'number') {
         const s = Math.max(1, Math.ceil(p / 1000));
-        this.h.onResponseError(NO_CALL, new GatewayError('PG_CIRCUIT_OPEN', `upstream ${this.g.name} is failing: its circuit is open, retry in ${s}s`, { headers: { 'retry-after': String(s) } }));
+        this.h.onResponseError(
+          NO_CALL,
+          new GatewayError(
+            'PG_CIRCUIT_OPEN',
+            `upstream ${this.g.name} is failing: its circuit is open, retry in ${s}s`,
+            { headers: { 'retry-after': String(s) } },
+          ),
+        );
         return false;
       }
       this.permit = p;
@@ -90,11 +101,21 @@ class GuardedCall implements Handler {
     this.h.onRequestStart?.(controller, context);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
     this.h.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
     if (statusCode >= 200) this.judge(statusCode >= 500 ? 'failure' : 'success');
     this.h.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
@@ -123,7 +144,12 @@ class GuardedCall implements Handler {
     const r = this.g.retry;
     if (!r || !isConnectError(err)) return false;
     const body = this.opts.body;
-    const replayable = body === undefined || body === null || typeof body === 'string' || Buffer.isBuffer(body) || body instanceof Uint8Array;
+    const replayable =
+      body === undefined ||
+      body === null ||
+      typeof body === 'string' ||
+      Buffer.isBuffer(body) ||
+      body instanceof Uint8Array;
     if (!replayable || !isIdempotent(this.opts.method, this.opts.idempotent === true)) return false;
     if (this.g.breaker && this.g.breaker.state() !== 'closed') return false;
     const n = this.attempt + 1;

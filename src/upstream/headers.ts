@@ -3,8 +3,17 @@ import type { IncomingHttpHeaders, OutgoingHttpHeaders } from 'node:http';
 
 /** RFC 9110 §7.6.1 connection-specific fields, plus the legacy ones proxies still see. */
 const HOP_BY_HOP = new Set([
-  'connection', 'keep-alive', 'proxy-connection', 'proxy-authenticate', 'proxy-authorization',
-  'te', 'trailer', 'transfer-encoding', 'upgrade', 'host', 'http2-settings',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'proxy-authenticate',
+  'proxy-authorization',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'host',
+  'http2-settings',
 ]);
 
 /**
@@ -13,13 +22,38 @@ const HOP_BY_HOP = new Set([
  * (several servers, e.g. nginx with underscores_in_headers and CGI-style stacks, treat them alike).
  */
 const IDENTITY = new Set([
-  'x-forwarded-user', 'x-forwarded-email', 'x-forwarded-groups', 'x-forwarded-preferred-username',
-  'x-forwarded-access-token', 'x-auth-request-user', 'x-auth-request-email', 'x-auth-request-groups',
-  'x-auth-request-preferred-username', 'x-auth-request-access-token', 'x-auth-request-redirect',
-  'x-scope-orgid', 'thanos-tenant', 'x-prometheus-tenant', 'x-webauth-user', 'remote-user', 'x-remote-user',
-  'authorization', 'token', 'x-amz-date', 'x-amz-security-token', 'x-amz-content-sha256',
-  'x-forwarded-for', 'x-forwarded-proto', 'x-forwarded-host', 'x-forwarded-port', 'x-forwarded-uri',
-  'x-forwarded-method', 'x-forwarded-prefix', 'forwarded', 'x-real-ip', 'x-request-id',
+  'x-forwarded-user',
+  'x-forwarded-email',
+  'x-forwarded-groups',
+  'x-forwarded-preferred-username',
+  'x-forwarded-access-token',
+  'x-auth-request-user',
+  'x-auth-request-email',
+  'x-auth-request-groups',
+  'x-auth-request-preferred-username',
+  'x-auth-request-access-token',
+  'x-auth-request-redirect',
+  'x-scope-orgid',
+  'thanos-tenant',
+  'x-prometheus-tenant',
+  'x-webauth-user',
+  'remote-user',
+  'x-remote-user',
+  'authorization',
+  'token',
+  'x-amz-date',
+  'x-amz-security-token',
+  'x-amz-content-sha256',
+  'x-forwarded-for',
+  'x-forwarded-proto',
+  'x-forwarded-host',
+  'x-forwarded-port',
+  'x-forwarded-uri',
+  'x-forwarded-method',
+  'x-forwarded-prefix',
+  'forwarded',
+  'x-real-ip',
+  'x-request-id',
 ]);
 
 function connectionNamed(h: IncomingHttpHeaders): Set<string> | undefined {
@@ -47,7 +81,10 @@ function normalize(name: string): string {
  * Steps 1 and 2: copy the client's headers without hop-by-hop headers, the headers `Connection` names,
  * and any identity/tenant header in any spelling. `extraStrip` holds more normalized names (e.g. a configured tenant header).
  */
-export function cleanRequestHeaders(h: IncomingHttpHeaders, extraStrip?: ReadonlySet<string>): Record<string, string | string[]> {
+export function cleanRequestHeaders(
+  h: IncomingHttpHeaders,
+  extraStrip?: ReadonlySet<string>,
+): Record<string, string | string[]> {
   const named = connectionNamed(h);
   const out: Record<string, string | string[]> = {};
   for (const name in h) {
@@ -63,7 +100,13 @@ export function cleanRequestHeaders(h: IncomingHttpHeaders, extraStrip?: Readonl
 /** Response side: drop hop-by-hop and Connection-named headers; keep Content-Encoding and everything else untouched. */
 export function cleanResponseHeaders(h: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const c = h.connection;
-  const named = c ? new Set(String(c).split(',').map((s) => s.trim().toLowerCase())) : undefined;
+  const named = c
+    ? new Set(
+        String(c)
+          .split(',')
+          .map((s) => s.trim().toLowerCase()),
+      )
+    : undefined;
   const out: OutgoingHttpHeaders = {};
   for (const name in h) {
     const v = h[name];

@@ -37,12 +37,27 @@ class LegacyAdapter implements Handler {
     this.h.onConnect?.((err) => controller.abort(err ?? new errors.RequestAbortedError()));
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, socket: Duplex): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    socket: Duplex,
+  ): void {
     this.h.onUpgrade?.(statusCode, raw(controller.rawHeaders, headers), socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: IncomingHttpHeaders, statusMessage?: string): void {
-    const goOn = this.h.onHeaders?.(statusCode, raw(controller.rawHeaders, headers), () => controller.resume(), statusMessage ?? '');
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: IncomingHttpHeaders,
+    statusMessage?: string,
+  ): void {
+    const goOn = this.h.onHeaders?.(
+      statusCode,
+      raw(controller.rawHeaders, headers),
+      () => controller.resume(),
+      statusMessage ?? '',
+    );
     if (goOn === false) controller.pause();
   }
 

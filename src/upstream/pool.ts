@@ -49,24 +49,41 @@ export function createUpstream(cfg: UpstreamConfig, deps: UpstreamDeps = {}): Up
   const basePath = url.pathname.replace(/\/+$/, '');
   const clock = deps.clock ?? systemClock;
   const name = cfg.url;
-  const breaker = cfg.breaker && new CircuitBreaker(cfg.breaker, clock, (from, to) => {
-    const log = deps.logger;
-    if (to === 'open') log?.warn({ upstream: name, from, coolDownMs: cfg.breaker!.coolDown }, 'circuit opened: calls to this upstream fail fast until a probe succeeds');
-    else log?.info({ upstream: name, from, to }, `circuit ${to}`);
-  });
+  const breaker =
+    cfg.breaker &&
+    new CircuitBreaker(cfg.breaker, clock, (from, to) => {
+      const log = deps.logger;
+      if (to === 'open')
+        log?.warn(
+          { upstream: name, from, coolDownMs: cfg.breaker!.coolDown },
+          'circuit opened: calls to this upstream fail fast until a probe succeeds',
+        );
+      else log?.info({ upstream: name, from, to }, `circuit ${to}`);
+    });
   const retry = cfg.retries && new RetryPolicy(cfg.retries, clock);
   // Without a breaker or retries the pool is used as it is: no wrapper on the hot path.
-  const dispatcher: Dispatcher = breaker || retry
-    ? new GuardedDispatcher(pool, name, breaker, retry, {
-        clock,
-        onRetry(attempt, delayMs, err) {
-          deps.onRetry?.(name);
-          deps.logger?.warn({ upstream: name, attempt, delayMs: Math.round(delayMs), err: (err as Error).message }, 'upstream connect failed; retrying');
-        },
-      })
-    : pool;
+  const dispatcher: Dispatcher =
+    breaker || retry
+      ? new GuardedDispatcher(pool, name, breaker, retry, {
+          clock,
+          onRetry(attempt, delayMs, err) {
+            deps.onRetry?.(name);
+            deps.logger?.warn(
+              { upstream: name, attempt, delayMs: Math.round(delayMs), err: (err as Error).message },
+              'upstream connect failed; retrying',
+            );
+          },
+        })
+      : pool;
   return {
-    pool, dispatcher, breaker, origin: url.origin, basePath, cfg, tls, coalescer: new Coalescer(dispatcher, basePath),
+    pool,
+    dispatcher,
+    breaker,
+    origin: url.origin,
+    basePath,
+    cfg,
+    tls,
+    coalescer: new Coalescer(dispatcher, basePath),
     close: () => {
       tls?.close();
       return pool.close();

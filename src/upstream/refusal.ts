@@ -3,7 +3,10 @@ const MAX_REASON_BYTES = 2048;
 
 /** The upstream refused promgate's own credentials; `reason` is the backend's words (redact before logging). */
 export class UpstreamRefused extends Error {
-  constructor(readonly status: number, readonly reason: string) {
+  constructor(
+    readonly status: number,
+    readonly reason: string,
+  ) {
     super(`upstream answered ${status}`);
     this.name = 'UpstreamRefused';
   }
@@ -16,7 +19,10 @@ export class RefusalCapture {
   private readonly chunks: Buffer[] = [];
   private size = 0;
 
-  constructor(private readonly status: number, private readonly headers: Record<string, string | string[] | undefined>) {}
+  constructor(
+    private readonly status: number,
+    private readonly headers: Record<string, string | string[] | undefined>,
+  ) {}
 
   data(chunk: Buffer): void {
     if (this.size >= MAX_REASON_BYTES) return;

@@ -47,7 +47,10 @@ export function isQueryPath(pathAndQuery: string): boolean {
 export class ResultsCache {
   private readonly entries: LRUCache<string, Entry>;
 
-  constructor(readonly cfg: ResultsCacheConfig, private readonly onLookup: (hit: boolean) => void = () => undefined) {
+  constructor(
+    readonly cfg: ResultsCacheConfig,
+    private readonly onLookup: (hit: boolean) => void = () => undefined,
+  ) {
     this.entries = new LRUCache<string, Entry>({
       maxSize: cfg.maxBytes,
       sizeCalculation: (e) => e.body.length + 512,
@@ -60,7 +63,15 @@ export class ResultsCache {
    * The aligned call and its key, or undefined for a request that is not cached. The tenant id leads the key
    * (see coalesceKey), so no tenant can ever be served an answer stored for another, even for the same text.
    */
-  prepare(tenantId: string, route: string, method: string, pathAndQuery: string, headers: Readonly<Record<string, string | string[]>>, body: Buffer | null, nowMs: number): CacheableCall | undefined {
+  prepare(
+    tenantId: string,
+    route: string,
+    method: string,
+    pathAndQuery: string,
+    headers: Readonly<Record<string, string | string[]>>,
+    body: Buffer | null,
+    nowMs: number,
+  ): CacheableCall | undefined {
     const q = pathAndQuery.indexOf('?');
     const path = q < 0 ? pathAndQuery : pathAndQuery.slice(0, q);
     const kind = kindOf(path);

@@ -3,7 +3,18 @@ import type { RetryConfig } from '../config/schema-limits.js';
 import type { Clock } from '../lib/clock.js';
 
 /** Errors of the connect phase (refused, unreachable, DNS, connect timeout, reset during the handshake). */
-const CONNECT_ERRORS = new Set(['ECONNREFUSED', 'ECONNRESET', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ETIMEDOUT', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const CONNECT_ERRORS = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ETIMEDOUT',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 
 export function isConnectError(err: unknown): boolean {
   const e = err as { code?: string; cause?: { code?: string } } | null;
@@ -27,7 +38,11 @@ export class RetryPolicy {
   private readonly retries = new Float64Array(BUCKETS);
   private readonly slot = new Float64Array(BUCKETS).fill(-1);
 
-  constructor(readonly cfg: RetryConfig, private readonly clock: Clock, private readonly random: () => number = Math.random) {}
+  constructor(
+    readonly cfg: RetryConfig,
+    private readonly clock: Clock,
+    private readonly random: () => number = Math.random,
+  ) {}
 
   /** Counts a first attempt (the budget grows with traffic). */
   call(): void {

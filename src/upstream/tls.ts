@@ -50,7 +50,11 @@ function validate(m: Material): void {
   }
   if (m.cert) new X509Certificate(m.cert);
   // createSecureContext refuses a key that does not match the certificate ("key values mismatch").
-  createSecureContext({ ...(m.ca ? { ca: m.ca } : {}), ...(m.cert ? { cert: m.cert } : {}), ...(m.key ? { key: m.key } : {}) });
+  createSecureContext({
+    ...(m.ca ? { ca: m.ca } : {}),
+    ...(m.cert ? { cert: m.cert } : {}),
+    ...(m.key ? { key: m.key } : {}),
+  });
 }
 
 function same(a: Material, b: Material): boolean {
@@ -72,7 +76,8 @@ export function tlsFilesProblem(files: TlsFiles): string | undefined {
 export function createTlsSource(files: TlsFiles, timeoutMs: number, deps: TlsSourceDeps = {}): TlsSource {
   let material = read(files);
   validate(material);
-  const build = (m: Material) => buildConnector({ timeout: timeoutMs, rejectUnauthorized: !files.insecureSkipVerify, ...m });
+  const build = (m: Material) =>
+    buildConnector({ timeout: timeoutMs, rejectUnauthorized: !files.insecureSkipVerify, ...m });
   let connector = build(material);
   let problem: string | undefined;
 
@@ -108,7 +113,9 @@ export function createTlsSource(files: TlsFiles, timeoutMs: number, deps: TlsSou
   // Kubernetes Secret volumes swap a `..data` symlink, which ends a watch on the file itself: watch the directories.
   const watchers: FSWatcher[] = [];
   let timer: NodeJS.Timeout | undefined;
-  const dirs = new Set([files.caFile, files.certFile, files.keyFile].filter((f): f is string => f !== undefined).map((f) => dirname(f)));
+  const dirs = new Set(
+    [files.caFile, files.certFile, files.keyFile].filter((f): f is string => f !== undefined).map((f) => dirname(f)),
+  );
   for (const dir of dirs) {
     try {
       const w = watch(dir, { persistent: false }, () => {
@@ -126,7 +133,10 @@ export function createTlsSource(files: TlsFiles, timeoutMs: number, deps: TlsSou
   return {
     connect: (opts, cb) => connector(opts, cb),
     reload,
-    status: () => (problem === undefined ? { ok: true, detail: 'current' } : { ok: false, detail: `new files refused, still using the previous ones: ${problem}` }),
+    status: () =>
+      problem === undefined
+        ? { ok: true, detail: 'current' }
+        : { ok: false, detail: `new files refused, still using the previous ones: ${problem}` },
     close() {
       clearTimeout(timer);
       for (const w of watchers) w.close();

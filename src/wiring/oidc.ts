@@ -24,16 +24,24 @@ export interface OidcWiring {
  * The provider's JWKS URL is only known after discovery, which may fail at start-up (provider down):
  * the bearer authenticator is built on first use and retried on later requests, never crashing the gateway.
  */
-function lazyBearer(cfg: Config, session: SessionAuthenticator, deps: { logger: Logger; onReload: OnReload }): Authenticator {
+function lazyBearer(
+  cfg: Config,
+  session: SessionAuthenticator,
+  deps: { logger: Logger; onReload: OnReload },
+): Authenticator {
   const oidc = cfg.auth.oidc!;
   let built: Promise<Authenticator> | undefined;
   const get = () =>
     (built ??= bearerIssuers(oidc, session.provider).then((issuers) => {
-      const jwt = authSchema.parse({ jwt: { ...(cfg.auth.jwt ?? {}), issuers: [...(cfg.auth.jwt?.issuers ?? []), ...issuers] } }).jwt!;
+      const jwt = authSchema.parse({
+        jwt: { ...(cfg.auth.jwt ?? {}), issuers: [...(cfg.auth.jwt?.issuers ?? []), ...issuers] },
+      }).jwt!;
       return createJwtAuthenticator(jwt, deps);
     })).catch((e: unknown) => {
       built = undefined;
-      throw new GatewayError('PG_AUTHN_UNAVAILABLE', 'the OpenID provider cannot be reached to check bearer tokens', { cause: e });
+      throw new GatewayError('PG_AUTHN_UNAVAILABLE', 'the OpenID provider cannot be reached to check bearer tokens', {
+        cause: e,
+      });
     });
   return {
     method: 'jwt',
@@ -48,11 +56,19 @@ function lazyBearer(cfg: Config, session: SessionAuthenticator, deps: { logger: 
   };
 }
 
-export function wireOidc(cfg: Config, deps: { logger: Logger; trust: ProxyTrust; onReload: OnReload }): OidcWiring | undefined {
+export function wireOidc(
+  cfg: Config,
+  deps: { logger: Logger; trust: ProxyTrust; onReload: OnReload },
+): OidcWiring | undefined {
   const oidc = cfg.auth.oidc;
   if (!oidc) return undefined;
-  const groupsUsed = cfg.tenants.rules.some((r) => r.match.groups !== undefined || JSON.stringify(r.labels).includes('{{ group') || JSON.stringify(r.labels).includes('{{group'))
-    || cfg.routes.some((r) => r.allowedGroups.length > 0);
+  const groupsUsed =
+    cfg.tenants.rules.some(
+      (r) =>
+        r.match.groups !== undefined ||
+        JSON.stringify(r.labels).includes('{{ group') ||
+        JSON.stringify(r.labels).includes('{{group'),
+    ) || cfg.routes.some((r) => r.allowedGroups.length > 0);
   const session = createSessionAuthenticator(oidc, { logger: deps.logger, groupsUsed, allowed: signInCheck(oidc) });
   const bearer = oidc.skipJwtBearerTokens ? lazyBearer(cfg, session, deps) : undefined;
   const chain = { authenticators: bearer ? [session, bearer] : [session], anonymous: false };

@@ -32,7 +32,10 @@ export function preflight(cfg: Config): ConfigIssue[] {
   cfg.routes.forEach((r, i) => {
     const th = r.upstream.tenantHeader;
     const at = ['routes', i, 'upstream', 'tenantHeader', 'template'];
-    if (th) attempt(at, () => createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at));
+    if (th)
+      attempt(at, () =>
+        createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at),
+      );
     const tls = r.upstream.tls;
     // Unreadable files are already named by the semantic check, key by key.
     const readable = tls && ['caFile', 'certFile', 'keyFile'].every((k) => canRead(tls[k as 'caFile']));
@@ -43,7 +46,8 @@ export function preflight(cfg: Config): ConfigIssue[] {
   if (basic) out.push(...basicFileProblems(basic));
   if (jwt) {
     const local = (loc: string | undefined) => loc !== undefined && !/^https?:\/\//i.test(loc);
-    const jwks = (loc: string, path: (string | number)[]) => attempt(path, () => parseJwks(JSON.parse(readFileSync(loc, 'utf8')), loc, () => undefined));
+    const jwks = (loc: string, path: (string | number)[]) =>
+      attempt(path, () => parseJwks(JSON.parse(readFileSync(loc, 'utf8')), loc, () => undefined));
     if (local(jwt.jwks)) jwks(jwt.jwks!, ['auth', 'jwt', 'jwks']);
     jwt.issuers.forEach((iss, n) => local(iss.jwks) && jwks(iss.jwks, ['auth', 'jwt', 'issuers', n, 'jwks']));
   }
@@ -51,7 +55,8 @@ export function preflight(cfg: Config): ConfigIssue[] {
     out.push(...cookieSecretProblems(oidc.cookie.secret ?? []));
     attempt(['auth', 'oidc', 'clientSecret'], () => clientSecretOf(oidc));
     attempt(['auth', 'oidc', 'extraJwtIssuers'], () => parseExtraJwtIssuers(oidc.extraJwtIssuers));
-    if (oidc.sessionStore === 'redis' && !oidc.redisUrl) out.push({ path: ['auth', 'oidc', 'redisUrl'], message: 'is required with sessionStore: redis' });
+    if (oidc.sessionStore === 'redis' && !oidc.redisUrl)
+      out.push({ path: ['auth', 'oidc', 'redisUrl'], message: 'is required with sessionStore: redis' });
   }
   return out;
 }

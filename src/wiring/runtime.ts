@@ -52,7 +52,12 @@ export function buildRuntime(cfg: Config, deps: RuntimeDeps): Runtime {
   }
 }
 
-function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenticator>, signers: UpstreamSigner[]): Runtime {
+function assemble(
+  cfg: Config,
+  deps: RuntimeDeps,
+  byMethod: Map<string, Authenticator>,
+  signers: UpstreamSigner[],
+): Runtime {
   const { logger, metrics } = deps;
   const onReload = (source: string, ok: boolean, reason?: string) => {
     metrics.reload(source, ok);
@@ -80,15 +85,29 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
     const key = JSON.stringify(r.upstream);
     let up = deps.pools.get(key);
     if (!up) {
-      const upstreamDeps = { clock: limitState.clock, logger, onRetry: (u: string) => metrics.upstreamRetry(u), onReload: tlsReloaded(r.upstream.url, deps) };
+      const upstreamDeps = {
+        clock: limitState.clock,
+        logger,
+        onRetry: (u: string) => metrics.upstreamRetry(u),
+        onReload: tlsReloaded(r.upstream.url, deps),
+      };
       deps.pools.set(key, (up = createUpstream(r.upstream, upstreamDeps)));
     }
     usedPools.add(key);
     return compileRoute(r, up, (hit) => metrics.cache('results', hit));
   });
-  const claimNames = { namespaces: cfg.auth.jwt?.namespacesClaim ?? 'namespaces', labels: cfg.auth.jwt?.labelsClaim ?? 'labels' };
+  const claimNames = {
+    namespaces: cfg.auth.jwt?.namespacesClaim ?? 'namespaces',
+    labels: cfg.auth.jwt?.labelsClaim ?? 'labels',
+  };
   const tenants = createTenantResolver(cfg.tenants, { logger, claimNames });
-  const limits = buildLimits(cfg, compiled, { logger, metrics, trust, limitRule: (id) => tenants.limitRule(id), state: limitState });
+  const limits = buildLimits(cfg, compiled, {
+    logger,
+    metrics,
+    trust,
+    limitRule: (id) => tenants.limitRule(id),
+    state: limitState,
+  });
   const routes = compiled.map((r) => compileRouteRuntime(r, { cfg, byMethod, enforcers, logger, signers, limits }));
   const authenticators = [...byMethod.values()];
 
@@ -114,7 +133,8 @@ function assemble(cfg: Config, deps: RuntimeDeps, byMethod: Map<string, Authenti
     },
     credentials() {
       const out: { route: string; type: string; ok: boolean; detail: string }[] = [];
-      for (const r of routes) if (r.signer?.status) out.push({ route: r.name, type: r.signer.type, ...r.signer.status() });
+      for (const r of routes)
+        if (r.signer?.status) out.push({ route: r.name, type: r.signer.type, ...r.signer.status() });
       return out;
     },
     poolKeys: usedPools,
@@ -131,7 +151,8 @@ function tlsReloaded(url: string, deps: RuntimeDeps): (ok: boolean, reason?: str
   return (ok, reason) => {
     deps.metrics.reload(source, ok);
     if (ok) deps.logger.info({ source }, 'upstream TLS files reloaded; new connections use them');
-    else deps.logger.error({ source, reason }, 'upstream TLS files refused; new connections keep using the previous ones');
+    else
+      deps.logger.error({ source, reason }, 'upstream TLS files refused; new connections keep using the previous ones');
   };
 }
 
@@ -152,10 +173,14 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
   const authenticators = methods.flatMap((m) => (byMethod.has(m) ? [byMethod.get(m)!] : []));
   const challenge = authenticators.some((a) => a.method === 'basic')
     ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`
-    : authenticators.some((a) => a.method === 'jwt') ? 'Bearer' : undefined;
+    : authenticators.some((a) => a.method === 'jwt')
+      ? 'Bearer'
+      : undefined;
   const th = route.cfg.upstream.tenantHeader;
   const at = ['routes', cfg.routes.indexOf(route.cfg), 'upstream', 'tenantHeader', 'template'];
-  const header = th ? createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at) : undefined;
+  const header = th
+    ? createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at)
+    : undefined;
   const headerName = th?.name.toLowerCase();
   const signer = createSigner(route.cfg.upstream, { logger: deps.logger, route: route.name });
   if (signer) {
@@ -163,7 +188,12 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
     // Credentials are fetched at start, so /-/ready tells the truth before the first request.
     signer.warm?.();
   }
-  const target = { origin: route.upstream.origin, basePath: route.upstream.basePath, maxBodyBytes: cfg.server.maxBodyBytes, route: route.name };
+  const target = {
+    origin: route.upstream.origin,
+    basePath: route.upstream.basePath,
+    maxBodyBytes: cfg.server.maxBodyBytes,
+    route: route.name,
+  };
   const tokenHeader = cfg.auth.jwt?.tokenHeader;
   return {
     ...route,
@@ -179,12 +209,13 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
     queryLimits: (ctx) => deps.limits.queryLimits(route, ctx),
     sign: signer ? (call) => signCall(signer, target, call) : () => undefined,
     signer,
-    callerCredentials: route.cfg.upstream.auth.type === 'passthrough'
-      ? (id, incoming, headers) => {
-          const auth = callerAuthorization(id, incoming, tokenHeader);
-          if (auth !== undefined) headers.authorization = auth;
-          else delete headers.authorization;
-        }
-      : undefined,
+    callerCredentials:
+      route.cfg.upstream.auth.type === 'passthrough'
+        ? (id, incoming, headers) => {
+            const auth = callerAuthorization(id, incoming, tokenHeader);
+            if (auth !== undefined) headers.authorization = auth;
+            else delete headers.authorization;
+          }
+        : undefined,
   };
 }

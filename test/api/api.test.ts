@@ -5,14 +5,27 @@ import { createServer, type Server } from 'node:http';
 import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
 import { makeTempDir } from '../e2e/harness/cleanup.js';
-import { CODES, ConfigError, GatewayError, loadConfig, startGateway, validateConfig, type ConfigInput } from '../../src/index.js';
+import {
+  CODES,
+  ConfigError,
+  GatewayError,
+  loadConfig,
+  startGateway,
+  validateConfig,
+  type ConfigInput,
+} from '../../src/index.js';
 
 /** A stand-in Prometheus that answers every query with the query it received. */
 async function echoUpstream(): Promise<{ url: string; server: Server }> {
   const server = createServer((req, res) => {
     const u = new URL(req.url ?? '/', 'http://x');
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [], query: u.searchParams.get('query'), path: u.pathname } }));
+    res.end(
+      JSON.stringify({
+        status: 'success',
+        data: { resultType: 'vector', result: [], query: u.searchParams.get('query'), path: u.pathname },
+      }),
+    );
   });
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
   const a = server.address();
@@ -43,7 +56,10 @@ test('startGateway serves a config object, reload swaps it, a bad reload is refu
     assert.equal(await ask(), 'up{namespace="team-b"}');
 
     const bad = { ...config(up.url, 'team-c'), server: { port: 'nine' } } as unknown as ConfigInput;
-    await assert.rejects(gw.reload(bad), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('server.port')));
+    await assert.rejects(
+      gw.reload(bad),
+      (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.startsWith('server.port')),
+    );
     assert.equal(await ask(), 'up{namespace="team-b"}', 'the previous config keeps serving');
 
     // reload() without an argument re-reads the same config.
@@ -57,7 +73,10 @@ test('startGateway serves a config object, reload swaps it, a bad reload is refu
 });
 
 test('startGateway rejects a config with problems before listening', async () => {
-  await assert.rejects(startGateway({ config: { routes: [{ upstream: { url: 'not a url' } }] } }), (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.includes('routes[0].upstream.url')));
+  await assert.rejects(
+    startGateway({ config: { routes: [{ upstream: { url: 'not a url' } }] } }),
+    (e: unknown) => e instanceof ConfigError && e.problems.some((p) => p.includes('routes[0].upstream.url')),
+  );
 });
 
 test('validateConfig fills defaults and names every problem; loadConfig reads env overrides', () => {
@@ -72,7 +91,10 @@ test('validateConfig fills defaults and names every problem; loadConfig reads en
     assert.ok(e instanceof ConfigError);
     assert.match(e.problems.join('\n'), /unknown key "prot" \(did you mean "port"\?\)/);
   }
-  const fromEnv = loadConfig({ env: { PROMGATE_SERVER__PORT: '9200' }, overrides: { ...config('http://127.0.0.1:9090', 'team-a'), server: {} } as Record<string, unknown> });
+  const fromEnv = loadConfig({
+    env: { PROMGATE_SERVER__PORT: '9200' },
+    overrides: { ...config('http://127.0.0.1:9090', 'team-a'), server: {} } as Record<string, unknown>,
+  });
   assert.equal(fromEnv.server.port, 9200);
 });
 
@@ -82,7 +104,9 @@ test('error codes: the exported table matches what the gateway answers', async (
   writeFileSync(tmp.file('users.yaml'), 'users: []\n');
   const up = await echoUpstream();
   // Basic auth only: a call without credentials is refused as unauthenticated.
-  const gw = await startGateway({ config: { ...config(up.url, 'team-a'), auth: { basic: { usersFile: tmp.file('users.yaml') } } } });
+  const gw = await startGateway({
+    config: { ...config(up.url, 'team-a'), auth: { basic: { usersFile: tmp.file('users.yaml') } } },
+  });
   try {
     const r = await request(`${gw.url}/api/v1/query?query=up`);
     const body = (await r.body.json()) as { code: string; status: string };

@@ -75,8 +75,13 @@ test('no import cycle between folders of src/', () => {
 });
 
 test('no import cycle between files of src/', () => {
-  const graph = new Map([...edges].map(([f, ds]) => [relative(SRC, f), new Set(ds.map((d) => relative(SRC, d)))] as const));
-  assert.deepEqual(cycles(graph).map((c) => c.join(' → ')), []);
+  const graph = new Map(
+    [...edges].map(([f, ds]) => [relative(SRC, f), new Set(ds.map((d) => relative(SRC, d)))] as const),
+  );
+  assert.deepEqual(
+    cycles(graph).map((c) => c.join(' → ')),
+    [],
+  );
 });
 
 test('the import scan sees imports (control: pipeline.ts imports from enforce/ or pipeline/)', () => {

@@ -6,13 +6,28 @@ import { hash as argon2Hash } from '@node-rs/argon2';
 import bcrypt from 'bcryptjs';
 import { createBasicAuthenticator } from '../../src/authn/basic.js';
 import type { Identity } from '../../src/authn/identity.js';
-import { classifyPassword, dummyLike, hashPassword, verifyPassword, verifyStored, type StoredPassword } from '../../src/authn/password.js';
+import {
+  classifyPassword,
+  dummyLike,
+  hashPassword,
+  verifyPassword,
+  verifyStored,
+  type StoredPassword,
+} from '../../src/authn/password.js';
 import type { BasicAuthConfig } from '../../src/config/schema-auth.js';
 import { GatewayError } from '../../src/errors.js';
 import { basicHeader, captureLogger, caught, tempDir, waitFor, writeFile } from './helpers.js';
 
-const cfg = (p: Partial<BasicAuthConfig>): BasicAuthConfig => ({ realm: 'promgate', cacheTtl: 300_000, allowPlaintext: true, ...p });
-const req = (user: string, pw: string) => ({ headers: { authorization: basicHeader(user, pw) }, path: '/api/v1/query' });
+const cfg = (p: Partial<BasicAuthConfig>): BasicAuthConfig => ({
+  realm: 'promgate',
+  cacheTtl: 300_000,
+  allowPlaintext: true,
+  ...p,
+});
+const req = (user: string, pw: string) => ({
+  headers: { authorization: basicHeader(user, pw) },
+  path: '/api/v1/query',
+});
 
 async function login(a: ReturnType<typeof createBasicAuthenticator>, user: string, pw: string): Promise<Identity> {
   const id = await a.authenticate(req(user, pw));
@@ -71,32 +86,65 @@ test('the README users files parse; namespace and namespaces merge; both labels 
   t.after(() => a1.close?.());
   assert.deepEqual((await login(a1, 'User-b', 'pass-b')).claims, { namespaces: ['tenant-b'], labels: {} });
 
-  const fixed = README_NAMESPACES.replace(/username: Multiple\n    password: NamespacesWithoutNamespace/, 'username: Multiple2\n    password: NamespacesWithoutNamespace');
+  const fixed = README_NAMESPACES.replace(
+    /username: Multiple\n    password: NamespacesWithoutNamespace/,
+    'username: Multiple2\n    password: NamespacesWithoutNamespace',
+  );
   const a2 = createBasicAuthenticator(cfg({ usersFile: writeFile(dir, 'b.yaml', fixed) }), { logger });
   t.after(() => a2.close?.());
   const multi = await login(a2, 'Multiple', 'Namespaces');
   assert.deepEqual(multi.claims.namespaces, ['monitoring', 'default', 'kube-system', 'kube-public']);
-  assert.deepEqual((await login(a2, 'Multiple2', 'NamespacesWithoutNamespace')).claims.namespaces, ['default', 'kube-system', 'kube-public']);
+  assert.deepEqual((await login(a2, 'Multiple2', 'NamespacesWithoutNamespace')).claims.namespaces, [
+    'default',
+    'kube-system',
+    'kube-public',
+  ]);
   assert.equal(multi.method, 'basic');
   assert.equal(multi.subject, 'Multiple');
   assert.deepEqual(multi.groups, []);
 
   const a3 = createBasicAuthenticator(cfg({ usersFile: writeFile(dir, 'c.yaml', README_LABELS) }), { logger });
   t.after(() => a3.close?.());
-  assert.deepEqual((await login(a3, 'Happy', 'Prometheus')).claims, { namespaces: [], labels: { app: 'happy', team: 'america' } });
-  assert.deepEqual((await login(a3, 'bored', 'Prometheus')).claims, { namespaces: ['default', 'kube-system'], labels: { dep: 'system', tier: ['web', 'db'] } });
+  assert.deepEqual((await login(a3, 'Happy', 'Prometheus')).claims, {
+    namespaces: [],
+    labels: { app: 'happy', team: 'america' },
+  });
+  assert.deepEqual((await login(a3, 'bored', 'Prometheus')).claims, {
+    namespaces: ['default', 'kube-system'],
+    labels: { dep: 'system', tier: ['web', 'db'] },
+  });
 });
 
 test('file errors name the file, the line and the problem', async (t) => {
   const dir = tempDir(t);
   const { logger } = captureLogger();
   const cases: [string, string, RegExp][] = [
-    ['dup.yaml', README_NAMESPACES, /dup\.yaml:15: users\[3\]\.username: duplicate username "Multiple" \(first at line 8\)/],
-    ['unknown.yaml', 'users:\n  - username: a\n    password: b\n    namespace: x\n    nmespaces: [y]\n', /unknown\.yaml:5: users\[0\]\.nmespaces: unknown key/],
-    ['type.yaml', 'users:\n  - username: a\n    password: b\n  - username: c\n    password: d\n    labels:\n      team: {x: 1}\n', /type\.yaml:7: users\[1\]\.labels\.team: expected a string or a list of strings/],
-    ['nslist.yaml', 'users:\n  - username: a\n    password: b\n    namespaces: kube-system\n', /nslist\.yaml:4: users\[0\]\.namespaces: expected a list of strings/],
+    [
+      'dup.yaml',
+      README_NAMESPACES,
+      /dup\.yaml:15: users\[3\]\.username: duplicate username "Multiple" \(first at line 8\)/,
+    ],
+    [
+      'unknown.yaml',
+      'users:\n  - username: a\n    password: b\n    namespace: x\n    nmespaces: [y]\n',
+      /unknown\.yaml:5: users\[0\]\.nmespaces: unknown key/,
+    ],
+    [
+      'type.yaml',
+      'users:\n  - username: a\n    password: b\n  - username: c\n    password: d\n    labels:\n      team: {x: 1}\n',
+      /type\.yaml:7: users\[1\]\.labels\.team: expected a string or a list of strings/,
+    ],
+    [
+      'nslist.yaml',
+      'users:\n  - username: a\n    password: b\n    namespaces: kube-system\n',
+      /nslist\.yaml:4: users\[0\]\.namespaces: expected a list of strings/,
+    ],
     ['nopw.yaml', 'users:\n  - username: a\n', /nopw\.yaml:2: users\[0\]\.password: missing/],
-    ['apr.yaml', 'users:\n  - username: a\n    password: $apr1$abc$def\n', /apr\.yaml:3: users\[0\]\.password: Apache MD5/],
+    [
+      'apr.yaml',
+      'users:\n  - username: a\n    password: $apr1$abc$def\n',
+      /apr\.yaml:3: users\[0\]\.password: Apache MD5/,
+    ],
     ['syntax.yaml', 'users:\n  - username: a\n    password: [b\n', /syntax\.yaml:\d+: /],
   ];
   for (const [name, text, re] of cases) {
@@ -110,12 +158,16 @@ test('bcrypt $2a$/$2b$/$2y$ and argon2id hashes verify; wrong passwords do not',
   const b = bcrypt.hashSync('s3cret', 4);
   assert.match(b, /^\$2b\$/);
   const argon = await argon2Hash('argon-pw', { memoryCost: 1024, timeCost: 1 });
-  const usersFile = writeFile(dir, 'u.yaml', `users:
+  const usersFile = writeFile(
+    dir,
+    'u.yaml',
+    `users:
   - {username: a, password: '${b.replace('$2b$', '$2a$')}', namespace: na}
   - {username: b, password: '${b}', namespace: nb}
   - {username: y, password: '${b.replace('$2b$', '$2y$')}', namespace: ny}
   - {username: g, password: '${argon}', namespace: ng}
-`);
+`,
+  );
   const { logger, lines } = captureLogger();
   const a = createBasicAuthenticator(cfg({ usersFile, allowPlaintext: false }), { logger });
   t.after(() => a.close?.());
@@ -143,13 +195,20 @@ test('plaintext passwords: one warning listing the users, or a config error when
   assert.equal(warns.length, 1);
   assert.deepEqual(warns[0]!.users, ['User-a', 'User-b']);
   await assert.rejects(async () => a.authenticate(req('User-a', 'pass-b')), { code: 'PG_AUTHN_BAD_CREDENTIALS' });
-  assert.throws(() => createBasicAuthenticator(cfg({ usersFile, allowPlaintext: false }), { logger }), /p\.yaml:3: users\[0\]\.password: plaintext password refused/);
+  assert.throws(
+    () => createBasicAuthenticator(cfg({ usersFile, allowPlaintext: false }), { logger }),
+    /p\.yaml:3: users\[0\]\.password: plaintext password refused/,
+  );
 });
 
 test('htpasswd: bcrypt and argon2id lines; legacy formats refused with their line', async (t) => {
   const dir = tempDir(t);
   const argon = await argon2Hash('pw2', { memoryCost: 1024, timeCost: 1 });
-  const htpasswdFile = writeFile(dir, 'htpasswd', `# team accounts\nalice:${bcrypt.hashSync('pw1', 4).replace('$2b$', '$2y$')}\n\nbob:${argon}\n`);
+  const htpasswdFile = writeFile(
+    dir,
+    'htpasswd',
+    `# team accounts\nalice:${bcrypt.hashSync('pw1', 4).replace('$2b$', '$2y$')}\n\nbob:${argon}\n`,
+  );
   const { logger } = captureLogger();
   const a = createBasicAuthenticator(cfg({ htpasswdFile }), { logger });
   t.after(() => a.close?.());
@@ -168,14 +227,19 @@ test('htpasswd: bcrypt and argon2id lines; legacy formats refused with their lin
 
 test('a cached credential skips the hash check', async (t) => {
   const dir = tempDir(t);
-  const usersFile = writeFile(dir, 'c.yaml', `users:\n  - {username: u, password: '${bcrypt.hashSync('pw', 10)}', namespace: n}\n`);
+  const usersFile = writeFile(
+    dir,
+    'c.yaml',
+    `users:\n  - {username: u, password: '${bcrypt.hashSync('pw', 10)}', namespace: n}\n`,
+  );
   const { logger } = captureLogger();
   const a = createBasicAuthenticator(cfg({ usersFile }), { logger });
   t.after(() => a.close?.());
   const r = req('u', 'pw');
   const first = await a.authenticate(r);
   // bcryptjs only answers asynchronously, so a synchronous answer is proof that no hash check ran.
-  for (let i = 0; i < 1000; i++) assert.equal(a.authenticate(r), first, 'a cache hit answers synchronously with the same identity');
+  for (let i = 0; i < 1000; i++)
+    assert.equal(a.authenticate(r), first, 'a cache hit answers synchronously with the same identity');
   // Failures are not cached: the wrong password is refused every time.
   await assert.rejects(async () => a.authenticate(req('u', 'bad')), { code: 'PG_AUTHN_BAD_CREDENTIALS' });
   await assert.rejects(async () => a.authenticate(req('u', 'bad')), { code: 'PG_AUTHN_BAD_CREDENTIALS' });
@@ -184,7 +248,10 @@ test('a cached credential skips the hash check', async (t) => {
 test('an unknown user pays for a hash check as costly as a real one', async (t) => {
   // Timing itself is measured by nothing here (a timed test flakes on a busy machine); what makes the two
   // paths cost the same is that the unknown user is checked against a well-formed hash of the same kind and cost.
-  for (const real of [classified(bcrypt.hashSync('pw', 8)), classified(await argon2Hash('pw', { memoryCost: 2048, timeCost: 2 }))]) {
+  for (const real of [
+    classified(bcrypt.hashSync('pw', 8)),
+    classified(await argon2Hash('pw', { memoryCost: 2048, timeCost: 2 })),
+  ]) {
     const dummy = dummyLike(real);
     assert.equal(dummy.kind, real.kind);
     if (real.kind === 'bcrypt' && dummy.kind === 'bcrypt') {
@@ -192,13 +259,21 @@ test('an unknown user pays for a hash check as costly as a real one', async (t) 
       assert.notEqual(dummy.hash, real.hash);
     }
     if (real.kind === 'argon2id' && dummy.kind === 'argon2id') {
-      assert.deepEqual([dummy.memoryCost, dummy.timeCost, dummy.parallelism], [real.memoryCost, real.timeCost, real.parallelism], 'same argon2 parameters');
+      assert.deepEqual(
+        [dummy.memoryCost, dummy.timeCost, dummy.parallelism],
+        [real.memoryCost, real.timeCost, real.parallelism],
+        'same argon2 parameters',
+      );
     }
     // Well-formed: the library runs the full check and answers false, it does not bail out early with an error.
     assert.equal(await verifyStored('nope', dummy), false);
   }
   const dir = tempDir(t);
-  const usersFile = writeFile(dir, 'c.yaml', `users:\n  - {username: u, password: '${bcrypt.hashSync('pw', 8)}', namespace: n}\n`);
+  const usersFile = writeFile(
+    dir,
+    'c.yaml',
+    `users:\n  - {username: u, password: '${bcrypt.hashSync('pw', 8)}', namespace: n}\n`,
+  );
   const { logger } = captureLogger();
   const a = createBasicAuthenticator(cfg({ usersFile }), { logger });
   t.after(() => a.close?.());
@@ -218,10 +293,16 @@ test('reload adds a user; a bad reload keeps the old users and reports the failu
   const usersFile = writeFile(dir, 'r.yaml', 'users:\n  - {username: a, password: pa, namespace: na}\n');
   const { logger } = captureLogger();
   const reports: [string, boolean, string | undefined][] = [];
-  const a = createBasicAuthenticator(cfg({ usersFile }), { logger, onReload: (s, ok, why) => void reports.push([s, ok, why]) });
+  const a = createBasicAuthenticator(cfg({ usersFile }), {
+    logger,
+    onReload: (s, ok, why) => void reports.push([s, ok, why]),
+  });
   t.after(() => a.close?.());
   const before = await login(a, 'a', 'pa');
-  writeFileSync(usersFile, 'users:\n  - {username: a, password: pa, namespace: na2}\n  - {username: b, password: pb, namespace: nb}\n');
+  writeFileSync(
+    usersFile,
+    'users:\n  - {username: a, password: pa, namespace: na2}\n  - {username: b, password: pb, namespace: nb}\n',
+  );
   await a.reload?.();
   assert.equal((await login(a, 'b', 'pb')).user, 'b');
   const after = await login(a, 'a', 'pa');
@@ -259,7 +340,10 @@ test('a Kubernetes Secret volume update (the ..data symlink swap) is picked up',
   symlinkSync('..data/users.yaml', join(dir, 'users.yaml'));
   const { logger } = captureLogger();
   let reloads = 0;
-  const a = createBasicAuthenticator(cfg({ usersFile: join(dir, 'users.yaml') }), { logger, onReload: (_s, ok) => void (ok && reloads++) });
+  const a = createBasicAuthenticator(cfg({ usersFile: join(dir, 'users.yaml') }), {
+    logger,
+    onReload: (_s, ok) => void (ok && reloads++),
+  });
   t.after(() => a.close?.());
   assert.equal((await login(a, 'a', 'pa')).user, 'a');
   // What the kubelet does: write a new timestamped directory, point ..data_tmp at it, rename over ..data.
@@ -278,7 +362,12 @@ test('users-file identities resolve to their tenant', async (t) => {
   const { logger } = captureLogger();
   const a = createBasicAuthenticator(cfg({ usersFile: writeFile(dir, 'l.yaml', README_LABELS) }), { logger });
   t.after(() => a.close?.());
-  const tenants = createTenantResolver(configSchema.parse({ routes: [{ upstream: { url: 'http://p' } }] }).tenants, { logger });
-  assert.equal(tenants.resolve(await login(a, 'bored', 'Prometheus')).id, '{dep="system",namespace=~"default|kube-system",tier=~"db|web"}');
+  const tenants = createTenantResolver(configSchema.parse({ routes: [{ upstream: { url: 'http://p' } }] }).tenants, {
+    logger,
+  });
+  assert.equal(
+    tenants.resolve(await login(a, 'bored', 'Prometheus')).id,
+    '{dep="system",namespace=~"default|kube-system",tier=~"db|web"}',
+  );
   assert.equal(tenants.resolve(await login(a, 'Sad', 'Prometheus')).id, '{namespace="kube-system"}');
 });

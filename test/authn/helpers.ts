@@ -17,7 +17,10 @@ export async function waitFor(cond: () => boolean, timeoutMs = 5000): Promise<vo
 }
 
 /** Serves a mutable JSON body over real HTTP on 127.0.0.1 (port 0 unless given). */
-export async function jsonServer(body: () => unknown, port = 0): Promise<{ url: string; server: Server; hits: () => number; close(): Promise<void> }> {
+export async function jsonServer(
+  body: () => unknown,
+  port = 0,
+): Promise<{ url: string; server: Server; hits: () => number; close(): Promise<void> }> {
   let hits = 0;
   const server = createServer((_req, res) => {
     hits++;
@@ -34,10 +37,11 @@ export async function jsonServer(body: () => unknown, port = 0): Promise<{ url: 
     url: `http://127.0.0.1:${p}/jwks.json`,
     server,
     hits: () => hits,
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }
 

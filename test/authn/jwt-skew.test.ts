@@ -11,9 +11,17 @@ import { asymKey, bearer, hmacKey, jwks, jwtConfig, sign, type TestKey } from '.
 const now = () => Math.floor(Date.now() / 1000);
 
 /** An authenticator over a local JWKS file holding `keys`, with `extra` config on top of the defaults. */
-function authenticator(t: { after(fn: () => void): void }, keys: TestKey[], extra: Record<string, unknown> = {}, clock?: ManualClock): Authenticator {
+function authenticator(
+  t: { after(fn: () => void): void },
+  keys: TestKey[],
+  extra: Record<string, unknown> = {},
+  clock?: ManualClock,
+): Authenticator {
   const file = writeFile(tempDir(t), 'jwks.json', JSON.stringify(jwks(...keys)));
-  const a = createJwtAuthenticator(jwtConfig({ jwks: file, ...extra }), { logger: captureLogger().logger, now: clock?.now });
+  const a = createJwtAuthenticator(jwtConfig({ jwks: file, ...extra }), {
+    logger: captureLogger().logger,
+    now: clock?.now,
+  });
   t.after(() => a.close?.());
   assert.equal(a.ready?.(), true, 'a JWKS file is loaded at once');
   return a;
@@ -23,7 +31,13 @@ async function accepted(a: Authenticator, token: string): Promise<string | undef
   return (await a.authenticate(bearer(token)))?.subject;
 }
 
-async function refused(a: Authenticator, token: string, code: string, description: string, what: string): Promise<void> {
+async function refused(
+  a: Authenticator,
+  token: string,
+  code: string,
+  description: string,
+  what: string,
+): Promise<void> {
   const e = await caught(async () => a.authenticate(bearer(token)));
   assert.ok(e instanceof GatewayError, `${what}: expected a GatewayError, got ${String(e)}`);
   assert.equal(e.code, code, what);
@@ -44,9 +58,21 @@ test('exp: a token expired 10 s ago passes within the default skew and fails wit
   assert.equal(await accepted(lenient, expired10), 'late-10');
   await refused(strict, expired10, 'PG_AUTHN_TOKEN_EXPIRED', 'token expired', 'clockSkew 0, exp 10 s ago');
   // The skew is bounded and measured in the configured unit: 60 s ago is past 30 s, and 5 s of skew is not 10.
-  await refused(lenient, await sign(rsa, { sub: 'late-60' }, { exp: -60 }), 'PG_AUTHN_TOKEN_EXPIRED', 'token expired', 'default skew, exp 60 s ago');
+  await refused(
+    lenient,
+    await sign(rsa, { sub: 'late-60' }, { exp: -60 }),
+    'PG_AUTHN_TOKEN_EXPIRED',
+    'token expired',
+    'default skew, exp 60 s ago',
+  );
   const five = authenticator(t, [rsa], { clockSkew: '5s' });
-  await refused(five, await sign(rsa, { sub: 'late-10b' }, { exp: -10 }), 'PG_AUTHN_TOKEN_EXPIRED', 'token expired', 'clockSkew 5s, exp 10 s ago');
+  await refused(
+    five,
+    await sign(rsa, { sub: 'late-10b' }, { exp: -10 }),
+    'PG_AUTHN_TOKEN_EXPIRED',
+    'token expired',
+    'clockSkew 5s, exp 10 s ago',
+  );
   const twenty = authenticator(t, [rsa], { clockSkew: '20s' });
   assert.equal(await accepted(twenty, await sign(rsa, { sub: 'late-10c' }, { exp: -10 })), 'late-10c');
   // A valid token passes the strict one, so the refusals above are about time only.
@@ -71,7 +97,13 @@ test('nbf: a token valid from 10 s in the future passes within the default skew 
   const early10 = await sign(ec, { sub: 'early-10', nbf: now() + 10 });
   assert.equal(await accepted(lenient, early10), 'early-10');
   await refused(strict, early10, 'PG_AUTHN_TOKEN_INVALID', 'token not yet valid', 'clockSkew 0, nbf in 10 s');
-  await refused(lenient, await sign(ec, { sub: 'early-60', nbf: now() + 60 }), 'PG_AUTHN_TOKEN_INVALID', 'token not yet valid', 'default skew, nbf in 60 s');
+  await refused(
+    lenient,
+    await sign(ec, { sub: 'early-60', nbf: now() + 60 }),
+    'PG_AUTHN_TOKEN_INVALID',
+    'token not yet valid',
+    'default skew, nbf in 60 s',
+  );
   assert.equal(await accepted(strict, await sign(ec, { sub: 'now', nbf: now() - 1 })), 'now');
 });
 
@@ -90,17 +122,30 @@ test('auth.jwt.algorithms: a token signed with an algorithm outside the list is 
     HS256: await sign(hmac, { sub: 'hs' }),
   };
   // Control: with the default list every one of them is good.
-  for (const [alg, token] of Object.entries(tokens)) assert.ok(await accepted(all, token), `${alg} with the default algorithms`);
+  for (const [alg, token] of Object.entries(tokens))
+    assert.ok(await accepted(all, token), `${alg} with the default algorithms`);
   assert.equal(await accepted(onlyRs, tokens.RS256), 'rs');
   for (const alg of ['ES256', 'EdDSA', 'HS256'] as const) {
-    await refused(onlyRs, tokens[alg], 'PG_AUTHN_TOKEN_INVALID', 'algorithm not allowed', `${alg} with algorithms [RS256]`);
+    await refused(
+      onlyRs,
+      tokens[alg],
+      'PG_AUTHN_TOKEN_INVALID',
+      'algorithm not allowed',
+      `${alg} with algorithms [RS256]`,
+    );
   }
   // An allowed algorithm on an RSA kid cannot be swapped for HS256 keyed with something else (alg confusion).
   const confused = await sign(hmac, { sub: 'confused' }, { header: { kid: 'rsa-alg' } });
   await refused(onlyRs, confused, 'PG_AUTHN_TOKEN_INVALID', 'algorithm not allowed', 'HS256 naming the RSA kid');
 
   const onlyEs = authenticator(t, keys, { algorithms: ['ES256', 'HS256'] });
-  await refused(onlyEs, tokens.RS256, 'PG_AUTHN_TOKEN_INVALID', 'algorithm not allowed', 'RS256 with algorithms [ES256, HS256]');
+  await refused(
+    onlyEs,
+    tokens.RS256,
+    'PG_AUTHN_TOKEN_INVALID',
+    'algorithm not allowed',
+    'RS256 with algorithms [ES256, HS256]',
+  );
   assert.equal(await accepted(onlyEs, tokens.ES256), 'es');
   assert.equal(await accepted(onlyEs, tokens.HS256), 'hs');
 });

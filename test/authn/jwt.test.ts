@@ -9,7 +9,8 @@ import { captureLogger, caught, jsonServer, tempDir, waitFor, writeFile } from '
 import { manualClock } from '../helpers/clock.js';
 import { asymKey, bearer, hmacKey, jwks, jwtConfig, sign } from './jwt-helpers.js';
 
-const PMTP_TOKEN = 'eyJhbGciOiJIUzI1NiIsImtpZCI6ImhtYWMta2V5In0.eyJuYW1lc3BhY2VzIjpbInByb21ldGhldXMiLCJhcHAtMSJdfQ.aMVibvV_meujcnRA1pgnSjBojtzvteZSf2xvq2MwZgc';
+const PMTP_TOKEN =
+  'eyJhbGciOiJIUzI1NiIsImtpZCI6ImhtYWMta2V5In0.eyJuYW1lc3BhY2VzIjpbInByb21ldGhldXMiLCJhcHAtMSJdfQ.aMVibvV_meujcnRA1pgnSjBojtzvteZSf2xvq2MwZgc';
 
 test('RS256 and ES256 tokens verify against a JWKS served over HTTP', async (t) => {
   const rsa = await asymKey('RS256', 'rsa-1');
@@ -19,9 +20,22 @@ test('RS256 and ES256 tokens verify against a JWKS served over HTTP', async (t) 
   const a = createJwtAuthenticator(jwtConfig({ jwks: srv.url }), { logger: captureLogger().logger });
   t.after(() => a.close?.());
   await waitFor(() => a.ready?.() === true);
-  const id = await a.authenticate(bearer(await sign(rsa, { sub: 's-1', preferred_username: 'alice', email: 'a@x.io', groups: ['g1', 'g2'], namespaces: ['n'] })));
+  const id = await a.authenticate(
+    bearer(
+      await sign(rsa, {
+        sub: 's-1',
+        preferred_username: 'alice',
+        email: 'a@x.io',
+        groups: ['g1', 'g2'],
+        namespaces: ['n'],
+      }),
+    ),
+  );
   assert.ok(id);
-  assert.deepEqual({ subject: id.subject, user: id.user, email: id.email, groups: id.groups, method: id.method }, { subject: 's-1', user: 'alice', email: 'a@x.io', groups: ['g1', 'g2'], method: 'jwt' });
+  assert.deepEqual(
+    { subject: id.subject, user: id.user, email: id.email, groups: id.groups, method: id.method },
+    { subject: 's-1', user: 'alice', email: 'a@x.io', groups: ['g1', 'g2'], method: 'jwt' },
+  );
   assert.deepEqual(id.claims.namespaces, ['n']);
   const id2 = await a.authenticate(bearer(await sign(ec, { sub: 's-2', groups: 'solo' })));
   assert.deepEqual({ user: id2?.user, groups: id2?.groups }, { user: 's-2', groups: ['solo'] });
@@ -39,7 +53,10 @@ test('HS256 with an oct key from a JWKS file, as in prometheus-multi-tenant-prox
   const a = createJwtAuthenticator(jwtConfig({ jwks: file }), { logger });
   t.after(() => a.close?.());
   assert.equal(a.ready?.(), true);
-  assert.ok(lines.some((l) => l.level === 40 && /only 4 bytes/.test(l.msg)), 'a short HMAC secret is warned about');
+  assert.ok(
+    lines.some((l) => l.level === 40 && /only 4 bytes/.test(l.msg)),
+    'a short HMAC secret is warned about',
+  );
   const id = await a.authenticate(bearer(PMTP_TOKEN));
   assert.deepEqual(id?.claims, { namespaces: ['prometheus', 'app-1'] });
   assert.equal((await a.authenticate(bearer(await sign(strong, { sub: 'h' }))))?.subject, 'h');
@@ -61,10 +78,17 @@ test('several issuers: the unverified iss picks the key set, then issuer and aud
   const a = createJwtAuthenticator(cfg, { logger: captureLogger().logger });
   t.after(() => a.close?.());
   await waitFor(() => a.ready?.() === true);
-  assert.equal((await a.authenticate(bearer(await sign(ka, { sub: 'x', iss: 'https://a.example', aud: 'promgate' }))))?.subject, 'x');
+  assert.equal(
+    (await a.authenticate(bearer(await sign(ka, { sub: 'x', iss: 'https://a.example', aud: 'promgate' }))))?.subject,
+    'x',
+  );
   assert.equal((await a.authenticate(bearer(await sign(kb, { sub: 'y', iss: 'https://b.example' }))))?.subject, 'y');
   const cases: [string, Promise<string>, string][] = [
-    ['B key claiming issuer A', sign(kb, { sub: 'z', iss: 'https://a.example', aud: 'promgate' }), 'PG_AUTHN_TOKEN_INVALID'],
+    [
+      'B key claiming issuer A',
+      sign(kb, { sub: 'z', iss: 'https://a.example', aud: 'promgate' }),
+      'PG_AUTHN_TOKEN_INVALID',
+    ],
     ['wrong audience', sign(ka, { sub: 'z', iss: 'https://a.example', aud: 'other' }), 'PG_AUTHN_TOKEN_INVALID'],
     ['no audience', sign(ka, { sub: 'z', iss: 'https://a.example' }), 'PG_AUTHN_TOKEN_INVALID'],
     ['unknown issuer', sign(ka, { sub: 'z', iss: 'https://c.example', aud: 'promgate' }), 'PG_AUTHN_TOKEN_INVALID'],
@@ -74,39 +98,64 @@ test('several issuers: the unverified iss picks the key set, then issuer and aud
     const e = await caught(async () => a.authenticate(bearer(await tok)));
     assert.ok(e instanceof GatewayError, name);
     assert.equal(e.code, code, name);
-    assert.match(e.headers['www-authenticate'] ?? '', /^Bearer error="invalid_token", error_description="[^"]+"$/, name);
+    assert.match(
+      e.headers['www-authenticate'] ?? '',
+      /^Bearer error="invalid_token", error_description="[^"]+"$/,
+      name,
+    );
   }
 });
 
 test('issuer and audience on the default key set', async (t) => {
   const dir = tempDir(t);
   const k = await asymKey('RS256', 'k');
-  const cfg = jwtConfig({ jwks: writeFile(dir, 'k.json', JSON.stringify(jwks(k))), issuer: 'https://idp', audience: ['api', 'promgate'] });
+  const cfg = jwtConfig({
+    jwks: writeFile(dir, 'k.json', JSON.stringify(jwks(k))),
+    issuer: 'https://idp',
+    audience: ['api', 'promgate'],
+  });
   const a = createJwtAuthenticator(cfg, { logger: captureLogger().logger });
   t.after(() => a.close?.());
   assert.ok(await a.authenticate(bearer(await sign(k, { sub: 's', iss: 'https://idp', aud: 'promgate' }))));
-  await assert.rejects(async () => a.authenticate(bearer(await sign(k, { sub: 's', iss: 'https://evil', aud: 'promgate' }))), { code: 'PG_AUTHN_TOKEN_INVALID' });
-  await assert.rejects(async () => a.authenticate(bearer(await sign(k, { sub: 's', iss: 'https://idp', aud: 'other' }))), { code: 'PG_AUTHN_TOKEN_INVALID' });
+  await assert.rejects(
+    async () => a.authenticate(bearer(await sign(k, { sub: 's', iss: 'https://evil', aud: 'promgate' }))),
+    { code: 'PG_AUTHN_TOKEN_INVALID' },
+  );
+  await assert.rejects(
+    async () => a.authenticate(bearer(await sign(k, { sub: 's', iss: 'https://idp', aud: 'other' }))),
+    { code: 'PG_AUTHN_TOKEN_INVALID' },
+  );
 });
 
 test('the Token header is the fallback; other Authorization schemes are left alone', async (t) => {
   const dir = tempDir(t);
   const k = hmacKey('h');
-  const a = createJwtAuthenticator(jwtConfig({ jwks: writeFile(dir, 'h.json', JSON.stringify(jwks(k))) }), { logger: captureLogger().logger });
+  const a = createJwtAuthenticator(jwtConfig({ jwks: writeFile(dir, 'h.json', JSON.stringify(jwks(k))) }), {
+    logger: captureLogger().logger,
+  });
   t.after(() => a.close?.());
   const tok = await sign(k, { sub: 'tok' });
   assert.equal((await a.authenticate({ headers: { token: tok }, path: '/' }))?.subject, 'tok');
   assert.equal(await a.authenticate({ headers: {}, path: '/' }), null);
   assert.equal(await a.authenticate({ headers: { authorization: 'Basic YTpi' }, path: '/' }), null);
-  assert.equal((await a.authenticate({ headers: { authorization: `bearer ${tok}` }, path: '/' }))?.subject, 'tok', 'scheme is case-insensitive');
-  await assert.rejects(async () => a.authenticate({ headers: { authorization: 'Bearer ' }, path: '/' }), { code: 'PG_AUTHN_MALFORMED' });
+  assert.equal(
+    (await a.authenticate({ headers: { authorization: `bearer ${tok}` }, path: '/' }))?.subject,
+    'tok',
+    'scheme is case-insensitive',
+  );
+  await assert.rejects(async () => a.authenticate({ headers: { authorization: 'Bearer ' }, path: '/' }), {
+    code: 'PG_AUTHN_MALFORMED',
+  });
 });
 
 test('a cached token costs microseconds and still expires at its exp', async (t) => {
   const dir = tempDir(t);
   const k = await asymKey('RS256', 'k');
   const clock = manualClock();
-  const a = createJwtAuthenticator(jwtConfig({ jwks: writeFile(dir, 'k.json', JSON.stringify(jwks(k))), clockSkew: 0 }), { logger: captureLogger().logger, now: clock.now });
+  const a = createJwtAuthenticator(
+    jwtConfig({ jwks: writeFile(dir, 'k.json', JSON.stringify(jwks(k))), clockSkew: 0 }),
+    { logger: captureLogger().logger, now: clock.now },
+  );
   t.after(() => a.close?.());
   const tok = await sign(k, { sub: 'c' }, { exp: 2 });
   const first = await a.authenticate(bearer(tok));
@@ -185,14 +234,21 @@ test('a JWKS file reloads on change; a bad file keeps the last good keys', async
   const k2 = await asymKey('RS256', 'k2');
   const file = writeFile(dir, 'keys.json', JSON.stringify(jwks(k1)));
   const reports: [boolean, string | undefined][] = [];
-  const a = createJwtAuthenticator(jwtConfig({ jwks: file }), { logger: captureLogger().logger, onReload: (_s, ok, why) => void reports.push([ok, why]) });
+  const a = createJwtAuthenticator(jwtConfig({ jwks: file }), {
+    logger: captureLogger().logger,
+    onReload: (_s, ok, why) => void reports.push([ok, why]),
+  });
   t.after(() => a.close?.());
   const t1 = await sign(k1, { sub: 'one' });
   assert.ok(await a.authenticate(bearer(t1)));
   writeFileSync(file, JSON.stringify(jwks(k2)));
   await waitFor(() => reports.length > 0);
   assert.equal((await a.authenticate(bearer(await sign(k2, { sub: 'two' }))))?.subject, 'two');
-  await assert.rejects(async () => a.authenticate(bearer(t1)), { code: 'PG_AUTHN_TOKEN_INVALID' }, 'a removed key stops working, cached or not');
+  await assert.rejects(
+    async () => a.authenticate(bearer(t1)),
+    { code: 'PG_AUTHN_TOKEN_INVALID' },
+    'a removed key stops working, cached or not',
+  );
   writeFileSync(file, '{"keys": [{"kty": "RSA", "kid": "bad", "n": "xx"}]}');
   await a.reload?.();
   assert.equal(reports.at(-1)?.[0], false);

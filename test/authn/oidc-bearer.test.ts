@@ -2,7 +2,16 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { SignJWT } from 'jose';
-import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway, type LateServer } from '../e2e/harness/oidc-provider.js';
+import {
+  startOidcProvider,
+  lateServer,
+  mountGateway,
+  gatewayOidc,
+  TestBrowser,
+  type OidcProviderFixture,
+  type TestGateway,
+  type LateServer,
+} from '../e2e/harness/oidc-provider.js';
 import { freePort } from '../e2e/harness/ports.js';
 import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 import { startRuntime, idTokenOf, type RuntimeGateway } from './oidc-runtime.js';
@@ -25,14 +34,25 @@ before(async () => {
   const ports = { bearer: await freePort(), cookieOnly: await freePort() };
   const slots: LateServer[] = await Promise.all([lateServer(), lateServer(), lateServer()]);
   idp = await startOidcProvider({
-    redirectUris: [...Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`), `${slots[0]!.url}/oauth2/callback`],
+    redirectUris: [
+      ...Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`),
+      `${slots[0]!.url}/oauth2/callback`,
+    ],
   });
   other = await startOidcProvider({ redirectUris: slots.slice(1).map((s) => `${s.url}/oauth2/callback`) });
   const opts = { setAuthorizationHeader: true };
   bearerGw = await startRuntime(ports.bearer, idp, idp.clients.basic, app, {
-    oidc: { skipJwtBearerTokens: true, extraJwtIssuers: [`${other.issuer}=${other.clients.post.clientId}`], setXAuthRequest: true, scopes: ['openid', 'email', 'profile', 'groups'], ...opts },
+    oidc: {
+      skipJwtBearerTokens: true,
+      extraJwtIssuers: [`${other.issuer}=${other.clients.post.clientId}`],
+      setXAuthRequest: true,
+      scopes: ['openid', 'email', 'profile', 'groups'],
+      ...opts,
+    },
   });
-  cookieOnlyGw = await startRuntime(ports.cookieOnly, idp, idp.clients.basic, app, { oidc: { setXAuthRequest: true, ...opts } });
+  cookieOnlyGw = await startRuntime(ports.cookieOnly, idp, idp.clients.basic, app, {
+    oidc: { setXAuthRequest: true, ...opts },
+  });
 
   const b = new TestBrowser();
   assert.equal((await b.login(`${bearerGw.url}/oauth2/start`, alice)).res.status, 302);
@@ -50,7 +70,8 @@ before(async () => {
   // The first bearer request of a gateway answers 503 today while the JWKS is fetched (see the last test);
   // wait that out here so the other tests are about which tokens count, not about start-up.
   for (const t of [tokens.own, tokens.extraIssuer]) {
-    for (let i = 0; i < 50 && (await fetch(`${bearerGw.url}/oauth2/auth`, { headers: bearer(t) })).status === 503; i++) await sleep(20);
+    for (let i = 0; i < 50 && (await fetch(`${bearerGw.url}/oauth2/auth`, { headers: bearer(t) })).status === 503; i++)
+      await sleep(20);
   }
 });
 
@@ -59,13 +80,23 @@ after(async () => {
   await Promise.all([idp?.close(), other?.close(), app?.close()]);
 });
 
-const payload = (jwt: string) => JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { iss: string; aud: string | string[] };
+const payload = (jwt: string) =>
+  JSON.parse(Buffer.from(jwt.split('.')[1]!, 'base64url').toString('utf8')) as { iss: string; aud: string | string[] };
 
 test('the tokens are what the test says they are (issuer and audience)', () => {
   assert.deepEqual([payload(tokens.own).iss, payload(tokens.own).aud], [idp.issuer, idp.clients.basic.clientId]);
-  assert.deepEqual([payload(tokens.otherClient).iss, payload(tokens.otherClient).aud], [idp.issuer, idp.clients.post.clientId]);
-  assert.deepEqual([payload(tokens.extraIssuer).iss, payload(tokens.extraIssuer).aud], [other.issuer, other.clients.post.clientId]);
-  assert.deepEqual([payload(tokens.extraWrongAud).iss, payload(tokens.extraWrongAud).aud], [other.issuer, other.clients.basic.clientId]);
+  assert.deepEqual(
+    [payload(tokens.otherClient).iss, payload(tokens.otherClient).aud],
+    [idp.issuer, idp.clients.post.clientId],
+  );
+  assert.deepEqual(
+    [payload(tokens.extraIssuer).iss, payload(tokens.extraIssuer).aud],
+    [other.issuer, other.clients.post.clientId],
+  );
+  assert.deepEqual(
+    [payload(tokens.extraWrongAud).iss, payload(tokens.extraWrongAud).aud],
+    [other.issuer, other.clients.basic.clientId],
+  );
 });
 
 test('skip-jwt-bearer-tokens: the provider ID token as Authorization: Bearer passes /oauth2/auth without a cookie', async () => {
@@ -79,12 +110,21 @@ test('skip-jwt-bearer-tokens: the provider ID token as Authorization: Bearer pas
   assert.equal(info.status, 200);
   assert.equal(((await info.json()) as { user: string }).user, 'alice');
   // The query limits apply to bearer identities as to sessions.
-  assert.equal((await fetch(`${bearerGw.url}/oauth2/auth?allowed_groups=admins`, { headers: bearer(tokens.own) })).status, 202);
-  assert.equal((await fetch(`${bearerGw.url}/oauth2/auth?allowed_groups=team-b`, { headers: bearer(tokens.own) })).status, 403);
+  assert.equal(
+    (await fetch(`${bearerGw.url}/oauth2/auth?allowed_groups=admins`, { headers: bearer(tokens.own) })).status,
+    202,
+  );
+  assert.equal(
+    (await fetch(`${bearerGw.url}/oauth2/auth?allowed_groups=team-b`, { headers: bearer(tokens.own) })).status,
+    403,
+  );
 });
 
 test('skip-jwt-bearer-tokens: the bearer token reaches a proxied app route as alice', async () => {
-  const res = await fetch(`${bearerGw.url}/reports/q1`, { headers: { ...bearer(tokens.own), accept: 'application/json' }, redirect: 'manual' });
+  const res = await fetch(`${bearerGw.url}/reports/q1`, {
+    headers: { ...bearer(tokens.own), accept: 'application/json' },
+    redirect: 'manual',
+  });
   assert.equal(res.status, 200);
   const seen = ((await res.json()) as { data: { url: string; headers: Record<string, string> } }).data;
   assert.equal(seen.url, '/reports/q1');
@@ -92,7 +132,7 @@ test('skip-jwt-bearer-tokens: the bearer token reaches a proxied app route as al
   assert.equal(seen.headers['x-forwarded-email'], 'alice@example.com');
 });
 
-test('extra-jwt-issuers: a second issuer\'s token with the configured audience passes', async () => {
+test("extra-jwt-issuers: a second issuer's token with the configured audience passes", async () => {
   const res = await fetch(`${bearerGw.url}/oauth2/auth`, { headers: bearer(tokens.extraIssuer) });
   assert.equal(res.status, 202);
   assert.equal(res.headers.get('x-auth-request-user'), 'alice');
@@ -105,7 +145,14 @@ test('refused with 401: wrong audience (same issuer, other client), wrong audien
   const { privateKey } = await rsaKeyPair('RS256'); // never the provider's: no key is handed out twice in a process
   const now = Math.floor(Date.now() / 1000);
   const claims = { sub: 'alice', email: 'alice@example.com', preferred_username: 'alice', groups: ['admins'] };
-  const sign = (iss: string) => new SignJWT(claims).setProtectedHeader({ alg: 'RS256', kid: 'test-key' }).setIssuer(iss).setAudience(idp.clients.basic.clientId).setIssuedAt(now).setExpirationTime(now + 600).sign(privateKey);
+  const sign = (iss: string) =>
+    new SignJWT(claims)
+      .setProtectedHeader({ alg: 'RS256', kid: 'test-key' })
+      .setIssuer(iss)
+      .setAudience(idp.clients.basic.clientId)
+      .setIssuedAt(now)
+      .setExpirationTime(now + 600)
+      .sign(privateKey);
   try {
     const cases: [string, string][] = [
       ['aud = another client of the login issuer', tokens.otherClient],
@@ -141,7 +188,9 @@ test('the first bearer request after start is accepted, not 503 while the provid
   // A provider of its own: no other gateway in this process has fetched its JWKS.
   const port = await freePort();
   const fresh = await startOidcProvider({ redirectUris: [`http://127.0.0.1:${port}/oauth2/callback`] });
-  const gw = await startRuntime(port, fresh, fresh.clients.basic, app, { oidc: { skipJwtBearerTokens: true, setAuthorizationHeader: true, setXAuthRequest: true } });
+  const gw = await startRuntime(port, fresh, fresh.clients.basic, app, {
+    oidc: { skipJwtBearerTokens: true, setAuthorizationHeader: true, setXAuthRequest: true },
+  });
   try {
     const b = new TestBrowser();
     await b.login(`${gw.url}/oauth2/start`, alice);

@@ -1,7 +1,16 @@
 // The OIDC login flow end to end against an in-process oidc-provider: login, /oauth2/auth, userinfo, refresh, sign-out.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway, type LateServer } from '../e2e/harness/oidc-provider.js';
+import {
+  startOidcProvider,
+  lateServer,
+  mountGateway,
+  gatewayOidc,
+  TestBrowser,
+  type OidcProviderFixture,
+  type TestGateway,
+  type LateServer,
+} from '../e2e/harness/oidc-provider.js';
 import { manualClock, type ManualClock } from '../helpers/clock.js';
 
 let idp: OidcProviderFixture;
@@ -23,13 +32,25 @@ after(async () => {
 });
 
 /** `clock` is the gateway's session clock: a test moves it past cookie-refresh or token expiry instead of sleeping. */
-function gateway(i: number, extra: Parameters<typeof gatewayOidc>[2] = {}, post = false, clock?: ManualClock): TestGateway {
-  const gw = mountGateway(slots[i]!, gatewayOidc(idp, post ? idp.clients.post : idp.clients.basic, extra), { now: clock?.now });
+function gateway(
+  i: number,
+  extra: Parameters<typeof gatewayOidc>[2] = {},
+  post = false,
+  clock?: ManualClock,
+): TestGateway {
+  const gw = mountGateway(slots[i]!, gatewayOidc(idp, post ? idp.clients.post : idp.clients.basic, extra), {
+    now: clock?.now,
+  });
   gateways.push(gw);
   return gw;
 }
 
-const FULL = { setXAuthRequest: true, setAuthorizationHeader: true, passAccessToken: true, scopes: ['openid', 'email', 'profile', 'groups'] };
+const FULL = {
+  setXAuthRequest: true,
+  setAuthorizationHeader: true,
+  passAccessToken: true,
+  scopes: ['openid', 'email', 'profile', 'groups'],
+};
 
 test('login with client_secret_basic, then userinfo, auth headers, query limits and a protected page', async () => {
   const gw = gateway(0, FULL);
@@ -38,11 +59,20 @@ test('login with client_secret_basic, then userinfo, auth headers, query limits 
   assert.equal(res.status, 302);
   assert.equal(res.headers.get('location'), '/protected/dash?x=1');
   assert.ok(b.jar.get('_oauth2_proxy'), 'session cookie set');
-  assert.deepEqual(b.jar.names().filter((n) => n.includes('_csrf_')), [], 'CSRF cookie cleared');
+  assert.deepEqual(
+    b.jar.names().filter((n) => n.includes('_csrf_')),
+    [],
+    'CSRF cookie cleared',
+  );
 
   const info = await b.request(`${gw.url}/oauth2/userinfo`);
   assert.equal(info.status, 200);
-  assert.deepEqual(await info.json(), { user: 'alice', email: 'alice@example.com', groups: ['team-a', 'admins'], preferredUsername: 'alice' });
+  assert.deepEqual(await info.json(), {
+    user: 'alice',
+    email: 'alice@example.com',
+    groups: ['team-a', 'admins'],
+    preferredUsername: 'alice',
+  });
 
   const auth = await b.request(`${gw.url}/oauth2/auth`);
   assert.equal(auth.status, 202);
@@ -54,7 +84,14 @@ test('login with client_secret_basic, then userinfo, auth headers, query limits 
   assert.match(auth.headers.get('authorization') ?? '', /^Bearer eyJ[\w-]+\.[\w-]+\.[\w-]+$/);
   assert.equal(auth.headers.get('set-cookie'), null, 'nothing to refresh yet');
 
-  for (const [q, want] of [['allowed_groups=nope', 403], ['allowed_groups=nope,admins', 202], ['allowed_emails=bob@other.org', 403], ['allowed_email_domains=example.com', 202], ['allowed_email_domains=other.org', 403], ['allowed_groups=team-a&allowed_emails=alice@example.com', 202]] as const) {
+  for (const [q, want] of [
+    ['allowed_groups=nope', 403],
+    ['allowed_groups=nope,admins', 202],
+    ['allowed_emails=bob@other.org', 403],
+    ['allowed_email_domains=example.com', 202],
+    ['allowed_email_domains=other.org', 403],
+    ['allowed_groups=team-a&allowed_emails=alice@example.com', 202],
+  ] as const) {
     assert.equal((await b.request(`${gw.url}/oauth2/auth?${q}`)).status, want, q);
   }
 
@@ -74,7 +111,11 @@ test('no session: auth 401, userinfo 401, browsers redirected to login, API clie
   const page = await anon.request(`${gw.url}/protected/graph?g0.expr=up`);
   assert.equal(page.status, 302);
   assert.equal(page.headers.get('location'), `/oauth2/start?rd=${encodeURIComponent('/protected/graph?g0.expr=up')}`);
-  for (const headers of [{ accept: 'application/json' }, { 'x-requested-with': 'XMLHttpRequest' }, { authorization: 'Bearer x' }] as Record<string, string>[]) {
+  for (const headers of [
+    { accept: 'application/json' },
+    { 'x-requested-with': 'XMLHttpRequest' },
+    { authorization: 'Bearer x' },
+  ] as Record<string, string>[]) {
     const api = await anon.request(`${gw.url}/protected/api/v1/query`, { headers });
     assert.equal(api.status, 401);
     assert.deepEqual(Object.keys((await api.json()) as object).sort(), ['code', 'error', 'errorType', 'status']);
@@ -107,11 +148,19 @@ test('refresh: 10 concurrent requests refresh once, every answer carries the new
   const before = idp.tokenRequests('refresh_token');
   clock.advance(1100);
   const cookie = b.jar.header(gw.url);
-  const answers = await Promise.all(Array.from({ length: 10 }, () => fetch(`${gw.url}/oauth2/auth`, { headers: { cookie } })));
-  assert.deepEqual(answers.map((a) => a.status), Array(10).fill(202));
+  const answers = await Promise.all(
+    Array.from({ length: 10 }, () => fetch(`${gw.url}/oauth2/auth`, { headers: { cookie } })),
+  );
+  assert.deepEqual(
+    answers.map((a) => a.status),
+    Array(10).fill(202),
+  );
   assert.equal(idp.tokenRequests('refresh_token') - before, 1, 'exactly one refresh at the provider');
   const cookies = answers.map((a) => a.headers.getSetCookie().find((c) => c.startsWith('_oauth2_proxy=')));
-  assert.ok(cookies.every((c) => c !== undefined), 'Set-Cookie on every auth answer, for nginx to relay');
+  assert.ok(
+    cookies.every((c) => c !== undefined),
+    'Set-Cookie on every auth answer, for nginx to relay',
+  );
   b.jar.store(gw.url, answers[0]!.headers.getSetCookie());
   const again = await b.request(`${gw.url}/oauth2/auth`);
   assert.equal(again.status, 202);
@@ -122,7 +171,10 @@ test('refresh: 10 concurrent requests refresh once, every answer carries the new
   clock.advance(1100);
   const ended = await b.request(`${gw.url}/oauth2/auth`);
   assert.equal(ended.status, 401);
-  assert.ok(ended.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy=;') && c.includes('Max-Age=0')), 'cookie cleared');
+  assert.ok(
+    ended.headers.getSetCookie().some((c) => c.startsWith('_oauth2_proxy=;') && c.includes('Max-Age=0')),
+    'cookie cleared',
+  );
   assert.equal((await b.request(`${gw.url}/protected/x`)).status, 302, 'the browser is sent to log in again');
 });
 
@@ -156,6 +208,12 @@ test('sign_out clears the cookies and continues to the provider end_session_endp
   assert.ok(out.headers.getSetCookie().some((c) => /^_oauth2_proxy=;.*Max-Age=0/.test(c)));
   assert.equal(b.jar.get('_oauth2_proxy'), undefined);
   assert.equal((await b.request(`${gw.url}/oauth2/auth`)).status, 401);
-  const noRd = await new TestBrowser().request(`${gw.url}/oauth2/sign_out?rd=${encodeURIComponent('https://evil.com/')}`);
-  assert.equal(new URL(noRd.headers.get('location')!).searchParams.get('post_logout_redirect_uri'), null, 'an invalid rd is dropped');
+  const noRd = await new TestBrowser().request(
+    `${gw.url}/oauth2/sign_out?rd=${encodeURIComponent('https://evil.com/')}`,
+  );
+  assert.equal(
+    new URL(noRd.headers.get('location')!).searchParams.get('post_logout_redirect_uri'),
+    null,
+    'an invalid rd is dropped',
+  );
 });

@@ -22,7 +22,9 @@ const gateways: RuntimeGateway[] = [];
 before(async () => {
   app = await startStub(echoJson);
   ports = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await freePort()] as const))) as typeof ports;
-  idp = await startOidcProvider({ redirectUris: Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`) });
+  idp = await startOidcProvider({
+    redirectUris: Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`),
+  });
   dir = mkdtempSync(join(tmpdir(), 'pg-oidc-gateway-'));
 });
 after(async () => {
@@ -38,7 +40,12 @@ async function gateway(port: number, o: RuntimeOptions = {}): Promise<RuntimeGat
 }
 
 const appRequests = () => app.received.filter((r) => r.url !== '/-/ready');
-const adminRoute = () => ({ name: 'admin', prefix: '/admin', upstream: { url: app.url, type: 'http' }, allowedGroups: ['admins'] });
+const adminRoute = () => ({
+  name: 'admin',
+  prefix: '/admin',
+  upstream: { url: app.url, type: 'http' },
+  allowedGroups: ['admins'],
+});
 
 test('routes[].allowedGroups: a member passes, a signed-in non-member gets 403 there (and only there)', async () => {
   const gw = await gateway(ports.groups, { routes: [adminRoute()], oidc: { setXAuthRequest: true } });
@@ -48,10 +55,18 @@ test('routes[].allowedGroups: a member passes, a signed-in non-member gets 403 t
   assert.equal(ok.status, 200, 'alice is in admins');
   const seen = ((await ok.json()) as { data: { url: string; headers: Record<string, string> } }).data;
   assert.equal(seen.url, '/settings', 'the route owns /admin: the app sees the rest');
-  assert.equal(seen.headers['x-forwarded-groups'], 'team-a,admins', 'no scopes configured, yet the groups arrived: the groups scope was asked for');
+  assert.equal(
+    seen.headers['x-forwarded-groups'],
+    'team-a,admins',
+    'no scopes configured, yet the groups arrived: the groups scope was asked for',
+  );
 
   const b = new TestBrowser();
-  assert.equal((await b.login(`${gw.url}/oauth2/start`, bob)).res.status, 302, 'bob may sign in: the gateway has no sign-in group rule');
+  assert.equal(
+    (await b.login(`${gw.url}/oauth2/start`, bob)).res.status,
+    302,
+    'bob may sign in: the gateway has no sign-in group rule',
+  );
   const before = appRequests().length;
   const denied = await b.request(`${gw.url}/admin/settings`);
   assert.equal(denied.status, 403, 'bob (team-b) is not in admins');
@@ -60,8 +75,17 @@ test('routes[].allowedGroups: a member passes, a signed-in non-member gets 403 t
   assert.equal((await b.request(`${gw.url}/elsewhere`)).status, 200, 'routes without allowedGroups still serve bob');
 
   // The per-location limit nginx puts on /oauth2/auth.
-  for (const [who, q, want] of [[a, 'admins', 202], [b, 'admins', 403], [b, 'admins,team-b', 202], [a, 'team-b', 403]] as const) {
-    assert.equal((await who.request(`${gw.url}/oauth2/auth?allowed_groups=${q}`)).status, want, `${who === a ? 'alice' : 'bob'} allowed_groups=${q}`);
+  for (const [who, q, want] of [
+    [a, 'admins', 202],
+    [b, 'admins', 403],
+    [b, 'admins,team-b', 202],
+    [a, 'team-b', 403],
+  ] as const) {
+    assert.equal(
+      (await who.request(`${gw.url}/oauth2/auth?allowed_groups=${q}`)).status,
+      want,
+      `${who === a ? 'alice' : 'bob'} allowed_groups=${q}`,
+    );
   }
   assert.equal((await b.request(`${gw.url}/oauth2/auth`)).status, 202, 'without the query limit bob passes');
 });
@@ -100,8 +124,12 @@ test('cookies are Secure by default (CSRF cookie at start, session cookie at cal
   assert.ok(session, 'a session cookie is set');
   assert.match(session, /;\s*Secure(;|$)/);
 
-  const insecure = await gateway(0, { oidc: { cookie: { secret: randomBytes(32).toString('base64'), secure: false } } });
-  const plain = (await new TestBrowser().request(`${insecure.url}/oauth2/start`)).headers.getSetCookie().find((c) => c.startsWith('_oauth2_proxy_csrf_'));
+  const insecure = await gateway(0, {
+    oidc: { cookie: { secret: randomBytes(32).toString('base64'), secure: false } },
+  });
+  const plain = (await new TestBrowser().request(`${insecure.url}/oauth2/start`)).headers
+    .getSetCookie()
+    .find((c) => c.startsWith('_oauth2_proxy_csrf_'));
   assert.ok(plain);
   assert.doesNotMatch(plain, /Secure/);
 });
@@ -117,11 +145,14 @@ test('auth.oidc.clientSecretFile: the secret is read from the file (trailing new
   assert.ok(b.jar.get('_oauth2_proxy'));
   assert.equal((await b.request(`${gw.url}/oauth2/auth`)).status, 202);
 
-  await assert.rejects(startRuntime(0, idp, idp.clients.basic, app, { clientSecretFile: join(dir, 'missing') }), (e: Error) => {
-    assert.match(e.message, /clientSecretFile/);
-    assert.match(e.message, /ENOENT/);
-    return true;
-  });
+  await assert.rejects(
+    startRuntime(0, idp, idp.clients.basic, app, { clientSecretFile: join(dir, 'missing') }),
+    (e: Error) => {
+      assert.match(e.message, /clientSecretFile/);
+      assert.match(e.message, /ENOENT/);
+      return true;
+    },
+  );
 });
 
 test('a wrong client secret (from the file) fails the login as a refusal (403), not as "provider unreachable" (503)', async () => {
@@ -144,14 +175,23 @@ test('an http:// issuer without auth.oidc.insecure is refused at start-up, namin
     assert.match(e.message, /insecure/);
     return true;
   });
-  await assert.rejects(startRuntime(0, idp, idp.clients.basic, app, { oidc: { insecure: false } }), /auth\.oidc\.issuerUrl/);
+  await assert.rejects(
+    startRuntime(0, idp, idp.clients.basic, app, { oidc: { insecure: false } }),
+    /auth\.oidc\.issuerUrl/,
+  );
 });
 
 test('/oauth2/auth query limits a signed-in user fails: 403', async () => {
   const open = await gateway(ports.limits);
   const b = new TestBrowser();
   assert.equal((await b.login(`${open.url}/oauth2/start`, bob)).res.status, 302);
-  for (const [q, want] of [['allowed_email_domains=example.com', 403], ['allowed_emails=alice@example.com', 403], ['allowed_groups=admins', 403], ['allowed_email_domains=other.org', 202], ['', 202]] as const) {
+  for (const [q, want] of [
+    ['allowed_email_domains=example.com', 403],
+    ['allowed_emails=alice@example.com', 403],
+    ['allowed_groups=admins', 403],
+    ['allowed_email_domains=other.org', 202],
+    ['', 202],
+  ] as const) {
     assert.equal((await b.request(`${open.url}/oauth2/auth?${q}`)).status, want, q);
   }
 });
@@ -167,9 +207,17 @@ test('a session that fails the configured email-domain rule gets 401 at /oauth2/
   const a = new TestBrowser();
   assert.equal((await a.login(`${strict.url}/oauth2/start`, alice)).res.status, 302);
   assert.equal((await a.request(`${strict.url}/oauth2/auth`)).status, 202, 'alice@example.com passes the rule');
-  assert.equal((await a.request(`${strict.url}/oauth2/auth?allowed_email_domains=other.org`)).status, 403, 'a query limit: 403');
+  assert.equal(
+    (await a.request(`${strict.url}/oauth2/auth?allowed_email_domains=other.org`)).status,
+    403,
+    'a query limit: 403',
+  );
   const res = await b.request(`${strict.url}/oauth2/auth`);
   assert.equal(res.status, 401, `bob's session fails email-domains: got ${res.status}`);
   assert.equal(res.headers.get('x-auth-request-user'), null);
-  assert.equal((await b.request(`${strict.url}/app/page`)).status, 403, 'on a proxied page the same session is forbidden, as oauth2-proxy does');
+  assert.equal(
+    (await b.request(`${strict.url}/app/page`)).status,
+    403,
+    'on a proxied page the same session is forbidden, as oauth2-proxy does',
+  );
 });

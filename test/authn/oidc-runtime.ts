@@ -22,7 +22,11 @@ export interface RuntimeOptions {
 }
 
 /** auth.oidc for a test IdP client over plain http; the caller's keys win. */
-export function oidcFor(idp: OidcProviderFixture, client: ClientCreds, extra: Record<string, unknown> = {}): Record<string, unknown> {
+export function oidcFor(
+  idp: OidcProviderFixture,
+  client: ClientCreds,
+  extra: Record<string, unknown> = {},
+): Record<string, unknown> {
   return {
     issuerUrl: idp.issuer,
     clientId: client.clientId,
@@ -35,7 +39,13 @@ export function oidcFor(idp: OidcProviderFixture, client: ClientCreds, extra: Re
 }
 
 /** Starts the gateway on `port` (registered at the IdP beforehand; 0 when nobody logs in) with an http app route to `app`. */
-export async function startRuntime(port: number, idp: OidcProviderFixture, client: ClientCreds, app: Stub, o: RuntimeOptions = {}): Promise<RuntimeGateway> {
+export async function startRuntime(
+  port: number,
+  idp: OidcProviderFixture,
+  client: ClientCreds,
+  app: Stub,
+  o: RuntimeOptions = {},
+): Promise<RuntimeGateway> {
   const oidc = oidcFor(idp, client, o.oidc);
   if (o.clientSecretFile !== undefined) {
     delete oidc.clientSecret;

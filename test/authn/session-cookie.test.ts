@@ -5,7 +5,12 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { parseCookieSecret, loadCookieSecrets } from '../../src/authn/session/secret.js';
 import { createSealer } from '../../src/authn/session/seal.js';
-import { splitCookieValue, joinCookieValue, staleCookieNames, MAX_COOKIE_BYTES } from '../../src/authn/session/chunk.js';
+import {
+  splitCookieValue,
+  joinCookieValue,
+  staleCookieNames,
+  MAX_COOKIE_BYTES,
+} from '../../src/authn/session/chunk.js';
 import { parseCookies, serializeCookie, pickCookieDomain } from '../../src/authn/session/cookies.js';
 import { createCookieStore } from '../../src/authn/session/store.js';
 import { sessionFromClaims, type SessionState } from '../../src/authn/session/state.js';
@@ -19,7 +24,12 @@ const HOUR = 3_600_000;
 const attrs = { domains: [], path: '/', secure: true, sameSite: 'lax' as const };
 
 function sample(extra: Record<string, unknown> = {}): SessionState {
-  const s = sessionFromClaims({ sub: 'u1', email: 'alice@example.com', preferred_username: 'alice', groups: ['team-a'], ...extra }, { userClaim: 'preferred_username', emailClaim: 'email', groupsClaim: 'groups' }, { idToken: 'id.tok.en', accessToken: 'at', refreshToken: 'rt', expiresIn: 300 }, Date.now());
+  const s = sessionFromClaims(
+    { sub: 'u1', email: 'alice@example.com', preferred_username: 'alice', groups: ['team-a'], ...extra },
+    { userClaim: 'preferred_username', emailClaim: 'email', groupsClaim: 'groups' },
+    { idToken: 'id.tok.en', accessToken: 'at', refreshToken: 'rt', expiresIn: 300 },
+    Date.now(),
+  );
   s.sid = 'sid-0123456789';
   return s;
 }
@@ -88,14 +98,22 @@ test('rotation: new secret first seals, the old one still opens, a removed one d
 test('chunking splits at the limit, joins back, and a missing chunk breaks the value', () => {
   const value = 'x'.repeat(9000);
   const parts = splitCookieValue('_p', value);
-  assert.deepEqual(parts.map((p) => p.name), ['_p_0', '_p_1', '_p_2']);
+  assert.deepEqual(
+    parts.map((p) => p.name),
+    ['_p_0', '_p_1', '_p_2'],
+  );
   for (const p of parts) assert.ok(p.name.length + 1 + p.value.length <= MAX_COOKIE_BYTES);
   const m = new Map(parts.map((p) => [p.name, p.value]));
   assert.equal(joinCookieValue(m, '_p'), value);
   m.delete('_p_1');
   assert.notEqual(joinCookieValue(m, '_p'), value);
   assert.deepEqual(splitCookieValue('_p', 'small'), [{ name: '_p', value: 'small' }]);
-  const held = new Map([['_p_0', 'a'], ['_p_1', 'b'], ['_p_2', 'c'], ['_other', 'z']]);
+  const held = new Map([
+    ['_p_0', 'a'],
+    ['_p_1', 'b'],
+    ['_p_2', 'c'],
+    ['_other', 'z'],
+  ]);
   assert.deepEqual(staleCookieNames(held, '_p', [{ name: '_p', value: 'v' }]), ['_p_0', '_p_1', '_p_2']);
 });
 
@@ -125,15 +143,31 @@ test('cookie store: absolute expiry from login, even when the cookie is replayed
   s.loginAt = Date.now() - HOUR / 2;
   const held = jar(await store.create(s, new Map(), 'h'));
   assert.equal((await store.load(held))?.state.user, 'alice');
-  assert.equal(await store.load(held, Date.now() + HOUR), null, 'a kept/replayed cookie dies at loginAt + cookie-expire');
+  assert.equal(
+    await store.load(held, Date.now() + HOUR),
+    null,
+    'a kept/replayed cookie dies at loginAt + cookie-expire',
+  );
   s.loginAt = Date.now() - 2 * HOUR;
   const set = await store.create(s, new Map(), 'h');
-  assert.ok(set.every((c) => c.includes('Max-Age=0')), 'an already-ended session is written as a deletion');
+  assert.ok(
+    set.every((c) => c.includes('Max-Age=0')),
+    'an already-ended session is written as a deletion',
+  );
 });
 
 test('Set-Cookie attributes: HttpOnly, Secure, SameSite, Path, Max-Age, longest matching Domain', () => {
-  const sc = serializeCookie('n', 'v', { domains: ['.example.com', '.app.example.com', 'other.org'], path: '/p', secure: true, sameSite: 'strict' }, 'x.app.example.com', 60_000);
-  assert.match(sc, /^n=v; Path=\/p; Domain=\.app\.example\.com; Max-Age=60; Expires=.*; HttpOnly; Secure; SameSite=Strict$/);
+  const sc = serializeCookie(
+    'n',
+    'v',
+    { domains: ['.example.com', '.app.example.com', 'other.org'], path: '/p', secure: true, sameSite: 'strict' },
+    'x.app.example.com',
+    60_000,
+  );
+  assert.match(
+    sc,
+    /^n=v; Path=\/p; Domain=\.app\.example\.com; Max-Age=60; Expires=.*; HttpOnly; Secure; SameSite=Strict$/,
+  );
   assert.equal(pickCookieDomain(['.example.com'], 'evil.com'), undefined, 'no match: host-only cookie');
   assert.equal(pickCookieDomain(['example.com'], 'example.com'), 'example.com');
   assert.equal(pickCookieDomain(['.example.com'], 'badexample.com'), undefined);
@@ -150,8 +184,16 @@ test('Cookie header parsing: first value wins, junk ignored', () => {
 });
 
 test('an opened session cookie is reused until it is due for refresh; any other text is opened afresh', async () => {
-  const cfg = authSchema.parse({ oidc: { issuerUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', insecure: true, cookie: { secret: [secretA.toString('base64')], secure: false } } }).oidc!;
-  const session = createSessionAuthenticator(cfg, { logger: pino({ level: 'silent' }) , allowed: signInCheck(cfg) });
+  const cfg = authSchema.parse({
+    oidc: {
+      issuerUrl: 'http://127.0.0.1:9',
+      clientId: 'c',
+      clientSecret: 's',
+      insecure: true,
+      cookie: { secret: [secretA.toString('base64')], secure: false },
+    },
+  }).oidc!;
+  const session = createSessionAuthenticator(cfg, { logger: pino({ level: 'silent' }), allowed: signInCheck(cfg) });
   const header = (setCookies: string[]): string => [...jar(setCookies)].map(([k, v]) => `${k}=${v}`).join('; ');
   const cookie = header(await session.store.create(sample(), new Map(), 'localhost'));
   const first = await session.authenticate({ headers: { cookie }, path: '/' });

@@ -8,8 +8,14 @@ import { loadConfig } from '../../src/config/load.js';
 
 // The variable names of prometheus-multi-tenant-proxy's README / main.go.
 const VARS = [
-  'PROM_PROXY_PORT', 'PROM_PROXY_PROMETHEUS_ENDPOINT', 'PROM_PROXY_UNPROTECTED_ENDPOINTS', 'PROM_PROXY_PROTECTED_ENDPOINTS',
-  'PROM_PROXY_AUTH_TYPE', 'PROM_PROXY_AUTH_CONFIG', 'PROM_PROXY_RELOAD_INTERVAL', 'PROM_PROXY_USE_AWS',
+  'PROM_PROXY_PORT',
+  'PROM_PROXY_PROMETHEUS_ENDPOINT',
+  'PROM_PROXY_UNPROTECTED_ENDPOINTS',
+  'PROM_PROXY_PROTECTED_ENDPOINTS',
+  'PROM_PROXY_AUTH_TYPE',
+  'PROM_PROXY_AUTH_CONFIG',
+  'PROM_PROXY_RELOAD_INTERVAL',
+  'PROM_PROXY_USE_AWS',
 ];
 
 /** Parses `run` flags the way main.ts does, with exactly `env` as the PROM_PROXY_* environment. */
@@ -18,7 +24,9 @@ function overrides(argv: string[], env: Record<string, string> = {}, hasConfigFi
   for (const v of VARS) delete process.env[v];
   Object.assign(process.env, env);
   try {
-    const cmd = addK8spinFlags(new Command('run')).exitOverride().configureOutput({ writeErr: () => {}, writeOut: () => {} });
+    const cmd = addK8spinFlags(new Command('run'))
+      .exitOverride()
+      .configureOutput({ writeErr: () => {}, writeOut: () => {} });
     cmd.parse(argv, { from: 'user' });
     return k8spinOverrides(cmd.opts(), (k) => cmd.getOptionValueSource(k) as never, hasConfigFile);
   } finally {
@@ -33,15 +41,17 @@ type Route = { upstream?: { url?: string; auth?: unknown }; unprotectedPaths?: s
 const route0 = (o: Record<string, unknown>): Route => ((o.routes as Route[] | undefined) ?? [])[0] ?? {};
 const server = (o: Record<string, unknown>) => (o.server ?? {}) as { port?: number; reloadInterval?: number };
 
-test('without a config file every flag applies with prometheus-multi-tenant-proxy\'s default', () => {
+test("without a config file every flag applies with prometheus-multi-tenant-proxy's default", () => {
   assert.deepEqual(overrides([]), {
     server: { port: 9092, reloadInterval: 5 * 60_000 },
-    routes: [{
-      prefix: '/',
-      upstream: { url: 'http://localhost:9091' },
-      unprotectedPaths: ['/-/healthy', '/-/ready'],
-      protectedPaths: ['/api/v1/series', '/api/v1/query', '/api/v1/query_range'],
-    }],
+    routes: [
+      {
+        prefix: '/',
+        upstream: { url: 'http://localhost:9091' },
+        unprotectedPaths: ['/-/healthy', '/-/ready'],
+        protectedPaths: ['/api/v1/series', '/api/v1/query', '/api/v1/query_range'],
+      },
+    ],
     auth: { basic: { usersFile: 'authn.yaml' } },
   });
   // With a config file, defaults never override it: nothing given, nothing changed.
@@ -51,12 +61,48 @@ test('without a config file every flag applies with prometheus-multi-tenant-prox
 test('each PROM_PROXY_* variable sets exactly what its flag sets', () => {
   const cases: [string, string[], Record<string, string>, (o: Record<string, unknown>) => unknown, unknown][] = [
     ['port', ['--port', '8081'], { PROM_PROXY_PORT: '8081' }, (o) => server(o).port, 8081],
-    ['prometheus endpoint', ['--prometheus-endpoint', 'http://prom:9090'], { PROM_PROXY_PROMETHEUS_ENDPOINT: 'http://prom:9090' }, (o) => route0(o).upstream?.url, 'http://prom:9090'],
-    ['unprotected', ['--unprotected-endpoints', '/-/healthy, /api/v1/status/buildinfo'], { PROM_PROXY_UNPROTECTED_ENDPOINTS: '/-/healthy, /api/v1/status/buildinfo' }, (o) => route0(o).unprotectedPaths, ['/-/healthy', '/api/v1/status/buildinfo']],
-    ['protected', ['--protected-endpoints', '/api/v1/labels,/api/v1/query'], { PROM_PROXY_PROTECTED_ENDPOINTS: '/api/v1/labels,/api/v1/query' }, (o) => route0(o).protectedPaths, ['/api/v1/labels', '/api/v1/query']],
-    ['auth config (basic)', ['--auth-config', '/etc/pmtp/users.yaml'], { PROM_PROXY_AUTH_CONFIG: '/etc/pmtp/users.yaml' }, (o) => o.auth, { basic: { usersFile: '/etc/pmtp/users.yaml' } }],
-    ['auth type jwt', ['--auth-type', 'jwt', '--auth-config', 'https://idp/jwks.json'], { PROM_PROXY_AUTH_TYPE: 'jwt', PROM_PROXY_AUTH_CONFIG: 'https://idp/jwks.json' }, (o) => o.auth, { jwt: { jwks: 'https://idp/jwks.json' } }],
-    ['reload interval', ['--reload-interval', '2'], { PROM_PROXY_RELOAD_INTERVAL: '2' }, (o) => server(o).reloadInterval, 120_000],
+    [
+      'prometheus endpoint',
+      ['--prometheus-endpoint', 'http://prom:9090'],
+      { PROM_PROXY_PROMETHEUS_ENDPOINT: 'http://prom:9090' },
+      (o) => route0(o).upstream?.url,
+      'http://prom:9090',
+    ],
+    [
+      'unprotected',
+      ['--unprotected-endpoints', '/-/healthy, /api/v1/status/buildinfo'],
+      { PROM_PROXY_UNPROTECTED_ENDPOINTS: '/-/healthy, /api/v1/status/buildinfo' },
+      (o) => route0(o).unprotectedPaths,
+      ['/-/healthy', '/api/v1/status/buildinfo'],
+    ],
+    [
+      'protected',
+      ['--protected-endpoints', '/api/v1/labels,/api/v1/query'],
+      { PROM_PROXY_PROTECTED_ENDPOINTS: '/api/v1/labels,/api/v1/query' },
+      (o) => route0(o).protectedPaths,
+      ['/api/v1/labels', '/api/v1/query'],
+    ],
+    [
+      'auth config (basic)',
+      ['--auth-config', '/etc/pmtp/users.yaml'],
+      { PROM_PROXY_AUTH_CONFIG: '/etc/pmtp/users.yaml' },
+      (o) => o.auth,
+      { basic: { usersFile: '/etc/pmtp/users.yaml' } },
+    ],
+    [
+      'auth type jwt',
+      ['--auth-type', 'jwt', '--auth-config', 'https://idp/jwks.json'],
+      { PROM_PROXY_AUTH_TYPE: 'jwt', PROM_PROXY_AUTH_CONFIG: 'https://idp/jwks.json' },
+      (o) => o.auth,
+      { jwt: { jwks: 'https://idp/jwks.json' } },
+    ],
+    [
+      'reload interval',
+      ['--reload-interval', '2'],
+      { PROM_PROXY_RELOAD_INTERVAL: '2' },
+      (o) => server(o).reloadInterval,
+      120_000,
+    ],
     ['aws', ['--aws'], { PROM_PROXY_USE_AWS: 'true' }, (o) => route0(o).upstream?.auth, { type: 'aws' }],
   ];
   for (const [name, argv, env, pick, want] of cases) {
@@ -65,7 +111,11 @@ test('each PROM_PROXY_* variable sets exactly what its flag sets', () => {
       const byEnv = overrides([], env, hasConfigFile);
       assert.deepEqual(pick(byFlag), want, `${name}: flag (config file: ${hasConfigFile})`);
       assert.deepEqual(pick(byEnv), want, `${name}: variable (config file: ${hasConfigFile})`);
-      assert.deepEqual(byEnv, byFlag, `${name}: variable and flag give the same overrides (config file: ${hasConfigFile})`);
+      assert.deepEqual(
+        byEnv,
+        byFlag,
+        `${name}: variable and flag give the same overrides (config file: ${hasConfigFile})`,
+      );
     }
   }
   // With a config file, a variable touches only its own setting.
@@ -74,11 +124,31 @@ test('each PROM_PROXY_* variable sets exactly what its flag sets', () => {
 
 test('a flag beats its variable; a variable beats the default', () => {
   const env = {
-    PROM_PROXY_PORT: '2222', PROM_PROXY_RELOAD_INTERVAL: '7', PROM_PROXY_AUTH_TYPE: 'jwt', PROM_PROXY_AUTH_CONFIG: 'env.json',
-    PROM_PROXY_PROMETHEUS_ENDPOINT: 'http://env:9090', PROM_PROXY_UNPROTECTED_ENDPOINTS: '/env', PROM_PROXY_PROTECTED_ENDPOINTS: '/api/v1/labels',
+    PROM_PROXY_PORT: '2222',
+    PROM_PROXY_RELOAD_INTERVAL: '7',
+    PROM_PROXY_AUTH_TYPE: 'jwt',
+    PROM_PROXY_AUTH_CONFIG: 'env.json',
+    PROM_PROXY_PROMETHEUS_ENDPOINT: 'http://env:9090',
+    PROM_PROXY_UNPROTECTED_ENDPOINTS: '/env',
+    PROM_PROXY_PROTECTED_ENDPOINTS: '/api/v1/labels',
   };
-  const o = overrides(['--port', '1111', '--reload-interval', '3', '--auth-type', 'basic', '--auth-config', 'flag.yaml',
-    '--prometheus-endpoint', 'http://flag:9090', '--unprotected-endpoints', '/flag'], env);
+  const o = overrides(
+    [
+      '--port',
+      '1111',
+      '--reload-interval',
+      '3',
+      '--auth-type',
+      'basic',
+      '--auth-config',
+      'flag.yaml',
+      '--prometheus-endpoint',
+      'http://flag:9090',
+      '--unprotected-endpoints',
+      '/flag',
+    ],
+    env,
+  );
   assert.deepEqual(server(o), { port: 1111, reloadInterval: 180_000 });
   assert.deepEqual(o.auth, { basic: { usersFile: 'flag.yaml' } });
   assert.equal(route0(o).upstream?.url, 'http://flag:9090');
@@ -89,11 +159,21 @@ test('a flag beats its variable; a variable beats the default', () => {
 });
 
 test('the reload interval is in minutes and becomes milliseconds in the config', () => {
-  for (const [minutes, ms] of [['0', 0], ['1', 60_000], ['10', 600_000]] as const) {
+  for (const [minutes, ms] of [
+    ['0', 0],
+    ['1', 60_000],
+    ['10', 600_000],
+  ] as const) {
     assert.equal(server(overrides(['--reload-interval', minutes])).reloadInterval, ms, `flag ${minutes}`);
-    assert.equal(server(overrides([], { PROM_PROXY_RELOAD_INTERVAL: minutes })).reloadInterval, ms, `variable ${minutes}`);
+    assert.equal(
+      server(overrides([], { PROM_PROXY_RELOAD_INTERVAL: minutes })).reloadInterval,
+      ms,
+      `variable ${minutes}`,
+    );
   }
-  const cfg = loadConfig({ overrides: overrides(['--prometheus-endpoint', 'http://127.0.0.1:9090'], { PROM_PROXY_RELOAD_INTERVAL: '3' }) });
+  const cfg = loadConfig({
+    overrides: overrides(['--prometheus-endpoint', 'http://127.0.0.1:9090'], { PROM_PROXY_RELOAD_INTERVAL: '3' }),
+  });
   assert.equal(cfg.server.reloadInterval, 180_000, 'the loaded config holds milliseconds');
   assert.equal(cfg.server.port, 9092);
   assert.deepEqual(cfg.routes[0]!.unprotectedPaths, ['/-/healthy', '/-/ready']);
@@ -103,15 +183,23 @@ test('the reload interval is in minutes and becomes milliseconds in the config',
 
 // Known bug at the time of writing: a boolean commander option took any PROM_PROXY_USE_AWS value as "on".
 // Fails until the fix in src/cli/k8spin-flags.ts lands.
-test('PROM_PROXY_USE_AWS=false / 0 (and Go ParseBool\'s other false spellings) leave AWS signing off', () => {
+test("PROM_PROXY_USE_AWS=false / 0 (and Go ParseBool's other false spellings) leave AWS signing off", () => {
   for (const v of ['false', '0', 'FALSE', 'False', 'f', 'F']) {
     for (const hasConfigFile of [true, false]) {
       const o = overrides([], { PROM_PROXY_USE_AWS: v }, hasConfigFile);
-      assert.equal(route0(o).upstream?.auth, undefined, `PROM_PROXY_USE_AWS=${v} (config file: ${hasConfigFile}) must not turn on AWS`);
+      assert.equal(
+        route0(o).upstream?.auth,
+        undefined,
+        `PROM_PROXY_USE_AWS=${v} (config file: ${hasConfigFile}) must not turn on AWS`,
+      );
     }
   }
   for (const v of ['true', '1', 'TRUE', 't']) {
-    assert.deepEqual(route0(overrides([], { PROM_PROXY_USE_AWS: v })).upstream?.auth, { type: 'aws' }, `PROM_PROXY_USE_AWS=${v} turns it on`);
+    assert.deepEqual(
+      route0(overrides([], { PROM_PROXY_USE_AWS: v })).upstream?.auth,
+      { type: 'aws' },
+      `PROM_PROXY_USE_AWS=${v} turns it on`,
+    );
   }
   assert.equal(route0(overrides([])).upstream?.auth, undefined, 'off by default');
   assert.equal(route0(overrides(['--aws=false'])).upstream?.auth, undefined, '--aws=false, as urfave/cli accepts it');

@@ -18,28 +18,53 @@ const oidc = (extra: string, secret = SECRET) =>
 
 /** Each row: a config (no server section; the test adds one) and the key path both commands must name. */
 const BAD: { name: string; yaml: string; key: string }[] = [
-  { name: 'unknown template variable in a tenant rule label', key: 'tenants.rules[0].labels.namespace',
-    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {namespace: "{{ nosuch }}"}}]}\n` },
-  { name: 'unbalanced template in a tenant rule label', key: 'tenants.rules[0].labels.team',
-    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {team: "{{ user"}}]}\n` },
-  { name: 'a label in both labels and regex', key: 'tenants.rules[0].labels.namespace',
-    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {namespace: a}, regex: {namespace: "b.+"}}]}\n` },
-  { name: 'unknown template in tenantHeader.template', key: 'routes[0].upstream.tenantHeader.template',
-    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID, template: "{{ nosuch }}"}}}]\n${ANON}\n` },
-  { name: 'a bad skip-auth-route regex', key: 'auth.oidc.skipAuthRoutes[0]',
-    yaml: `${ROUTE}\n${oidc(', skipAuthRoutes: ["GET=^/(x"]')}` },
-  { name: 'a too-short cookie secret', key: 'auth.oidc.cookie.secret[0]',
-    yaml: `${ROUTE}\n${oidc('', 'short')}` },
-  { name: 'a tenant regex that matches the empty string', key: 'tenants.rules[0].regex.namespace',
-    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{regex: {namespace: "a*"}}]}\n` },
-  { name: 'a users file that does not exist', key: 'auth.basic.usersFile',
-    yaml: `${ROUTE}\nauth: {basic: {usersFile: /nonexistent/promgate-users.yaml}}\n` },
-  { name: 'aws upstream without region', key: 'routes[0].upstream.auth.region',
-    yaml: `routes: [{upstream: {url: "https://aps.example", auth: {type: aws}}}]\n${ANON}\n` },
-  { name: 'two routes with the same prefix', key: 'routes[1].prefix',
-    yaml: `routes:\n  - {prefix: /a, ${UP}}\n  - {prefix: /a/, ${UP}}\n${ANON}\n` },
-  { name: 'a JWKS file that is not JSON', key: 'auth.jwt.jwks',
-    yaml: `${ROUTE}\nauth: {jwt: {jwks: ${USERS}}}\n` },
+  {
+    name: 'unknown template variable in a tenant rule label',
+    key: 'tenants.rules[0].labels.namespace',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {namespace: "{{ nosuch }}"}}]}\n`,
+  },
+  {
+    name: 'unbalanced template in a tenant rule label',
+    key: 'tenants.rules[0].labels.team',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {team: "{{ user"}}]}\n`,
+  },
+  {
+    name: 'a label in both labels and regex',
+    key: 'tenants.rules[0].labels.namespace',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{labels: {namespace: a}, regex: {namespace: "b.+"}}]}\n`,
+  },
+  {
+    name: 'unknown template in tenantHeader.template',
+    key: 'routes[0].upstream.tenantHeader.template',
+    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID, template: "{{ nosuch }}"}}}]\n${ANON}\n`,
+  },
+  {
+    name: 'a bad skip-auth-route regex',
+    key: 'auth.oidc.skipAuthRoutes[0]',
+    yaml: `${ROUTE}\n${oidc(', skipAuthRoutes: ["GET=^/(x"]')}`,
+  },
+  { name: 'a too-short cookie secret', key: 'auth.oidc.cookie.secret[0]', yaml: `${ROUTE}\n${oidc('', 'short')}` },
+  {
+    name: 'a tenant regex that matches the empty string',
+    key: 'tenants.rules[0].regex.namespace',
+    yaml: `${ROUTE}\n${ANON}\ntenants: {rules: [{regex: {namespace: "a*"}}]}\n`,
+  },
+  {
+    name: 'a users file that does not exist',
+    key: 'auth.basic.usersFile',
+    yaml: `${ROUTE}\nauth: {basic: {usersFile: /nonexistent/promgate-users.yaml}}\n`,
+  },
+  {
+    name: 'aws upstream without region',
+    key: 'routes[0].upstream.auth.region',
+    yaml: `routes: [{upstream: {url: "https://aps.example", auth: {type: aws}}}]\n${ANON}\n`,
+  },
+  {
+    name: 'two routes with the same prefix',
+    key: 'routes[1].prefix',
+    yaml: `routes:\n  - {prefix: /a, ${UP}}\n  - {prefix: /a/, ${UP}}\n${ANON}\n`,
+  },
+  { name: 'a JWKS file that is not JSON', key: 'auth.jwt.jwks', yaml: `${ROUTE}\nauth: {jwt: {jwks: ${USERS}}}\n` },
 ];
 
 const CONTROL = `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID, template: "t-{{values.namespace}}"}}}]
@@ -51,7 +76,12 @@ tenants: {rules: [{match: {users: ["*"]}, labels: {namespace: "{{ user }}"}}]}
 const ENV = { ...process.env, AWS_REGION: '', AWS_DEFAULT_REGION: '' };
 
 function cli(args: string[]) {
-  const r = spawnSync(process.execPath, [PROMGATE_ENTRY, ...args], { cwd: REPO_ROOT, encoding: 'utf8', env: ENV, timeout: 20_000 });
+  const r = spawnSync(process.execPath, [PROMGATE_ENTRY, ...args], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+    env: ENV,
+    timeout: 20_000,
+  });
   return { code: r.status, err: r.stderr };
 }
 
@@ -66,12 +96,15 @@ test('check and run refuse every bad config with the same key paths; loading nam
     for (const [i, row] of BAD.entries()) {
       const file = dir.file(`bad-${i}.yaml`);
       writeFileSync(file, `server: {host: 127.0.0.1, port: 0}\n${row.yaml}`);
-      assert.throws(() => loadCheckedConfig({ file, env: ENV }), (e: unknown) => {
-        assert.ok(e instanceof ConfigError, row.name);
-        assert.equal(e.code, CONFIG_INVALID, row.name);
-        assert.ok(e.keys.includes(row.key), `${row.name}: ${e.keys.join(', ')}`);
-        return true;
-      });
+      assert.throws(
+        () => loadCheckedConfig({ file, env: ENV }),
+        (e: unknown) => {
+          assert.ok(e instanceof ConfigError, row.name);
+          assert.equal(e.code, CONFIG_INVALID, row.name);
+          assert.ok(e.keys.includes(row.key), `${row.name}: ${e.keys.join(', ')}`);
+          return true;
+        },
+      );
       const check = cli(['check', '--config', file]);
       const run = cli(['run', '--config', file]);
       assert.notEqual(check.code, 0, `check accepted: ${row.name}`);
@@ -91,7 +124,10 @@ test('check and run both accept the control config', async () => {
     writeFileSync(file, `server: {host: 127.0.0.1, port: 0}\n${CONTROL}`);
     const check = cli(['check', '--config', file]);
     assert.equal(check.code, 0, check.err);
-    const pg = await startPromgate({ configYaml: `server: {host: 127.0.0.1, port: {{PORT}}}\n${CONTROL}`, env: { AWS_REGION: '', AWS_DEFAULT_REGION: '' } });
+    const pg = await startPromgate({
+      configYaml: `server: {host: 127.0.0.1, port: {{PORT}}}\n${CONTROL}`,
+      env: { AWS_REGION: '', AWS_DEFAULT_REGION: '' },
+    });
     const exit = await pg.stop();
     assert.equal(exit.code, 0, pg.logs());
   } finally {

@@ -21,7 +21,12 @@ function configMapDir(): { dir: string; file: string; publish(text: string): voi
   };
   publish('server: { port: 1 }\n');
   symlinkSync('..data/promgate.yaml', join(dir, 'promgate.yaml'));
-  return { dir, file: join(dir, 'promgate.yaml'), publish, cleanup: () => rmSync(dir, { recursive: true, force: true }) };
+  return {
+    dir,
+    file: join(dir, 'promgate.yaml'),
+    publish,
+    cleanup: () => rmSync(dir, { recursive: true, force: true }),
+  };
 }
 
 test('a ConfigMap update (..data swapped) is reported once; the same content again is not', async (t) => {

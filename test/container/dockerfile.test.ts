@@ -2,11 +2,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { chmodSync, cpSync, existsSync, lstatSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  cpSync,
+  existsSync,
+  lstatSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { dirname, join, relative } from 'node:path';
 import { request } from 'undici';
-import { freePort, httpStatus, makeTempDir, REPO_ROOT, spawnProc, waitFor, type TempDir } from '../e2e/harness/index.js';
+import {
+  freePort,
+  httpStatus,
+  makeTempDir,
+  REPO_ROOT,
+  spawnProc,
+  waitFor,
+  type TempDir,
+} from '../e2e/harness/index.js';
 
 // ---- Dockerfile and .dockerignore, as a builder reads them ----------------------------------------------------
 
@@ -39,15 +57,27 @@ function parseDockerfile(text: string): Stage[] {
   return stages;
 }
 
-const glob = (p: string): RegExp => new RegExp(`^${p.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*\*/g, '\0').replace(/\*/g, '[^/]*').replace(/\?/g, '[^/]').replace(/\0/g, '.*')}$`);
+const glob = (p: string): RegExp =>
+  new RegExp(
+    `^${p
+      .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+      .replace(/\*\*/g, '\0')
+      .replace(/\*/g, '[^/]*')
+      .replace(/\?/g, '[^/]')
+      .replace(/\0/g, '.*')}$`,
+  );
 
 /** Docker's rule: the last pattern matching the path or one of its parent directories decides; `!` re-includes. */
 function dockerignore(text: string): (path: string) => boolean {
-  const rules = text.split('\n').map((l) => l.trim()).filter((l) => l && !l.startsWith('#')).map((l) => {
-    const neg = l.startsWith('!');
-    const p = (neg ? l.slice(1) : l).replace(/^\/+|\/+$/g, '');
-    return { neg, re: glob(p) };
-  });
+  const rules = text
+    .split('\n')
+    .map((l) => l.trim())
+    .filter((l) => l && !l.startsWith('#'))
+    .map((l) => {
+      const neg = l.startsWith('!');
+      const p = (neg ? l.slice(1) : l).replace(/^\/+|\/+$/g, '');
+      return { neg, re: glob(p) };
+    });
   return (path) => {
     const parts = path.split('/');
     let excluded = false;
@@ -102,12 +132,20 @@ function replay(stage: Stage): void {
       for (const src of words) {
         const target = dest.endsWith('/') ? join(destPath, src.replace(/\/$/, '').split('/').pop()!) : destPath;
         mkdirSync(dirname(target), { recursive: true });
-        if (from) cpSync(join(roots.get(from) ?? assert.fail(`COPY --from=${from}: no such stage`), src), target, { recursive: true });
+        if (from)
+          cpSync(join(roots.get(from) ?? assert.fail(`COPY --from=${from}: no such stage`), src), target, {
+            recursive: true,
+          });
         else copyFromContext(src, target);
       }
     } else if (op === 'RUN') {
       // The same command, from the local npm cache where it can.
-      const r = spawnSync('sh', ['-c', args], { cwd: join(root, wd), encoding: 'utf8', env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' }, timeout: 600_000 });
+      const r = spawnSync('sh', ['-c', args], {
+        cwd: join(root, wd),
+        encoding: 'utf8',
+        env: { ...process.env, npm_config_prefer_offline: 'true', npm_config_update_notifier: 'false' },
+        timeout: 600_000,
+      });
       assert.equal(r.status, 0, `RUN ${args} in stage ${stage.name}:\n${r.stdout}\n${r.stderr}`);
     } else if (op === 'ENV') {
       for (const m of args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) env[m[1]!] = m[2]!.replace(/^"|"$/g, '');
@@ -141,7 +179,16 @@ before(async () => {
   imageRoot = roots.get(final.name)!;
   upstream = createServer((req, res) => {
     res.writeHead(200, { 'content-type': 'application/json' });
-    res.end(JSON.stringify({ status: 'success', data: { resultType: 'vector', result: [], query: new URL(req.url ?? '/', 'http://x').searchParams.get('query') } }));
+    res.end(
+      JSON.stringify({
+        status: 'success',
+        data: {
+          resultType: 'vector',
+          result: [],
+          query: new URL(req.url ?? '/', 'http://x').searchParams.get('query'),
+        },
+      }),
+    );
   });
   await new Promise<void>((r) => upstream.listen(0, '127.0.0.1', r));
   const a = upstream.address();
@@ -166,19 +213,33 @@ test('the Dockerfile is multi-stage, runs distroless Node LTS as non-root, with 
   assert.match(instr('HEALTHCHECK').join(), /\/-\/healthy|healthcheck/);
   assert.equal(instr('ENTRYPOINT').length, 1);
   const labels = instr('LABEL').join(' ');
-  for (const l of ['title', 'description', 'licenses', 'version', 'revision']) assert.ok(labels.includes(`org.opencontainers.image.${l}=`), l);
+  for (const l of ['title', 'description', 'licenses', 'version', 'revision'])
+    assert.ok(labels.includes(`org.opencontainers.image.${l}=`), l);
 });
 
 test('.dockerignore keeps tests, benches, docs, dist and local files out of the build context', () => {
-  for (const p of ['test/e2e/isolation.test.ts', 'bench/run.ts', 'node_modules/yaml/package.json', 'dist/index.js', '.git/config', 'docs/api.md', '.env', 'deploy/helm/promgate/Chart.yaml', 'scripts/test.mjs']) assert.ok(ignored(p), `${p} excluded`);
-  for (const p of ['src/index.ts', 'package.json', 'package-lock.json', 'tsconfig.json']) assert.ok(!ignored(p), `${p} sent`);
+  for (const p of [
+    'test/e2e/isolation.test.ts',
+    'bench/run.ts',
+    'node_modules/yaml/package.json',
+    'dist/index.js',
+    '.git/config',
+    'docs/api.md',
+    '.env',
+    'deploy/helm/promgate/Chart.yaml',
+    'scripts/test.mjs',
+  ])
+    assert.ok(ignored(p), `${p} excluded`);
+  for (const p of ['src/index.ts', 'package.json', 'package-lock.json', 'tsconfig.json'])
+    assert.ok(!ignored(p), `${p} sent`);
 });
 
 test('the runtime stage holds only dist/, production node_modules and package.json', () => {
   const app = join(imageRoot, workdirs.get(final.name)!);
   assert.deepEqual(readdirSync(imageRoot), [workdirs.get(final.name)!.split('/')[1]]);
   assert.deepEqual(readdirSync(app).sort(), ['dist', 'node_modules', 'package.json']);
-  for (const dev of ['typescript', 'tsx', 'fast-check', '@types', 'oidc-provider']) assert.ok(!existsSync(join(app, 'node_modules', dev)), `${dev} is a dev dependency`);
+  for (const dev of ['typescript', 'tsx', 'fast-check', '@types', 'oidc-provider'])
+    assert.ok(!existsSync(join(app, 'node_modules', dev)), `${dev} is a dev dependency`);
   assert.ok(existsSync(join(app, 'node_modules', 'pino')) && existsSync(join(app, 'dist', 'cli', 'main.js')));
 });
 
@@ -189,15 +250,32 @@ test('the image runs read-only as its USER: healthy, enforcing, nothing written,
   const etc = tmp.file('etc');
   mkdirSync(etc, { mode: 0o755 });
   const configPath = join(etc, 'promgate.yaml');
-  writeFileSync(configPath, `server: { host: 127.0.0.1 }\nroutes:\n  - upstream: { url: "${upstreamUrl}" }\nauth: { anonymous: true }\ntenants:\n  rules:\n    - match: { users: [anonymous] }\n      labels: { namespace: team-a }\n`, { mode: 0o644 });
+  writeFileSync(
+    configPath,
+    `server: { host: 127.0.0.1 }\nroutes:\n  - upstream: { url: "${upstreamUrl}" }\nauth: { anonymous: true }\ntenants:\n  rules:\n    - match: { users: [anonymous] }\n      labels: { namespace: team-a }\n`,
+    { mode: 0o644 },
+  );
   const port = await freePort();
   // The image's environment only (plus the port), with its config path mapped to the file above.
-  const runEnv: Record<string, string> = { ...env, PROMGATE_CONFIG: configPath, PROMGATE_SERVER__PORT: String(port), PATH: '/usr/bin:/bin', HOME: '/nonexistent' };
+  const runEnv: Record<string, string> = {
+    ...env,
+    PROMGATE_CONFIG: configPath,
+    PROMGATE_SERVER__PORT: String(port),
+    PATH: '/usr/bin:/bin',
+    HOME: '/nonexistent',
+  };
   assert.equal(env.PROMGATE_CONFIG, '/etc/promgate/promgate.yaml');
-  const asUser = (argv: string[]): [string, string[]] => (isRoot ? ['setpriv', [`--reuid=${uid}`, `--regid=${gid ?? uid}`, '--clear-groups', ...argv]] : [argv[0]!, argv.slice(1)]);
-  const entry = jsonArray(final.instrs.find((i) => i.op === 'ENTRYPOINT')!.args).map((a) => (a.startsWith('/') ? inImage(a) : a));
+  const asUser = (argv: string[]): [string, string[]] =>
+    isRoot
+      ? ['setpriv', [`--reuid=${uid}`, `--regid=${gid ?? uid}`, '--clear-groups', ...argv]]
+      : [argv[0]!, argv.slice(1)];
+  const entry = jsonArray(final.instrs.find((i) => i.op === 'ENTRYPOINT')!.args).map((a) =>
+    a.startsWith('/') ? inImage(a) : a,
+  );
   const cmd = jsonArray(final.instrs.find((i) => i.op === 'CMD')!.args);
-  const health = jsonArray(/CMD (\[.*\])/.exec(final.instrs.find((i) => i.op === 'HEALTHCHECK')!.args)![1]!).map((a) => (a.startsWith('/') ? inImage(a) : a));
+  const health = jsonArray(/CMD (\[.*\])/.exec(final.instrs.find((i) => i.op === 'HEALTHCHECK')!.args)![1]!).map((a) =>
+    a.startsWith('/') ? inImage(a) : a,
+  );
   const cwd = join(imageRoot, workdirs.get(final.name)!);
   const before = snapshot(imageRoot);
 
@@ -205,13 +283,21 @@ test('the image runs read-only as its USER: healthy, enforcing, nothing written,
   const proc = spawnProc('image', bin, args, { cwd, env: runEnv });
   // spawnProc merges process.env; the image has none of it but what is set above, which wins.
   try {
-    await waitFor(async () => (await httpStatus(`http://127.0.0.1:${port}/-/ready`)) === 200, { what: 'the image\'s promgate ready', procs: [proc] });
+    await waitFor(async () => (await httpStatus(`http://127.0.0.1:${port}/-/ready`)) === 200, {
+      what: "the image's promgate ready",
+      procs: [proc],
+    });
     const r = await request(`http://127.0.0.1:${port}/api/v1/query?query=up`);
     assert.equal(((await r.body.json()) as { data: { query: string } }).data.query, 'up{namespace="team-a"}');
     const [hb, ha] = asUser(health);
     const ok = spawnSync(hb, ha, { cwd, env: runEnv, encoding: 'utf8', timeout: 30_000 });
     assert.equal(ok.status, 0, `HEALTHCHECK while serving: ${ok.stderr}`);
-    if (isRoot) assert.match(readFileSync(`/proc/${proc.pid}/status`, 'utf8'), new RegExp(`\\nUid:\\s+${uid}\\s`), 'runs as the image USER');
+    if (isRoot)
+      assert.match(
+        readFileSync(`/proc/${proc.pid}/status`, 'utf8'),
+        new RegExp(`\\nUid:\\s+${uid}\\s`),
+        'runs as the image USER',
+      );
     proc.kill('SIGTERM');
     assert.equal((await proc.waitExit()).code, 0, proc.logs());
     assert.ok(!proc.logs().includes('EACCES') && !proc.logs().includes('EROFS'), proc.logs());

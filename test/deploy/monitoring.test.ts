@@ -8,7 +8,14 @@ import { join } from 'node:path';
 import { Identifier, parser, VectorSelector } from '@prometheus-io/lezer-promql';
 import { request } from 'undici';
 import { parse as parseYaml } from 'yaml';
-import { makeTempDir, REPO_ROOT, startPromgate, waitFor, type PromgateInstance, type TempDir } from '../e2e/harness/index.js';
+import {
+  makeTempDir,
+  REPO_ROOT,
+  startPromgate,
+  waitFor,
+  type PromgateInstance,
+  type TempDir,
+} from '../e2e/harness/index.js';
 
 const PROMTOOL = process.env.PROMGATE_E2E_PROMTOOL ?? '/usr/bin/promtool';
 const DASHBOARD = join(REPO_ROOT, 'deploy/grafana/promgate-dashboard.json');
@@ -30,16 +37,25 @@ function metricNames(expr: string): string[] {
   return names;
 }
 
-interface Panel { title: string; targets?: { expr: string }[]; panels?: Panel[] }
-interface Dashboard { panels: Panel[]; templating: { list: { query?: { query: string } | string }[] }; annotations: { list: { expr?: string }[] } }
+interface Panel {
+  title: string;
+  targets?: { expr: string }[];
+  panels?: Panel[];
+}
+interface Dashboard {
+  panels: Panel[];
+  templating: { list: { query?: { query: string } | string }[] };
+  annotations: { list: { expr?: string }[] };
+}
 
 function dashboardExprs(): string[] {
   const d = JSON.parse(readFileSync(DASHBOARD, 'utf8')) as Dashboard;
   const out: string[] = [];
-  const walk = (ps: Panel[]) => ps.forEach((p) => {
-    for (const t of p.targets ?? []) out.push(t.expr);
-    walk(p.panels ?? []);
-  });
+  const walk = (ps: Panel[]) =>
+    ps.forEach((p) => {
+      for (const t of p.targets ?? []) out.push(t.expr);
+      walk(p.panels ?? []);
+    });
   walk(d.panels);
   for (const v of d.templating.list) {
     const q = typeof v.query === 'string' ? v.query : v.query?.query;
@@ -102,9 +118,19 @@ tenants:
   });
   // Traffic that feeds each family: requests, a cache hit, an auth failure, a reload.
   for (let i = 0; i < 2; i++) await (await request(`${pg.url}/api/v1/query?query=up&time=1`)).body.dump();
-  await (await request(`${pg.url}/api/v1/query?query=up`, { headers: { authorization: `Basic ${Buffer.from('alice:wrong').toString('base64')}` } })).body.dump();
+  await (
+    await request(`${pg.url}/api/v1/query?query=up`, {
+      headers: { authorization: `Basic ${Buffer.from('alice:wrong').toString('base64')}` },
+    })
+  ).body.dump();
   pg.proc.kill('SIGHUP');
-  await waitFor(async () => (await (await request(`${pg.url}/metrics`)).body.text()).includes('promgate_config_reloads_total{source="config",result="success"}'), { what: 'a counted reload', procs: [pg.proc] });
+  await waitFor(
+    async () =>
+      (await (await request(`${pg.url}/metrics`)).body.text()).includes(
+        'promgate_config_reloads_total{source="config",result="success"}',
+      ),
+    { what: 'a counted reload', procs: [pg.proc] },
+  );
   exposition = await (await request(`${pg.url}/metrics`)).body.text();
 });
 
@@ -115,7 +141,10 @@ after(async () => {
 });
 
 test('the metric-name extractor reads PromQL, so an unknown name would be caught', () => {
-  assert.deepEqual(metricNames('sum by (route) (rate(promgate_nope_total{job=~"$job"}[$__rate_interval])) / on() group_left up'), ['promgate_nope_total', 'up']);
+  assert.deepEqual(
+    metricNames('sum by (route) (rate(promgate_nope_total{job=~"$job"}[$__rate_interval])) / on() group_left up'),
+    ['promgate_nope_total', 'up'],
+  );
   assert.ok(!exportedNames(exposition).has('promgate_nope_total'));
 });
 
@@ -124,24 +153,43 @@ test('the dashboard references only metrics promgate exports, and covers each of
   const used = new Set(dashboardExprs().flatMap(metricNames));
   assert.ok(used.size > 5);
   for (const name of used) assert.ok(exported.has(name), `dashboard uses ${name}, which promgate does not export`);
-  for (const family of ['promgate_requests_total', 'promgate_request_duration_seconds_bucket', 'promgate_auth_failures_total', 'promgate_config_reloads_total', 'promgate_config_last_reload_successful', 'promgate_cache_requests_total', 'promgate_upstream_up', 'promgate_upstream_errors_total']) {
+  for (const family of [
+    'promgate_requests_total',
+    'promgate_request_duration_seconds_bucket',
+    'promgate_auth_failures_total',
+    'promgate_config_reloads_total',
+    'promgate_config_last_reload_successful',
+    'promgate_cache_requests_total',
+    'promgate_upstream_up',
+    'promgate_upstream_errors_total',
+  ]) {
     assert.ok(used.has(family), `the dashboard shows ${family}`);
   }
   // The families really carry samples after that traffic (not just HELP lines).
-  for (const sample of ['promgate_requests_total{', 'promgate_request_duration_seconds_bucket{', 'promgate_auth_failures_total{', 'promgate_cache_requests_total{cache="results",result="hit"}', 'promgate_upstream_up{route="prom"}']) {
+  for (const sample of [
+    'promgate_requests_total{',
+    'promgate_request_duration_seconds_bucket{',
+    'promgate_auth_failures_total{',
+    'promgate_cache_requests_total{cache="results",result="hit"}',
+    'promgate_upstream_up{route="prom"}',
+  ]) {
     assert.ok(exposition.includes(sample), `${sample} in /metrics`);
   }
 });
 
-test('alerts.yaml references only metrics promgate exports (and Prometheus\'s own up)', () => {
+test("alerts.yaml references only metrics promgate exports (and Prometheus's own up)", () => {
   const exported = exportedNames(exposition);
-  for (const name of new Set(alertExprs().flatMap(metricNames))) assert.ok(name === 'up' || exported.has(name), `alerts use ${name}, which promgate does not export`);
+  for (const name of new Set(alertExprs().flatMap(metricNames)))
+    assert.ok(name === 'up' || exported.has(name), `alerts use ${name}, which promgate does not export`);
 });
 
 test('promtool check rules and promtool test rules pass', () => {
   const check = spawnSync(PROMTOOL, ['check', 'rules', ALERTS], { encoding: 'utf8' });
   assert.equal(check.status, 0, check.stdout + check.stderr);
   assert.match(check.stdout, /SUCCESS: \d+ rules found/);
-  const unit = spawnSync(PROMTOOL, ['test', 'rules', 'alerts.test.yaml'], { cwd: join(REPO_ROOT, 'deploy/prometheus'), encoding: 'utf8' });
+  const unit = spawnSync(PROMTOOL, ['test', 'rules', 'alerts.test.yaml'], {
+    cwd: join(REPO_ROOT, 'deploy/prometheus'),
+    encoding: 'utf8',
+  });
   assert.equal(unit.status, 0, unit.stdout + unit.stderr);
 });

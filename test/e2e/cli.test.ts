@@ -10,7 +10,13 @@ import { freePort } from './harness/ports.js';
 import { makeTempDir } from './harness/cleanup.js';
 
 function cli(args: string[], input?: string, env: Record<string, string> = {}) {
-  const r = spawnSync(process.execPath, [PROMGATE_ENTRY, ...args], { cwd: REPO_ROOT, input, encoding: 'utf8', env: { ...process.env, ...env }, timeout: 20_000 });
+  const r = spawnSync(process.execPath, [PROMGATE_ENTRY, ...args], {
+    cwd: REPO_ROOT,
+    input,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    timeout: 20_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 }
 
@@ -22,7 +28,17 @@ test('version and --help', () => {
   assert.equal(h.code, 0);
   for (const c of ['run', 'check', 'schema', 'hash-password', 'version']) assert.match(h.out, new RegExp(`\\b${c}\\b`));
   const r = cli(['run', '--help']);
-  for (const f of ['--prometheus-endpoint', '--unprotected-endpoints', '--protected-endpoints', '--auth-type', '--auth-config', '--reload-interval', '--aws', '--port']) assert.ok(r.out.includes(f), f);
+  for (const f of [
+    '--prometheus-endpoint',
+    '--unprotected-endpoints',
+    '--protected-endpoints',
+    '--auth-type',
+    '--auth-config',
+    '--reload-interval',
+    '--aws',
+    '--port',
+  ])
+    assert.ok(r.out.includes(f), f);
 });
 
 test('schema prints a JSON Schema of the config', () => {
@@ -37,7 +53,10 @@ test('check accepts the bundled example and lists every problem of a bad config'
   assert.equal(cli(['check', '--config', 'examples/quickstart.yaml']).code, 0);
   const dir = makeTempDir('cli');
   const bad = dir.file('bad.yaml');
-  writeFileSync(bad, 'server:\n  prot: 1\nroutes:\n  - upstream:\n      url: prometheus:9090\nauth: {anonymous: true}\n');
+  writeFileSync(
+    bad,
+    'server:\n  prot: 1\nroutes:\n  - upstream:\n      url: prometheus:9090\nauth: {anonymous: true}\n',
+  );
   const r = cli(['check', '--config', bad]);
   assert.equal(r.code, 1);
   assert.match(r.err, /bad\.yaml:2: server\.prot: unknown key "prot" \(did you mean "port"\?\)/);
@@ -52,12 +71,21 @@ test('check accepts the bundled example and lists every problem of a bad config'
 test('check refuses a tenant regex that RE2 reads as matching "" ([][a-z]*), and names the key', () => {
   const dir = makeTempDir('cli');
   const bad = dir.file('regex.yaml');
-  writeFileSync(bad, 'routes:\n  - upstream: {url: "http://127.0.0.1:9090"}\nauth: {anonymous: true}\ntenants:\n  rules:\n    - regex: {namespace: "[][a-z]*"}\n');
+  writeFileSync(
+    bad,
+    'routes:\n  - upstream: {url: "http://127.0.0.1:9090"}\nauth: {anonymous: true}\ntenants:\n  rules:\n    - regex: {namespace: "[][a-z]*"}\n',
+  );
   const r = cli(['check', '--config', bad]);
   assert.equal(r.code, 1);
-  assert.match(r.err, /regex\.yaml:6: tenants\.rules\[0\]\.regex\.namespace: regex "\[\]\[a-z\]\*" matches the empty string/);
+  assert.match(
+    r.err,
+    /regex\.yaml:6: tenants\.rules\[0\]\.regex\.namespace: regex "\[\]\[a-z\]\*" matches the empty string/,
+  );
   // The control: the same file with a pattern that cannot match "" passes.
-  writeFileSync(bad, 'routes:\n  - upstream: {url: "http://127.0.0.1:9090"}\nauth: {anonymous: true}\ntenants:\n  rules:\n    - regex: {namespace: "[][a-z]+"}\n');
+  writeFileSync(
+    bad,
+    'routes:\n  - upstream: {url: "http://127.0.0.1:9090"}\nauth: {anonymous: true}\ntenants:\n  rules:\n    - regex: {namespace: "[][a-z]+"}\n',
+  );
   assert.equal(cli(['check', '--config', bad]).code, 0);
   dir.remove();
 });
@@ -77,7 +105,11 @@ test('a port already in use is a clear error and a non-zero exit', async () => {
   const port = await freePort();
   await new Promise<void>((r) => blocker.listen(port, '127.0.0.1', () => r()));
   try {
-    const pg = await startPromgate({ configYaml: `server: {host: 127.0.0.1, port: ${port}}\nroutes: [{upstream: {url: "http://127.0.0.1:1"}}]\nauth: {anonymous: true}\n`, port, waitHealthy: false });
+    const pg = await startPromgate({
+      configYaml: `server: {host: 127.0.0.1, port: ${port}}\nroutes: [{upstream: {url: "http://127.0.0.1:1"}}]\nauth: {anonymous: true}\n`,
+      port,
+      waitHealthy: false,
+    });
     const exit = await pg.waitExit();
     assert.notEqual(exit.code, 0);
     assert.match(pg.logs(), new RegExp(`port ${port} on 127\\.0\\.0\\.1 is already in use`));
@@ -121,7 +153,10 @@ test('--metrics-port serves /metrics on its own port, with the tenant label; the
     await (await request(`${pg.url}/api/v1/query?query=up`)).body.dump();
     const m = await request(`http://127.0.0.1:${metricsPort}/metrics`);
     assert.equal(m.statusCode, 200);
-    assert.match(await m.body.text(), /promgate_requests_total\{route="[^"]*",method="GET",code="502",tenant="\{namespace=\\"team-a\\"\}"\} 1/);
+    assert.match(
+      await m.body.text(),
+      /promgate_requests_total\{route="[^"]*",method="GET",code="502",tenant="\{namespace=\\"team-a\\"\}"\} 1/,
+    );
     const main = await request(`${pg.url}/metrics`);
     assert.equal(main.statusCode, 404);
     await main.body.dump();

@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { stringify } from 'yaml';
 import { startPromgate, freePort, promgateBuilt, elapsed, type PromgateProc } from './harness/index.js';
-import { startOidcProvider, TestBrowser, DEFAULT_USERS, type OidcProviderFixture, type TestUser } from './harness/oidc-provider.js';
+import {
+  startOidcProvider,
+  TestBrowser,
+  DEFAULT_USERS,
+  type OidcProviderFixture,
+  type TestUser,
+} from './harness/oidc-provider.js';
 import { startNginx, type NginxInstance } from './harness/nginx.js';
 import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 
@@ -12,7 +18,11 @@ const skip = promgateBuilt() ? false : 'build first: npx tsc -p tsconfig.json';
 const alice = { id: 'alice', password: 'alice-pw' };
 /** Enough groups (in the ID token and in the session's claims) that the sealed session needs two cookies. */
 const carol: TestUser = {
-  id: 'carol', password: 'carol-pw', email: 'carol@example.com', emailVerified: true, preferredUsername: 'carol',
+  id: 'carol',
+  password: 'carol-pw',
+  email: 'carol@example.com',
+  emailVerified: true,
+  preferredUsername: 'carol',
   groups: Array.from({ length: 24 }, (_, i) => `platform-observability-group-${String(i).padStart(2, '0')}`),
 };
 
@@ -166,7 +176,10 @@ const sessionSetCookies = (res: Response) => res.headers.getSetCookie().filter((
 const names = (setCookies: string[]) => setCookies.map((c) => c.slice(0, c.indexOf('='))).sort();
 
 /** Opens `page` without a session, follows nginx's sign-in redirect and logs in; returns the browser. */
-async function signedIn(page: string, user: { id: string; password: string }): Promise<{ b: TestBrowser; login: Response }> {
+async function signedIn(
+  page: string,
+  user: { id: string; password: string },
+): Promise<{ b: TestBrowser; login: Response }> {
   const b = new TestBrowser();
   const anon = await b.request(page);
   assert.equal(anon.status, 302, `${page} without a session`);
@@ -179,88 +192,107 @@ async function signedIn(page: string, user: { id: string; password: string }): P
   return { b, login: res };
 }
 
-test('nginx auth_request: sign-in redirect, ID token and X-Auth-Request-* upstream, 403 on group limits, refreshed cookie relayed', { skip }, async () => {
-  const page = `${nginx.url}/app/dashboard`;
+test(
+  'nginx auth_request: sign-in redirect, ID token and X-Auth-Request-* upstream, 403 on group limits, refreshed cookie relayed',
+  { skip },
+  async () => {
+    const page = `${nginx.url}/app/dashboard`;
 
-  // No session: promgate answers the subrequest 401, nginx's error_page turns it into the sign-in redirect.
-  const anon = await fetch(page, { redirect: 'manual' });
-  assert.equal(anon.status, 302);
-  const start = new URL(anon.headers.get('location')!, nginx.url);
-  assert.equal(start.pathname, '/oauth2/sign_in');
-  assert.equal(start.searchParams.get('rd'), page);
-  // With skipProviderButton, sign_in continues to start with the same rd.
-  const cont = await fetch(start, { redirect: 'manual' });
-  assert.equal(cont.status, 302);
-  const next = new URL(cont.headers.get('location')!, nginx.url);
-  assert.equal(next.pathname, '/oauth2/start');
-  assert.equal(next.searchParams.get('rd'), page);
-  assert.equal(app.received.length, 0, 'nothing reached the app');
+    // No session: promgate answers the subrequest 401, nginx's error_page turns it into the sign-in redirect.
+    const anon = await fetch(page, { redirect: 'manual' });
+    assert.equal(anon.status, 302);
+    const start = new URL(anon.headers.get('location')!, nginx.url);
+    assert.equal(start.pathname, '/oauth2/sign_in');
+    assert.equal(start.searchParams.get('rd'), page);
+    // With skipProviderButton, sign_in continues to start with the same rd.
+    const cont = await fetch(start, { redirect: 'manual' });
+    assert.equal(cont.status, 302);
+    const next = new URL(cont.headers.get('location')!, nginx.url);
+    assert.equal(next.pathname, '/oauth2/start');
+    assert.equal(next.searchParams.get('rd'), page);
+    assert.equal(app.received.length, 0, 'nothing reached the app');
 
-  // Sign in through nginx's /oauth2/ location; the callback sends the browser back to the whitelisted rd.
-  const { b, login } = await signedIn(page, alice);
-  const loggedIn = Date.now();
-  assert.deepEqual(names(sessionSetCookies(login)), ['_oauth2_proxy'], 'this session fits one cookie');
+    // Sign in through nginx's /oauth2/ location; the callback sends the browser back to the whitelisted rd.
+    const { b, login } = await signedIn(page, alice);
+    const loggedIn = Date.now();
+    assert.deepEqual(names(sessionSetCookies(login)), ['_oauth2_proxy'], 'this session fits one cookie');
 
-  const first = await b.request(page);
-  assert.equal(first.status, 200);
-  assert.deepEqual(sessionSetCookies(first), [], 'a fresh session sets no cookie');
-  const seen = app.received.at(-1)!.headers;
-  assert.equal(seen['x-auth-request-user'], 'alice');
-  assert.equal(seen['x-auth-request-email'], 'alice@example.com');
-  assert.equal(seen['x-auth-request-groups'], 'team-a,admins');
-  const idToken1 = idTokenSeenByApp();
+    const first = await b.request(page);
+    assert.equal(first.status, 200);
+    assert.deepEqual(sessionSetCookies(first), [], 'a fresh session sets no cookie');
+    const seen = app.received.at(-1)!.headers;
+    assert.equal(seen['x-auth-request-user'], 'alice');
+    assert.equal(seen['x-auth-request-email'], 'alice@example.com');
+    assert.equal(seen['x-auth-request-groups'], 'team-a,admins');
+    const idToken1 = idTokenSeenByApp();
 
-  // Per-location limits on the auth URL: alice is not in team-b.
-  const denied = await b.request(`${nginx.url}/team-b/x`);
-  assert.equal(denied.status, 403);
-  assert.equal(app.received.length, 1, 'the app saw only the allowed request');
+    // Per-location limits on the auth URL: alice is not in team-b.
+    const denied = await b.request(`${nginx.url}/team-b/x`);
+    assert.equal(denied.status, 403);
+    assert.equal(app.received.length, 1, 'the app saw only the allowed request');
 
-  // After cookie-refresh (2s), the next request refreshes; nginx relays the new cookie to the browser. A real
-  // interval: it must pass on the spawned gateway's clock since the session was made.
-  await elapsed(loggedIn, 2100);
-  const before = idp.tokenRequests('refresh_token');
-  const refreshed = await b.request(page);
-  assert.equal(refreshed.status, 200);
-  assert.equal(idp.tokenRequests('refresh_token') - before, 1, 'one refresh at the provider');
-  const relayed = sessionSetCookies(refreshed);
-  assert.deepEqual(names(relayed), ['_oauth2_proxy'], `the refreshed session cookie reached the browser: ${refreshed.headers.getSetCookie().join(' | ')}`);
-  assert.match(relayed[0]!, /; HttpOnly/);
-  const idToken2 = idTokenSeenByApp();
-  assert.notEqual(idToken2, idToken1, 'the app got the refreshed ID token');
+    // After cookie-refresh (2s), the next request refreshes; nginx relays the new cookie to the browser. A real
+    // interval: it must pass on the spawned gateway's clock since the session was made.
+    await elapsed(loggedIn, 2100);
+    const before = idp.tokenRequests('refresh_token');
+    const refreshed = await b.request(page);
+    assert.equal(refreshed.status, 200);
+    assert.equal(idp.tokenRequests('refresh_token') - before, 1, 'one refresh at the provider');
+    const relayed = sessionSetCookies(refreshed);
+    assert.deepEqual(
+      names(relayed),
+      ['_oauth2_proxy'],
+      `the refreshed session cookie reached the browser: ${refreshed.headers.getSetCookie().join(' | ')}`,
+    );
+    assert.match(relayed[0]!, /; HttpOnly/);
+    const idToken2 = idTokenSeenByApp();
+    assert.notEqual(idToken2, idToken1, 'the app got the refreshed ID token');
 
-  // The relayed cookie is the whole session: the next request is accepted without another refresh.
-  const after = await b.request(page);
-  assert.equal(after.status, 200);
-  assert.deepEqual(sessionSetCookies(after), [], 'the stored refreshed cookie is fresh');
-  assert.equal(idp.tokenRequests('refresh_token') - before, 1);
-  assert.equal(idTokenSeenByApp(), idToken2);
-});
+    // The relayed cookie is the whole session: the next request is accepted without another refresh.
+    const after = await b.request(page);
+    assert.equal(after.status, 200);
+    assert.deepEqual(sessionSetCookies(after), [], 'the stored refreshed cookie is fresh');
+    assert.equal(idp.tokenRequests('refresh_token') - before, 1);
+    assert.equal(idTokenSeenByApp(), idToken2);
+  },
+);
 
-test('a session split into two cookies: plain auth_request_set loses it at refresh, relaying the second chunk keeps it', { skip }, async () => {
-  const plain = await signedIn(`${nginx.url}/app/big`, carol);
-  const split = await signedIn(`${nginx.url}/split/big`, carol);
-  const loggedIn = Date.now();
-  for (const { login } of [plain, split]) assert.deepEqual(names(sessionSetCookies(login)), ['_oauth2_proxy_0', '_oauth2_proxy_1'], 'the session is split');
-  for (const [b, page] of [[plain.b, `${nginx.url}/app/big`], [split.b, `${nginx.url}/split/big`]] as const) {
-    assert.equal((await b.request(page)).status, 200, `${page} with the split session`);
-  }
-  // A real interval: cookie-refresh (2s) must pass on the spawned gateway's clock since both sessions were made.
-  await elapsed(loggedIn, 2100);
+test(
+  'a session split into two cookies: plain auth_request_set loses it at refresh, relaying the second chunk keeps it',
+  { skip },
+  async () => {
+    const plain = await signedIn(`${nginx.url}/app/big`, carol);
+    const split = await signedIn(`${nginx.url}/split/big`, carol);
+    const loggedIn = Date.now();
+    for (const { login } of [plain, split])
+      assert.deepEqual(names(sessionSetCookies(login)), ['_oauth2_proxy_0', '_oauth2_proxy_1'], 'the session is split');
+    for (const [b, page] of [
+      [plain.b, `${nginx.url}/app/big`],
+      [split.b, `${nginx.url}/split/big`],
+    ] as const) {
+      assert.equal((await b.request(page)).status, 200, `${page} with the split session`);
+    }
+    // A real interval: cookie-refresh (2s) must pass on the spawned gateway's clock since both sessions were made.
+    await elapsed(loggedIn, 2100);
 
-  // Plain: only the first Set-Cookie of the auth answer reaches the browser, which now holds new _0 + old _1.
-  const r1 = await plain.b.request(`${nginx.url}/app/big`);
-  assert.equal(r1.status, 200, 'the refreshing request itself passes');
-  assert.deepEqual(names(sessionSetCookies(r1)), ['_oauth2_proxy_0'], 'nginx relayed the first chunk only');
-  const lost = await plain.b.request(`${nginx.url}/app/big`);
-  assert.equal(lost.status, 302, 'the mixed chunks do not open: the browser is sent to sign in again');
-  assert.equal(new URL(lost.headers.get('location')!, nginx.url).pathname, '/oauth2/sign_in');
+    // Plain: only the first Set-Cookie of the auth answer reaches the browser, which now holds new _0 + old _1.
+    const r1 = await plain.b.request(`${nginx.url}/app/big`);
+    assert.equal(r1.status, 200, 'the refreshing request itself passes');
+    assert.deepEqual(names(sessionSetCookies(r1)), ['_oauth2_proxy_0'], 'nginx relayed the first chunk only');
+    const lost = await plain.b.request(`${nginx.url}/app/big`);
+    assert.equal(lost.status, 302, 'the mixed chunks do not open: the browser is sent to sign in again');
+    assert.equal(new URL(lost.headers.get('location')!, nginx.url).pathname, '/oauth2/sign_in');
 
-  // Relaying the second chunk too (map-built Set-Cookie) keeps the session across the refresh.
-  const r2 = await split.b.request(`${nginx.url}/split/big`);
-  assert.equal(r2.status, 200);
-  assert.deepEqual(names(sessionSetCookies(r2)), ['_oauth2_proxy_0', '_oauth2_proxy_1'], 'both chunks relayed');
-  assert.match(sessionSetCookies(r2).find((c) => c.startsWith('_oauth2_proxy_1='))!, /; Path=\/; Max-Age=\d+; .*HttpOnly/);
-  const kept = await split.b.request(`${nginx.url}/split/big`);
-  assert.equal(kept.status, 200, 'the refreshed split session opens');
-  assert.deepEqual(sessionSetCookies(kept), [], 'and is fresh');
-});
+    // Relaying the second chunk too (map-built Set-Cookie) keeps the session across the refresh.
+    const r2 = await split.b.request(`${nginx.url}/split/big`);
+    assert.equal(r2.status, 200);
+    assert.deepEqual(names(sessionSetCookies(r2)), ['_oauth2_proxy_0', '_oauth2_proxy_1'], 'both chunks relayed');
+    assert.match(
+      sessionSetCookies(r2).find((c) => c.startsWith('_oauth2_proxy_1='))!,
+      /; Path=\/; Max-Age=\d+; .*HttpOnly/,
+    );
+    const kept = await split.b.request(`${nginx.url}/split/big`);
+    assert.equal(kept.status, 200, 'the refreshed split session opens');
+    assert.deepEqual(sessionSetCookies(kept), [], 'and is fresh');
+  },
+);

@@ -78,7 +78,12 @@ test('SIGHUP reloads the config; a bad config is refused and the old one keeps s
   writeFileSync(configFile, config('team-b').replace('{{PORT}}', String(pg.port)));
   pg.proc.kill('SIGHUP');
   let q = '';
-  await waitFor(async () => (q = await forwardedQuery()).includes('team-b'), { what: 'team-b after SIGHUP', timeoutMs: 10_000, intervalMs: 50, procs: [pg.proc] });
+  await waitFor(async () => (q = await forwardedQuery()).includes('team-b'), {
+    what: 'team-b after SIGHUP',
+    timeoutMs: 10_000,
+    intervalMs: 50,
+    procs: [pg.proc],
+  });
   assert.equal(q, 'up{namespace="team-b"}');
   writeFileSync(configFile, 'routes: [oops\n');
   pg.proc.kill('SIGHUP');
@@ -95,15 +100,31 @@ test('SIGHUP reloads the config; a bad config is refused and the old one keeps s
 test('a saved config change is picked up without a signal (the tenant policy lives in the config)', async () => {
   writeFileSync(configFile, config('team-c').replace('{{PORT}}', String(pg.port)));
   let q = '';
-  await waitFor(async () => (q = await forwardedQuery()).includes('team-c'), { what: 'team-c from the file watch', timeoutMs: 10_000, intervalMs: 50, procs: [pg.proc] });
+  await waitFor(async () => (q = await forwardedQuery()).includes('team-c'), {
+    what: 'team-c from the file watch',
+    timeoutMs: 10_000,
+    intervalMs: 50,
+    procs: [pg.proc],
+  });
   assert.equal(q, 'up{namespace="team-c"}');
 });
 
 test('SIGTERM drains in-flight requests, refuses new connections, and exits 0', async () => {
-  const inflight = request(`${pg.url}/slow/api/v1/query?query=drain`).then(async (r) => ({ status: r.statusCode, text: await r.body.text() }));
-  await waitFor(() => slow.received.some((r) => r.url.includes('drain')), { what: 'the drain request upstream', timeoutMs: 10_000, intervalMs: 10 });
+  const inflight = request(`${pg.url}/slow/api/v1/query?query=drain`).then(async (r) => ({
+    status: r.statusCode,
+    text: await r.body.text(),
+  }));
+  await waitFor(() => slow.received.some((r) => r.url.includes('drain')), {
+    what: 'the drain request upstream',
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
   pg.proc.kill('SIGTERM');
-  await waitFor(logged('shutting down: no new connections, draining in-flight requests'), { what: 'the drain to start', timeoutMs: 10_000, intervalMs: 10 });
+  await waitFor(logged('shutting down: no new connections, draining in-flight requests'), {
+    what: 'the drain to start',
+    timeoutMs: 10_000,
+    intervalMs: 10,
+  });
   await assert.rejects(request(`${pg.url}/-/healthy`, { reset: true }), 'new connections are refused while draining');
   endDrain?.();
   const done = await inflight;

@@ -3,8 +3,25 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, writeFileSync } from 'node:fs';
 import {
-  TENANTS, TEAMS, RULES, createSilence, getAlerts, httpRequestsValue, httpStatus, isPortOpen, labelValues,
-  liveCounts, makeTempDir, pidGone, promApi, promQuery, seriesOf, startPromgate, startStack, waitFor, type Stack,
+  TENANTS,
+  TEAMS,
+  RULES,
+  createSilence,
+  getAlerts,
+  httpRequestsValue,
+  httpStatus,
+  isPortOpen,
+  labelValues,
+  liveCounts,
+  makeTempDir,
+  pidGone,
+  promApi,
+  promQuery,
+  seriesOf,
+  startPromgate,
+  startStack,
+  waitFor,
+  type Stack,
 } from './harness/index.js';
 
 /** One stack for the whole file: Alertmanager, a route prefix and bench series, so every fixture option is covered. */
@@ -55,7 +72,10 @@ test('infrastructure series have no namespace label; other families are present'
   assert.equal((await promQuery(main.prom.base, 'build_version')).length, 5);
   const buckets = await promQuery(main.prom.base, 'request_duration_seconds_bucket');
   assert.equal(buckets.length, seriesOf('request_duration_seconds_bucket').length);
-  const q = await promQuery(main.prom.base, 'histogram_quantile(0.5, sum by (namespace, le) (rate(request_duration_seconds_bucket[1m])))');
+  const q = await promQuery(
+    main.prom.base,
+    'histogram_quantile(0.5, sum by (namespace, le) (rate(request_duration_seconds_bucket[1m])))',
+  );
   for (const s of q) assert.equal(Number(s.value[1]), 0.5);
 });
 
@@ -79,7 +99,13 @@ test('Prometheus fires HighErrorRate for every tenant, plus TeamAStatic and Infr
   type A = { state: string; labels: Record<string, string> };
   const { alerts } = await promApi<{ alerts: A[] }>(main.prom.base, '/api/v1/alerts');
   const firing = alerts.filter((a) => a.state === 'firing');
-  assert.deepEqual(labelValues(firing.filter((a) => a.labels.alertname === 'HighErrorRate'), 'namespace'), sorted);
+  assert.deepEqual(
+    labelValues(
+      firing.filter((a) => a.labels.alertname === 'HighErrorRate'),
+      'namespace',
+    ),
+    sorted,
+  );
   assert.equal(firing.find((a) => a.labels.alertname === 'TeamAStatic')?.labels.namespace, 'team-a');
   assert.equal(firing.find((a) => a.labels.alertname === 'InfraCPU')?.labels.namespace, undefined);
 });
@@ -89,10 +115,13 @@ test('Alertmanager has the alerts of every tenant, and silences work', async () 
   assert.deepEqual(labelValues(await getAlerts(am.url), 'namespace'), sorted);
   const id = await createSilence(am.url, { namespace: 'team-c', alertname: 'HighErrorRate' });
   assert.match(id, /^[0-9a-f-]{36}$/);
-  await waitFor(async () => {
-    const [a] = await getAlerts(am.url, ['namespace="team-c"', 'alertname="HighErrorRate"']);
-    return a?.status.state === 'suppressed' && a.status.silencedBy.includes(id);
-  }, { what: 'team-c alert silenced', timeoutMs: 5000, procs: [am.proc] });
+  await waitFor(
+    async () => {
+      const [a] = await getAlerts(am.url, ['namespace="team-c"', 'alertname="HighErrorRate"']);
+      return a?.status.state === 'suppressed' && a.status.silencedBy.includes(id);
+    },
+    { what: 'team-c alert silenced', timeoutMs: 5000, procs: [am.proc] },
+  );
 });
 
 test('Prometheus under a route prefix answers at <url>/prometheus/api/v1/query', async () => {
@@ -109,7 +138,9 @@ test('Prometheus under a route prefix answers at <url>/prometheus/api/v1/query',
 test('the promgate launcher substitutes {{PORT}}, parses JSON logs and reports early exits', async () => {
   const dir = makeTempDir('fake-promgate');
   const entry = dir.file('fake.mjs');
-  writeFileSync(entry, `import { createServer } from 'node:http';
+  writeFileSync(
+    entry,
+    `import { createServer } from 'node:http';
 import { readFileSync } from 'node:fs';
 const a = process.argv.slice(2);
 const cfg = readFileSync(a[a.indexOf('--config') + 1], 'utf8');
@@ -119,7 +150,8 @@ const port = Number(/port: (\\d+)/.exec(cfg)[1]);
 const srv = createServer((req, res) => { log({ msg: 'request', path: req.url }); res.end('ok'); });
 srv.listen(port, '127.0.0.1', () => log({ msg: 'listening', port, env: process.env.FAKE_ENV }));
 process.on('SIGTERM', () => { log({ msg: 'stopped' }); process.exit(0); });
-`);
+`,
+  );
   try {
     const pg = await startPromgate({ entry, configYaml: 'server:\n  port: {{PORT}}\n', env: { FAKE_ENV: 'yes' } });
     assert.equal(await httpStatus(`${pg.url}/-/healthy`), 200);
@@ -134,7 +166,12 @@ process.on('SIGTERM', () => { log({ msg: 'stopped' }); process.exit(0); });
       startPromgate({ entry, configYaml: 'broken: true\nport: {{PORT}}\n', timeoutMs: 3000 }),
       (err: Error) => /exited while waiting/.test(err.message) && /bad config/.test(err.message),
     );
-    const failed = await startPromgate({ entry, args: ['--listen=127.0.0.1:1'], configYaml: 'broken: true\n', waitHealthy: false });
+    const failed = await startPromgate({
+      entry,
+      args: ['--listen=127.0.0.1:1'],
+      configYaml: 'broken: true\n',
+      waitHealthy: false,
+    });
     assert.equal((await failed.waitExit()).code, 2);
   } finally {
     dir.remove();

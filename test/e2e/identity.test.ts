@@ -60,7 +60,11 @@ async function call(base: string, path: string, headers: Record<string, string> 
 }
 
 async function namespacesSeen(base: string, headers: Record<string, string>): Promise<string[]> {
-  const r = await call(base, '/api/v1/query?query=' + encodeURIComponent('sum by (namespace) (http_requests_total)'), headers);
+  const r = await call(
+    base,
+    '/api/v1/query?query=' + encodeURIComponent('sum by (namespace) (http_requests_total)'),
+    headers,
+  );
   assert.equal(r.status, 200, r.text);
   const result = (r.json.data as { result: { metric: { namespace: string } }[] }).result;
   return result.map((s) => s.metric.namespace).sort();
@@ -68,8 +72,22 @@ async function namespacesSeen(base: string, headers: Record<string, string>): Pr
 
 test('prometheus-multi-tenant-proxy flags: basic users file, protected and unprotected endpoints, live reload', async () => {
   const users = tmp.file('users.yaml');
-  writeFileSync(users, 'users:\n  - username: User-a\n    password: pass-a\n    namespace: team-a\n  - username: Multi\n    password: pw\n    namespaces: [team-b, team-c]\n');
-  const p = await pg({ args: ['--prometheus-endpoint', stack.prom.base, '--port', '{{PORT}}', '--auth-config', users, '--unprotected-endpoints', '/-/healthy,/-/ready,/api/v1/status/buildinfo'] });
+  writeFileSync(
+    users,
+    'users:\n  - username: User-a\n    password: pass-a\n    namespace: team-a\n  - username: Multi\n    password: pw\n    namespaces: [team-b, team-c]\n',
+  );
+  const p = await pg({
+    args: [
+      '--prometheus-endpoint',
+      stack.prom.base,
+      '--port',
+      '{{PORT}}',
+      '--auth-config',
+      users,
+      '--unprotected-endpoints',
+      '/-/healthy,/-/ready,/api/v1/status/buildinfo',
+    ],
+  });
   assert.deepEqual(await namespacesSeen(p.url, basic('User-a', 'pass-a')), ['team-a']);
   assert.deepEqual(await namespacesSeen(p.url, basic('Multi', 'pw')), ['team-b', 'team-c']);
 
@@ -94,17 +112,40 @@ test('prometheus-multi-tenant-proxy flags: basic users file, protected and unpro
   assert.equal(info.status, 200, 'unprotected paths are served without credentials');
   assert.equal((info.json.data as { version: string }).version, '2.42.0+ds');
   // An unprotected path that needs a tenant still gets none: the anonymous identity maps to no tenant here.
-  const p2 = await pg({ args: ['--prometheus-endpoint', stack.prom.base, '--port', '{{PORT}}', '--auth-config', users, '--unprotected-endpoints', '/api/v1/query'] });
+  const p2 = await pg({
+    args: [
+      '--prometheus-endpoint',
+      stack.prom.base,
+      '--port',
+      '{{PORT}}',
+      '--auth-config',
+      users,
+      '--unprotected-endpoints',
+      '/api/v1/query',
+    ],
+  });
   const leak = await call(p2.url, '/api/v1/query?query=up');
   assert.equal(leak.status, 403);
   assert.equal(leak.json.code, 'PG_TENANT_NONE');
 
   // A reload that adds a user; then a broken file keeps the last good users.
-  writeFileSync(users, 'users:\n  - username: User-a\n    password: pass-a\n    namespace: team-a\n  - username: New\n    password: fresh\n    namespace: tenant.d\n');
-  await waitFor(async () => (await call(p.url, '/api/v1/query?query=up', basic('New', 'fresh'))).status === 200, { what: 'new user after reload', timeoutMs: 10_000 });
+  writeFileSync(
+    users,
+    'users:\n  - username: User-a\n    password: pass-a\n    namespace: team-a\n  - username: New\n    password: fresh\n    namespace: tenant.d\n',
+  );
+  await waitFor(async () => (await call(p.url, '/api/v1/query?query=up', basic('New', 'fresh'))).status === 200, {
+    what: 'new user after reload',
+    timeoutMs: 10_000,
+  });
   assert.deepEqual(await namespacesSeen(p.url, basic('New', 'fresh')), ['tenant.d']);
   writeFileSync(users, 'users: [ {username: broken\n');
-  await waitFor(() => p.logLines().some((l) => l.source === 'auth.basic.usersFile' && l.msg === 'reload failed; keeping the last good version'), { what: 'the broken users file to be refused', timeoutMs: 10_000, procs: [p.proc] });
+  await waitFor(
+    () =>
+      p
+        .logLines()
+        .some((l) => l.source === 'auth.basic.usersFile' && l.msg === 'reload failed; keeping the last good version'),
+    { what: 'the broken users file to be refused', timeoutMs: 10_000, procs: [p.proc] },
+  );
   assert.deepEqual(await namespacesSeen(p.url, basic('New', 'fresh')), ['tenant.d'], 'old users keep working');
   const metrics = await call(p.url, '/metrics');
   assert.match(metrics.text, /promgate_config_reloads_total\{source="auth.basic.usersFile",result="failure"\} [1-9]/);
@@ -114,7 +155,20 @@ test('prometheus-multi-tenant-proxy flags: basic users file, protected and unpro
 });
 
 test('prometheus-multi-tenant-proxy flags: JWT from an RSA JWKS served over HTTP, Bearer or Token header', async () => {
-  const p = await pg({ args: ['--prometheus-endpoint', stack.prom.base, '--port', '{{PORT}}', '--auth-type', 'jwt', '--auth-config', jwksUrl, '--protected-endpoints', ''] });
+  const p = await pg({
+    args: [
+      '--prometheus-endpoint',
+      stack.prom.base,
+      '--port',
+      '{{PORT}}',
+      '--auth-type',
+      'jwt',
+      '--auth-config',
+      jwksUrl,
+      '--protected-endpoints',
+      '',
+    ],
+  });
   const token = await sign(rsa, { sub: 'svc', namespaces: ['team-b'], labels: {} });
   assert.deepEqual(await namespacesSeen(p.url, { authorization: `Bearer ${token}` }), ['team-b']);
   assert.deepEqual(await namespacesSeen(p.url, { token }), ['team-b']);
@@ -126,14 +180,28 @@ test('prometheus-multi-tenant-proxy flags: JWT from an RSA JWKS served over HTTP
   assert.equal(r.json.code, 'PG_AUTHN_TOKEN_EXPIRED');
   assert.match(String(r.headers['www-authenticate']), /^Bearer error="invalid_token"/);
   const noTenant = await sign(rsa, { sub: 'x' });
-  assert.equal((await call(p.url, '/api/v1/query?query=up', { authorization: `Bearer ${noTenant}` })).json.code, 'PG_TENANT_NONE');
+  assert.equal(
+    (await call(p.url, '/api/v1/query?query=up', { authorization: `Bearer ${noTenant}` })).json.code,
+    'PG_TENANT_NONE',
+  );
   // With --protected-endpoints "" every enforced endpoint is served.
   const lv = await call(p.url, '/api/v1/label/namespace/values', { authorization: `Bearer ${token}` });
   assert.deepEqual(lv.json.data, ['team-b']);
 });
 
 test('JWT from an HMAC JWKS file, like prometheus-multi-tenant-proxy (token without exp)', async () => {
-  const p = await pg({ args: ['--prometheus-endpoint', stack.prom.base, '--port', '{{PORT}}', '--auth-type', 'jwt', '--auth-config', tmp.file('hmac-jwks.json')] });
+  const p = await pg({
+    args: [
+      '--prometheus-endpoint',
+      stack.prom.base,
+      '--port',
+      '{{PORT}}',
+      '--auth-type',
+      'jwt',
+      '--auth-config',
+      tmp.file('hmac-jwks.json'),
+    ],
+  });
   const token = await sign(hmac, { namespaces: ['team-c'] }, { exp: null });
   assert.deepEqual(await namespacesSeen(p.url, { authorization: `Bearer ${token}` }), ['team-c']);
 });
@@ -166,7 +234,10 @@ tenants:
 test('backend tenant header and upstream credentials: set by promgate, client copies removed, federation only when allowed', async () => {
   const users = tmp.file('users2.yaml');
   writeFileSync(tmp.file('upstream-token'), 'upstream-secret\n');
-  writeFileSync(users, 'users:\n  - {username: a, password: pa, namespace: team-a}\n  - {username: b, password: pb, namespaces: [team-b, team-c]}\n');
+  writeFileSync(
+    users,
+    'users:\n  - {username: a, password: pa, namespace: team-a}\n  - {username: b, password: pb, namespaces: [team-b, team-c]}\n',
+  );
   const p = await pg({
     configYaml: `server: {host: 127.0.0.1, port: {{PORT}}}
 routes:
@@ -179,12 +250,20 @@ routes:
 auth: {basic: {usersFile: "${users}"}}
 `,
   });
-  const r = await call(p.url, '/mimir/api/v1/query?query=up', { ...basic('a', 'pa'), 'x-scope-orgid': 'team-b', x_scope_orgid: 'team-b' });
+  const r = await call(p.url, '/mimir/api/v1/query?query=up', {
+    ...basic('a', 'pa'),
+    'x-scope-orgid': 'team-b',
+    x_scope_orgid: 'team-b',
+  });
   assert.equal(r.status, 200);
   const h = stub.received.at(-1)!.headers;
   assert.equal(h['x-scope-orgid'], 'team-a');
   assert.equal(h['x_scope_orgid'], undefined);
-  assert.equal(h.authorization, 'Bearer upstream-secret', "the client's Basic credentials are replaced by the upstream's");
+  assert.equal(
+    h.authorization,
+    'Bearer upstream-secret',
+    "the client's Basic credentials are replaced by the upstream's",
+  );
   assert.equal(stub.received.at(-1)!.url.split('?')[0], '/prometheus/api/v1/query');
   const refused = await call(p.url, '/mimir/api/v1/query?query=up', basic('b', 'pb'));
   assert.equal(refused.status, 403);

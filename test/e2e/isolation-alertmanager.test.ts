@@ -7,8 +7,23 @@ import bcrypt from 'bcryptjs';
 import { request } from 'undici';
 import { stringify } from 'yaml';
 import {
-  RULES, TENANTS, createSilence, getAlerts, getJson, makeTempDir, promgateBuilt, readAnswer, startAlertmanager, startExposition, startPrometheus,
-  startPromgate, waitFor, waitForAlertmanagerAlerts, type AmAlert, type PromgateInstance, type SilenceMatcher,
+  RULES,
+  TENANTS,
+  createSilence,
+  getAlerts,
+  getJson,
+  makeTempDir,
+  promgateBuilt,
+  readAnswer,
+  startAlertmanager,
+  startExposition,
+  startPrometheus,
+  startPromgate,
+  waitFor,
+  waitForAlertmanagerAlerts,
+  type AmAlert,
+  type PromgateInstance,
+  type SilenceMatcher,
 } from './harness/index.js';
 
 type User = 'a' | 'b' | 'd' | 'red' | 'ab' | 'nobody' | 'admin';
@@ -75,7 +90,13 @@ const DIRECT: Record<string, { matchers: SilenceMatcher[]; owners: Viewer[]; id?
   notA: { matchers: [{ name: 'namespace', value: 'team-a', isEqual: false }], owners: [] },
   red: { matchers: [{ name: 'team', value: 'red' }], owners: ['red'] },
   // Confines both of ab's labels, and red's only one.
-  ab: { matchers: [{ name: 'namespace', value: 'team-a|team-b', isRegex: true }, { name: 'team', value: 'red' }], owners: ['ab', 'red'] },
+  ab: {
+    matchers: [
+      { name: 'namespace', value: 'team-a|team-b', isRegex: true },
+      { name: 'team', value: 'red' },
+    ],
+    owners: ['ab', 'red'],
+  },
 };
 
 before(async () => {
@@ -93,13 +114,30 @@ before(async () => {
   const posted = await fetch(`${amUrl}/api/v2/alerts`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(POSTED.map((labels) => ({ labels, startsAt: new Date(now).toISOString(), endsAt: new Date(now + 3_600_000).toISOString() }))),
+    body: JSON.stringify(
+      POSTED.map((labels) => ({
+        labels,
+        startsAt: new Date(now).toISOString(),
+        endsAt: new Date(now + 3_600_000).toISOString(),
+      })),
+    ),
   });
   assert.equal(posted.status, 200, await posted.text());
   await waitForAlertmanagerAlerts(am);
   const all = ALERTS.map(alertKey).sort().join();
-  await waitFor(async () => (await getAlerts(amUrl)).map((a) => alertKey(a.labels)).sort().join() === all, { what: `Alertmanager holds ${all}`, procs: [am.proc] });
-  const users = (Object.keys(ENTRIES) as User[]).map((u) => ({ username: u, password: bcrypt.hashSync(password(u), 4), ...ENTRIES[u] }));
+  await waitFor(
+    async () =>
+      (await getAlerts(amUrl))
+        .map((a) => alertKey(a.labels))
+        .sort()
+        .join() === all,
+    { what: `Alertmanager holds ${all}`, procs: [am.proc] },
+  );
+  const users = (Object.keys(ENTRIES) as User[]).map((u) => ({
+    username: u,
+    password: bcrypt.hashSync(password(u), 4),
+    ...ENTRIES[u],
+  }));
   writeFileSync(tmp.file('users.yaml'), stringify({ users }));
   pg = await startPromgate({
     configYaml: `
@@ -117,7 +155,8 @@ tenants:
 `,
   });
   // An extra alertname keeps these silences from muting the real alerts other tests look at.
-  for (const s of Object.values(DIRECT)) s.id = await createSilence(amUrl, [...s.matchers, { name: 'alertname', value: 'NoSuchAlert' }]);
+  for (const s of Object.values(DIRECT))
+    s.id = await createSilence(amUrl, [...s.matchers, { name: 'alertname', value: 'NoSuchAlert' }]);
 });
 
 after(async () => {
@@ -134,7 +173,11 @@ interface Res {
   json: any;
 }
 
-async function call(user: User | null, path: string, o: { method?: string; params?: [string, string][]; body?: unknown; contentType?: string } = {}): Promise<Res> {
+async function call(
+  user: User | null,
+  path: string,
+  o: { method?: string; params?: [string, string][]; body?: unknown; contentType?: string } = {},
+): Promise<Res> {
   const qs = new URLSearchParams(o.params ?? []).toString();
   const headers: Record<string, string> = {};
   if (user) headers.authorization = `Basic ${Buffer.from(`${user}:${password(user)}`).toString('base64')}`;
@@ -178,7 +221,10 @@ function silenceBody(matchers: SilenceMatcher[], extra: Record<string, unknown> 
 /** Which alerts (alertname/namespace) a silence mutes right now, read straight from Alertmanager. */
 async function mutedBy(id: string): Promise<string[]> {
   const alerts = await getAlerts(amUrl);
-  return alerts.filter((a: AmAlert) => a.status.silencedBy.includes(id)).map((a) => alertKey(a.labels)).sort();
+  return alerts
+    .filter((a: AmAlert) => a.status.silencedBy.includes(id))
+    .map((a) => alertKey(a.labels))
+    .sort();
 }
 
 test('alerts: each caller sees only its alerts, whatever filter it sends; InfraCPU never', { skip }, async () => {
@@ -194,21 +240,34 @@ test('alerts: each caller sees only its alerts, whatever filter it sends; InfraC
     const r = await call('a', '/api/v2/alerts', { params: [['filter', f]] });
     assert.equal(r.status, 200, r.text);
     const got = (r.json as AmAlert[]).map((a) => alertKey(a.labels));
-    assert.ok(got.every((k) => k.endsWith('/team-a')), `a with filter ${f}: ${got}`);
+    assert.ok(
+      got.every((k) => k.endsWith('/team-a')),
+      `a with filter ${f}: ${got}`,
+    );
   }
   const d = await call('d', '/api/v2/alerts', { params: [['filter', 'namespace=~"tenant.d"']] });
-  assert.deepEqual((d.json as AmAlert[]).map((a) => alertKey(a.labels)), ['HighErrorRate/tenant.d']);
+  assert.deepEqual(
+    (d.json as AmAlert[]).map((a) => alertKey(a.labels)),
+    ['HighErrorRate/tenant.d'],
+  );
 });
 
-test('alert groups: only the caller\'s alerts, and no group left empty', { skip }, async () => {
+test("alert groups: only the caller's alerts, and no group left empty", { skip }, async () => {
   for (const u of VIEWERS) {
     const r = await call(u, '/api/v2/alerts/groups');
     assert.equal(r.status, 200, r.text);
     const groups = r.json as { labels: Labels; alerts: AmAlert[] }[];
-    assert.ok(groups.every((g) => g.alerts.length > 0), `${u}: empty group`);
+    assert.ok(
+      groups.every((g) => g.alerts.length > 0),
+      `${u}: empty group`,
+    );
     const got = groups.flatMap((g) => g.alerts.map((a) => alertKey(a.labels))).sort();
     assert.deepEqual(got, expectedAlerts(u), u);
-    if (u !== 'admin') assert.ok(groups.every((g) => g.labels.alertname !== RULES.infraCpu), `${u} sees the InfraCPU group`);
+    if (u !== 'admin')
+      assert.ok(
+        groups.every((g) => g.labels.alertname !== RULES.infraCpu),
+        `${u} sees the InfraCPU group`,
+      );
   }
 });
 
@@ -217,8 +276,14 @@ test('silences list: each caller sees exactly the silences that only mute inside
     const r = await call(u, '/api/v2/silences');
     assert.equal(r.status, 200, r.text);
     const ids = (r.json as AmSilence[]).map((s) => s.id);
-    const want = Object.values(DIRECT).filter((s) => u === 'admin' || s.owners.includes(u)).map((s) => s.id!);
-    assert.deepEqual([...ids].sort(), [...want].sort(), `${u}: ${JSON.stringify((r.json as AmSilence[]).map((s) => s.matchers))}`);
+    const want = Object.values(DIRECT)
+      .filter((s) => u === 'admin' || s.owners.includes(u))
+      .map((s) => s.id!);
+    assert.deepEqual(
+      [...ids].sort(),
+      [...want].sort(),
+      `${u}: ${JSON.stringify((r.json as AmSilence[]).map((s) => s.matchers))}`,
+    );
   }
 });
 
@@ -236,32 +301,74 @@ test('one silence: readable by its tenant only; unknown → 404; not a UUID → 
   refused(await call('a', '/api/v2/silence/not-a-uuid'), 400, 'PG_BAD_REQUEST', 'not a uuid');
 });
 
-test('creating a silence adds the tenant matcher: it mutes only the caller\'s alerts', { skip }, async () => {
-  const cases: { user: User; matchers: SilenceMatcher[]; added: SilenceMatcher; mutes: string[]; listedBy?: User[] }[] = [
-    { user: 'a', matchers: [{ name: 'alertname', value: RULES.highErrorRate }], added: { name: 'namespace', value: 'team-a', isRegex: false }, mutes: ['HighErrorRate/team-a'] },
-    { user: 'b', matchers: [{ name: 'alertname', value: RULES.highErrorRate }], added: { name: 'namespace', value: 'team-b|team-c', isRegex: true }, mutes: ['HighErrorRate/team-b', 'HighErrorRate/team-c'] },
-    // d's own unescaped regex would also mute tenantxd; the added equality keeps it to tenant.d.
-    { user: 'd', matchers: [{ name: 'namespace', value: 'tenant.d', isRegex: true }], added: { name: 'namespace', value: 'tenant.d', isRegex: false }, mutes: ['HighErrorRate/tenant.d'] },
-    // Another tenant's namespace, or a negation: the tenant matcher is ANDed, so nothing is muted.
-    // (Stored as namespace="team-b",namespace="team-a", it mutes nothing, so it lies inside b's tenant too.)
-    { user: 'a', matchers: [{ name: 'namespace', value: 'team-b' }], added: { name: 'namespace', value: 'team-a', isRegex: false }, mutes: [], listedBy: ['a', 'b'] },
-    { user: 'a', matchers: [{ name: 'namespace', value: 'team-a', isEqual: false }], added: { name: 'namespace', value: 'team-a', isRegex: false }, mutes: [] },
-    { user: 'a', matchers: [{ name: 'alertname', value: RULES.infraCpu }], added: { name: 'namespace', value: 'team-a', isRegex: false }, mutes: [] },
-  ];
+test("creating a silence adds the tenant matcher: it mutes only the caller's alerts", { skip }, async () => {
+  const cases: { user: User; matchers: SilenceMatcher[]; added: SilenceMatcher; mutes: string[]; listedBy?: User[] }[] =
+    [
+      {
+        user: 'a',
+        matchers: [{ name: 'alertname', value: RULES.highErrorRate }],
+        added: { name: 'namespace', value: 'team-a', isRegex: false },
+        mutes: ['HighErrorRate/team-a'],
+      },
+      {
+        user: 'b',
+        matchers: [{ name: 'alertname', value: RULES.highErrorRate }],
+        added: { name: 'namespace', value: 'team-b|team-c', isRegex: true },
+        mutes: ['HighErrorRate/team-b', 'HighErrorRate/team-c'],
+      },
+      // d's own unescaped regex would also mute tenantxd; the added equality keeps it to tenant.d.
+      {
+        user: 'd',
+        matchers: [{ name: 'namespace', value: 'tenant.d', isRegex: true }],
+        added: { name: 'namespace', value: 'tenant.d', isRegex: false },
+        mutes: ['HighErrorRate/tenant.d'],
+      },
+      // Another tenant's namespace, or a negation: the tenant matcher is ANDed, so nothing is muted.
+      // (Stored as namespace="team-b",namespace="team-a", it mutes nothing, so it lies inside b's tenant too.)
+      {
+        user: 'a',
+        matchers: [{ name: 'namespace', value: 'team-b' }],
+        added: { name: 'namespace', value: 'team-a', isRegex: false },
+        mutes: [],
+        listedBy: ['a', 'b'],
+      },
+      {
+        user: 'a',
+        matchers: [{ name: 'namespace', value: 'team-a', isEqual: false }],
+        added: { name: 'namespace', value: 'team-a', isRegex: false },
+        mutes: [],
+      },
+      {
+        user: 'a',
+        matchers: [{ name: 'alertname', value: RULES.infraCpu }],
+        added: { name: 'namespace', value: 'team-a', isRegex: false },
+        mutes: [],
+      },
+    ];
   for (const c of cases) {
     const r = await call(c.user, '/api/v2/silences', { body: silenceBody(c.matchers) });
     assert.equal(r.status, 200, `${c.user} ${JSON.stringify(c.matchers)}: ${r.text}`);
     const id = r.json.silenceID as string;
     const stored = await directSilence(id);
     assert.ok(
-      stored.matchers.some((m) => m.name === c.added.name && m.value === c.added.value && m.isRegex === c.added.isRegex && m.isEqual !== false),
+      stored.matchers.some(
+        (m) =>
+          m.name === c.added.name && m.value === c.added.value && m.isRegex === c.added.isRegex && m.isEqual !== false,
+      ),
       `${c.user}: stored matchers ${JSON.stringify(stored.matchers)} lack ${JSON.stringify(c.added)}`,
     );
-    for (const m of c.matchers) assert.ok(stored.matchers.some((s) => s.name === m.name && s.value === m.value), 'the user\'s own matchers are kept');
-    const muted = await waitFor(async () => {
-      const got = await mutedBy(id);
-      return got.join() === c.mutes.join() ? got : undefined;
-    }, { what: `silence ${id} of ${c.user} mutes ${c.mutes}`, timeoutMs: 5000 }).catch(async () => mutedBy(id));
+    for (const m of c.matchers)
+      assert.ok(
+        stored.matchers.some((s) => s.name === m.name && s.value === m.value),
+        "the user's own matchers are kept",
+      );
+    const muted = await waitFor(
+      async () => {
+        const got = await mutedBy(id);
+        return got.join() === c.mutes.join() ? got : undefined;
+      },
+      { what: `silence ${id} of ${c.user} mutes ${c.mutes}`, timeoutMs: 5000 },
+    ).catch(async () => mutedBy(id));
     assert.deepEqual(muted, c.mutes, `${c.user} ${JSON.stringify(c.matchers)}`);
     // The new silence is listed for its tenant and nobody else (admin aside).
     for (const u of ['a', 'b', 'd'] as const) {
@@ -271,19 +378,42 @@ test('creating a silence adds the tenant matcher: it mutes only the caller\'s al
   }
 });
 
-test('updating a silence: another tenant\'s → 403 and unchanged; one\'s own → 200', { skip }, async () => {
+test("updating a silence: another tenant's → 403 and unchanged; one's own → 200", { skip }, async () => {
   const theirs = DIRECT.b!.id!;
-  const r = await call('a', '/api/v2/silences', { body: silenceBody([{ name: 'namespace', value: 'team-a' }], { id: theirs, comment: 'hijacked' }) });
-  refused(r, 403, 'PG_SILENCE_NOT_OWNED', 'a updates b\'s silence');
+  const r = await call('a', '/api/v2/silences', {
+    body: silenceBody([{ name: 'namespace', value: 'team-a' }], { id: theirs, comment: 'hijacked' }),
+  });
+  refused(r, 403, 'PG_SILENCE_NOT_OWNED', "a updates b's silence");
   const after = await directSilence(theirs);
   assert.equal(after.status.state, 'active');
   assert.notEqual(after.comment, 'hijacked');
-  assert.deepEqual(after.matchers.map((m) => `${m.name}=${m.value}`).sort(), ['alertname=NoSuchAlert', 'namespace=team-b']);
+  assert.deepEqual(after.matchers.map((m) => `${m.name}=${m.value}`).sort(), [
+    'alertname=NoSuchAlert',
+    'namespace=team-b',
+  ]);
   // Updating b's regex silence by sending b's matchers is refused just the same.
-  refused(await call('a', '/api/v2/silences', { body: silenceBody(DIRECT.bc!.matchers, { id: DIRECT.bc!.id }) }), 403, 'PG_SILENCE_NOT_OWNED', 'a updates bc');
-  refused(await call('d', '/api/v2/silences', { body: silenceBody(DIRECT.dRegex!.matchers, { id: DIRECT.dRegex!.id }) }), 403, 'PG_SILENCE_NOT_OWNED', 'd updates the unescaped tenant.d silence');
+  refused(
+    await call('a', '/api/v2/silences', { body: silenceBody(DIRECT.bc!.matchers, { id: DIRECT.bc!.id }) }),
+    403,
+    'PG_SILENCE_NOT_OWNED',
+    'a updates bc',
+  );
+  refused(
+    await call('d', '/api/v2/silences', { body: silenceBody(DIRECT.dRegex!.matchers, { id: DIRECT.dRegex!.id }) }),
+    403,
+    'PG_SILENCE_NOT_OWNED',
+    'd updates the unescaped tenant.d silence',
+  );
 
-  const own = await call('a', '/api/v2/silences', { body: silenceBody([{ name: 'namespace', value: 'team-a' }, { name: 'alertname', value: 'NoSuchAlert' }], { id: DIRECT.a!.id, comment: 'updated by a' }) });
+  const own = await call('a', '/api/v2/silences', {
+    body: silenceBody(
+      [
+        { name: 'namespace', value: 'team-a' },
+        { name: 'alertname', value: 'NoSuchAlert' },
+      ],
+      { id: DIRECT.a!.id, comment: 'updated by a' },
+    ),
+  });
   assert.equal(own.status, 200, own.text);
   const updated = await directSilence(own.json.silenceID as string);
   assert.equal(updated.comment, 'updated by a');
@@ -291,36 +421,72 @@ test('updating a silence: another tenant\'s → 403 and unchanged; one\'s own �
   DIRECT.a!.id = own.json.silenceID as string;
 });
 
-test('deleting a silence: another tenant\'s → 403 and still active; one\'s own → 200 and expired', { skip }, async () => {
+test("deleting a silence: another tenant's → 403 and still active; one's own → 200 and expired", { skip }, async () => {
   for (const [name, s] of Object.entries(DIRECT)) {
     if (s.owners.includes('a')) continue;
-    refused(await call('a', `/api/v2/silence/${s.id}`, { method: 'DELETE' }), 403, 'PG_SILENCE_NOT_OWNED', `a deletes ${name}`);
+    refused(
+      await call('a', `/api/v2/silence/${s.id}`, { method: 'DELETE' }),
+      403,
+      'PG_SILENCE_NOT_OWNED',
+      `a deletes ${name}`,
+    );
     assert.equal((await directSilence(s.id!)).status.state, 'active', `${name} survives`);
   }
   const mine = DIRECT.a!.id!;
   const r = await call('a', `/api/v2/silence/${mine}`, { method: 'DELETE' });
   assert.equal(r.status, 200, r.text);
   assert.equal((await directSilence(mine)).status.state, 'expired');
-  refused(await call('a', `/api/v2/silence/${randomUUID()}`, { method: 'DELETE' }), 404, 'PG_NOT_FOUND', 'delete unknown');
+  refused(
+    await call('a', `/api/v2/silence/${randomUUID()}`, { method: 'DELETE' }),
+    404,
+    'PG_NOT_FOUND',
+    'delete unknown',
+  );
 });
 
 test('bad silence bodies are refused before Alertmanager sees them', { skip }, async () => {
-  refused(await call('a', '/api/v2/silences', { body: 'matchers=x', contentType: 'application/x-www-form-urlencoded' }), 415, 'PG_UNSUPPORTED_MEDIA', 'form body');
+  refused(
+    await call('a', '/api/v2/silences', { body: 'matchers=x', contentType: 'application/x-www-form-urlencoded' }),
+    415,
+    'PG_UNSUPPORTED_MEDIA',
+    'form body',
+  );
   refused(await call('a', '/api/v2/silences', { body: '{"matchers": [' }), 400, 'PG_BAD_BODY', 'broken JSON');
   refused(await call('a', '/api/v2/silences', { body: silenceBody([]) }), 400, 'PG_BAD_BODY', 'no matchers');
-  refused(await call('a', '/api/v2/silences', { body: silenceBody([{ name: 'namespace', value: 'team-a' }], { id: 'not-a-uuid' }) }), 400, 'PG_BAD_REQUEST', 'bad id');
+  refused(
+    await call('a', '/api/v2/silences', {
+      body: silenceBody([{ name: 'namespace', value: 'team-a' }], { id: 'not-a-uuid' }),
+    }),
+    400,
+    'PG_BAD_REQUEST',
+    'bad id',
+  );
 });
 
-test('status and receivers are refused to tenants, served to admin; no tenant → 403; no credentials → 401', { skip }, async () => {
-  for (const path of ['/api/v2/status', '/api/v2/receivers']) {
-    for (const u of ['a', 'b', 'red'] as const) refused(await call(u, path), 403, 'PG_PATH_REFUSED', `${u} ${path}`);
-    assert.equal((await call('admin', path)).status, 200, `admin ${path}`);
-  }
-  for (const path of ['/api/v2/alerts', '/api/v2/alerts/groups', '/api/v2/silences', `/api/v2/silence/${DIRECT.b!.id}`]) {
-    refused(await call('nobody', path), 403, 'PG_TENANT_NONE', `nobody ${path}`);
-    const anon = await call(null, path);
-    assert.equal(anon.status, 401, `anonymous ${path}`);
-  }
-  refused(await call('a', '/api/v2/alerts', { body: [] }), 405, 'PG_METHOD_NOT_ALLOWED', 'POST alerts (would inject alerts)');
-  refused(await call('a', '/api/v1/alerts'), 404, 'PG_NOT_FOUND', 'API v1');
-});
+test(
+  'status and receivers are refused to tenants, served to admin; no tenant → 403; no credentials → 401',
+  { skip },
+  async () => {
+    for (const path of ['/api/v2/status', '/api/v2/receivers']) {
+      for (const u of ['a', 'b', 'red'] as const) refused(await call(u, path), 403, 'PG_PATH_REFUSED', `${u} ${path}`);
+      assert.equal((await call('admin', path)).status, 200, `admin ${path}`);
+    }
+    for (const path of [
+      '/api/v2/alerts',
+      '/api/v2/alerts/groups',
+      '/api/v2/silences',
+      `/api/v2/silence/${DIRECT.b!.id}`,
+    ]) {
+      refused(await call('nobody', path), 403, 'PG_TENANT_NONE', `nobody ${path}`);
+      const anon = await call(null, path);
+      assert.equal(anon.status, 401, `anonymous ${path}`);
+    }
+    refused(
+      await call('a', '/api/v2/alerts', { body: [] }),
+      405,
+      'PG_METHOD_NOT_ALLOWED',
+      'POST alerts (would inject alerts)',
+    );
+    refused(await call('a', '/api/v1/alerts'), 404, 'PG_NOT_FOUND', 'API v1');
+  },
+);

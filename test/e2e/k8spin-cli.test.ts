@@ -20,8 +20,12 @@ test('CLI: PROM_PROXY_* alone configure the running gateway; PROM_PROXY_USE_AWS=
   const pg = await startPromgate({
     port,
     env: {
-      PROM_PROXY_PORT: String(port), PROM_PROXY_PROMETHEUS_ENDPOINT: stub.url, PROM_PROXY_AUTH_CONFIG: users,
-      PROM_PROXY_UNPROTECTED_ENDPOINTS: '/-/healthy,/api/v1/status/buildinfo', PROM_PROXY_PROTECTED_ENDPOINTS: '', PROM_PROXY_USE_AWS: 'false',
+      PROM_PROXY_PORT: String(port),
+      PROM_PROXY_PROMETHEUS_ENDPOINT: stub.url,
+      PROM_PROXY_AUTH_CONFIG: users,
+      PROM_PROXY_UNPROTECTED_ENDPOINTS: '/-/healthy,/api/v1/status/buildinfo',
+      PROM_PROXY_PROTECTED_ENDPOINTS: '',
+      PROM_PROXY_USE_AWS: 'false',
     },
   });
   t.after(() => pg.stop());

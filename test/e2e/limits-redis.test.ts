@@ -3,7 +3,14 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import { request } from 'undici';
-import { makeTempDir, promgateBuilt, readAnswer, startPromgate, waitFor, type PromgateInstance } from './harness/index.js';
+import {
+  makeTempDir,
+  promgateBuilt,
+  readAnswer,
+  startPromgate,
+  waitFor,
+  type PromgateInstance,
+} from './harness/index.js';
 import { startRedis, type RedisInstance } from './harness/redis.js';
 import { startStub, echoJson, type Stub } from './upstream-stub.js';
 
@@ -52,16 +59,27 @@ after(async () => {
 
 const AUTH = { authorization: `Basic ${Buffer.from('alice:alice-pw').toString('base64')}` };
 
-async function ask(pg: PromgateInstance, route: string): Promise<{ status: number; code?: string; retryAfter?: string }> {
+async function ask(
+  pg: PromgateInstance,
+  route: string,
+): Promise<{ status: number; code?: string; retryAfter?: string }> {
   const r = await readAnswer(await request(`${pg.url}/${route}/api/v1/query?query=up`, { headers: AUTH }));
-  return { status: r.status, code: (r.json as { code?: string } | undefined)?.code, retryAfter: r.headers['retry-after'] as string | undefined };
+  return {
+    status: r.status,
+    code: (r.json as { code?: string } | undefined)?.code,
+    retryAfter: r.headers['retry-after'] as string | undefined,
+  };
 }
 
 /** /-/ready reports the store's connection (it never fails readiness over it). */
 async function readyText(pg: PromgateInstance): Promise<string> {
   return (await request(`${pg.url}/-/ready`)).body.text();
 }
-const connected = (pg: PromgateInstance) => waitFor(async () => /rate-limit store redis:\/\/[^:]+:\d+: connected/.test(await readyText(pg)), { what: 'the rate-limit store connected', procs: [pg.proc] });
+const connected = (pg: PromgateInstance) =>
+  waitFor(async () => /rate-limit store redis:\/\/[^:]+:\d+: connected/.test(await readyText(pg)), {
+    what: 'the rate-limit store connected',
+    procs: [pg.proc],
+  });
 
 async function metric(pg: PromgateInstance, name: string, labels: string): Promise<number> {
   const text = await (await request(`${pg.url}/metrics`)).body.text();
@@ -87,23 +105,36 @@ test('two replicas hold one limit: four requests spread over both, the fifth ref
   assert.match(await redis.command('KEYS pg-test:*'), /^\*1$/, 'one bucket key, in Redis');
 });
 
-test('Redis stopped: failOpen routes admit (logged, counted), fail-closed routes answer 503; both recover when it returns', { skip }, async () => {
-  await redis.stop();
-  await waitFor(async () => /rate-limit store .*NOT connected/.test(await readyText(a)), { what: 'the store seen down', procs: [a.proc] });
-  // The open route's bucket is spent (previous test), yet with the store gone it admits.
-  assert.equal((await ask(a, 'open')).status, 200);
-  const closed = await ask(a, 'closed');
-  assert.equal(closed.status, 503);
-  assert.equal(closed.code, 'PG_RATE_LIMIT_UNAVAILABLE');
-  assert.equal(closed.retryAfter, '1');
-  assert.equal(await metric(a, 'promgate_limit_store_failures_total', 'route="open",outcome="admitted"'), 1);
-  assert.equal(await metric(a, 'promgate_limit_store_failures_total', 'route="closed",outcome="refused"'), 1);
-  // The log line is written asynchronously: wait for it (bounded) rather than expect it with the answer.
-  await waitFor(() => a.logLines().some((l) => l.route === 'open' && /shared store cannot be reached/.test(String(l.msg))), { what: 'the outage is logged', procs: [a.proc] });
+test(
+  'Redis stopped: failOpen routes admit (logged, counted), fail-closed routes answer 503; both recover when it returns',
+  { skip },
+  async () => {
+    await redis.stop();
+    await waitFor(async () => /rate-limit store .*NOT connected/.test(await readyText(a)), {
+      what: 'the store seen down',
+      procs: [a.proc],
+    });
+    // The open route's bucket is spent (previous test), yet with the store gone it admits.
+    assert.equal((await ask(a, 'open')).status, 200);
+    const closed = await ask(a, 'closed');
+    assert.equal(closed.status, 503);
+    assert.equal(closed.code, 'PG_RATE_LIMIT_UNAVAILABLE');
+    assert.equal(closed.retryAfter, '1');
+    assert.equal(await metric(a, 'promgate_limit_store_failures_total', 'route="open",outcome="admitted"'), 1);
+    assert.equal(await metric(a, 'promgate_limit_store_failures_total', 'route="closed",outcome="refused"'), 1);
+    // The log line is written asynchronously: wait for it (bounded) rather than expect it with the answer.
+    await waitFor(
+      () => a.logLines().some((l) => l.route === 'open' && /shared store cannot be reached/.test(String(l.msg))),
+      { what: 'the outage is logged', procs: [a.proc] },
+    );
 
-  // Same port, empty Redis (no persistence): both processes reconnect by themselves, no restart.
-  redis = await startRedis(redisPort);
-  await Promise.all([connected(a), connected(b)]);
-  await sharedBurst('closed');
-  await waitFor(() => a.logLines().some((l) => /answers again/.test(String(l.msg))), { what: 'the recovery is logged', procs: [a.proc] });
-});
+    // Same port, empty Redis (no persistence): both processes reconnect by themselves, no restart.
+    redis = await startRedis(redisPort);
+    await Promise.all([connected(a), connected(b)]);
+    await sharedBurst('closed');
+    await waitFor(() => a.logLines().some((l) => /answers again/.test(String(l.msg))), {
+      what: 'the recovery is logged',
+      procs: [a.proc],
+    });
+  },
+);

@@ -30,7 +30,9 @@ before(async () => {
   if (skip) return;
   ports = { flags: await freePort(), env: await freePort() };
   app = await startStub(appWithCookie);
-  idp = await startOidcProvider({ redirectUris: Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`) });
+  idp = await startOidcProvider({
+    redirectUris: Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`),
+  });
 });
 
 after(async () => {
@@ -90,62 +92,89 @@ async function browse(base: string, path: string) {
   assert.equal(res.headers.get('location'), path);
   const before = browserRequests().length;
   // A client-sent identity header must not survive: promgate replaces it with the session's.
-  const page = await b.request(base + path, { headers: { 'x-forwarded-user': 'mallory', 'x-forwarded-email': 'mallory@example.com' } });
+  const page = await b.request(base + path, {
+    headers: { 'x-forwarded-user': 'mallory', 'x-forwarded-email': 'mallory@example.com' },
+  });
   assert.equal(page.status, 200);
   assert.equal(browserRequests().length, before + 1, 'the app got the request');
   return { b, got: browserRequests().at(-1)! };
 }
 
-test('oauth2-proxy flags only: login, then the app receives X-Forwarded-User/-Email/-Groups/-Access-Token', { skip }, async () => {
-  const pg = (flagsGateway = await startPromgate({ port: ports.flags, args: flags(ports.flags), env: INSECURE }));
-  procs.push(pg);
-  const { b, got } = await browse(pg.url, '/reports/q3?format=html');
-  assert.equal(got.url, '/reports/q3?format=html', 'path and query reach the app unchanged');
-  assert.equal(got.headers['x-forwarded-user'], 'alice');
-  assert.equal(got.headers['x-forwarded-email'], 'alice@example.com');
-  assert.equal(got.headers['x-forwarded-groups'], 'team-a,admins');
-  assert.equal(got.headers['x-forwarded-preferred-username'], 'alice');
-  assert.ok(String(got.headers['x-forwarded-access-token'] ?? '').length > 10, '--pass-access-token');
-  assert.equal(got.headers.authorization, undefined, 'no --pass-authorization-header');
-  assert.doesNotMatch(String(got.headers.cookie ?? ''), /_oauth2_proxy/, "promgate's session cookie stays with promgate");
+test(
+  'oauth2-proxy flags only: login, then the app receives X-Forwarded-User/-Email/-Groups/-Access-Token',
+  { skip },
+  async () => {
+    const pg = (flagsGateway = await startPromgate({ port: ports.flags, args: flags(ports.flags), env: INSECURE }));
+    procs.push(pg);
+    const { b, got } = await browse(pg.url, '/reports/q3?format=html');
+    assert.equal(got.url, '/reports/q3?format=html', 'path and query reach the app unchanged');
+    assert.equal(got.headers['x-forwarded-user'], 'alice');
+    assert.equal(got.headers['x-forwarded-email'], 'alice@example.com');
+    assert.equal(got.headers['x-forwarded-groups'], 'team-a,admins');
+    assert.equal(got.headers['x-forwarded-preferred-username'], 'alice');
+    assert.ok(String(got.headers['x-forwarded-access-token'] ?? '').length > 10, '--pass-access-token');
+    assert.equal(got.headers.authorization, undefined, 'no --pass-authorization-header');
+    assert.doesNotMatch(
+      String(got.headers.cookie ?? ''),
+      /_oauth2_proxy/,
+      "promgate's session cookie stays with promgate",
+    );
 
-  // --skip-auth-route: no session needed; other paths still need one; /ping is oauth2-proxy's liveness path.
-  const anon = new TestBrowser();
-  assert.equal((await anon.request(`${pg.url}/healthz`)).status, 200);
-  assert.equal(browserRequests().at(-1)!.url, '/healthz');
-  assert.equal(browserRequests().at(-1)!.headers['x-forwarded-user'], undefined, 'skipped route: no identity');
-  assert.equal((await anon.request(`${pg.url}/healthz/x`)).status, 302);
-  assert.equal((await anon.request(`${pg.url}/ping`)).status, 200);
-  const info = await b.request(`${pg.url}/oauth2/userinfo`);
-  assert.deepEqual(await info.json(), { user: 'alice', email: 'alice@example.com', groups: ['team-a', 'admins'], preferredUsername: 'alice' });
-});
+    // --skip-auth-route: no session needed; other paths still need one; /ping is oauth2-proxy's liveness path.
+    const anon = new TestBrowser();
+    assert.equal((await anon.request(`${pg.url}/healthz`)).status, 200);
+    assert.equal(browserRequests().at(-1)!.url, '/healthz');
+    assert.equal(browserRequests().at(-1)!.headers['x-forwarded-user'], undefined, 'skipped route: no identity');
+    assert.equal((await anon.request(`${pg.url}/healthz/x`)).status, 302);
+    assert.equal((await anon.request(`${pg.url}/ping`)).status, 200);
+    const info = await b.request(`${pg.url}/oauth2/userinfo`);
+    assert.deepEqual(await info.json(), {
+      user: 'alice',
+      email: 'alice@example.com',
+      groups: ['team-a', 'admins'],
+      preferredUsername: 'alice',
+    });
+  },
+);
 
-test("a refreshed session cookie reaches the browser even when the app's answer sets cookies too", { skip }, async () => {
-  assert.ok(flagsGateway, 'needs the gateway of the first test');
-  const { b } = await browse(flagsGateway.url, '/settings');
-  // A real interval: the spawned gateway's --cookie-refresh=2s must pass on its clock before the next request.
-  await sleep(2100);
-  const before = idp.tokenRequests('refresh_token');
-  const res = await b.request(`${flagsGateway.url}/settings`);
-  assert.equal(res.status, 200);
-  assert.equal(idp.tokenRequests('refresh_token') - before, 1, 'this request refreshed the session');
-  const names = res.headers.getSetCookie().map((c) => c.slice(0, c.indexOf('=')));
-  assert.ok(names.includes('app_theme'), `the app's cookie: ${names.join(', ')}`);
-  assert.ok(names.includes('_oauth2_proxy'), `and the refreshed session: ${names.join(', ')}`);
-  const next = await b.request(`${flagsGateway.url}/settings`);
-  assert.equal(next.status, 200);
-  assert.equal(idp.tokenRequests('refresh_token') - before, 1, 'the browser holds the refreshed session: no second refresh');
-});
+test(
+  "a refreshed session cookie reaches the browser even when the app's answer sets cookies too",
+  { skip },
+  async () => {
+    assert.ok(flagsGateway, 'needs the gateway of the first test');
+    const { b } = await browse(flagsGateway.url, '/settings');
+    // A real interval: the spawned gateway's --cookie-refresh=2s must pass on its clock before the next request.
+    await sleep(2100);
+    const before = idp.tokenRequests('refresh_token');
+    const res = await b.request(`${flagsGateway.url}/settings`);
+    assert.equal(res.status, 200);
+    assert.equal(idp.tokenRequests('refresh_token') - before, 1, 'this request refreshed the session');
+    const names = res.headers.getSetCookie().map((c) => c.slice(0, c.indexOf('=')));
+    assert.ok(names.includes('app_theme'), `the app's cookie: ${names.join(', ')}`);
+    assert.ok(names.includes('_oauth2_proxy'), `and the refreshed session: ${names.join(', ')}`);
+    const next = await b.request(`${flagsGateway.url}/settings`);
+    assert.equal(next.status, 200);
+    assert.equal(
+      idp.tokenRequests('refresh_token') - before,
+      1,
+      'the browser holds the refreshed session: no second refresh',
+    );
+  },
+);
 
-test('OAUTH2_PROXY_* variables only: the same gateway from the environment (email domain limit included)', { skip }, async () => {
-  const pg = await startPromgate({ port: ports.env, env: { ...INSECURE, ...variables(ports.env) } });
-  procs.push(pg);
-  const { got } = await browse(pg.url, '/');
-  assert.equal(got.headers['x-forwarded-user'], 'alice');
-  assert.equal(got.headers['x-forwarded-email'], 'alice@example.com');
-  const bob = await new TestBrowser().login(`${pg.url}/oauth2/start`, { id: 'bob', password: 'bob-pw' });
-  assert.equal(bob.res.status, 403, 'bob@other.org is outside OAUTH2_PROXY_EMAIL_DOMAINS');
-});
+test(
+  'OAUTH2_PROXY_* variables only: the same gateway from the environment (email domain limit included)',
+  { skip },
+  async () => {
+    const pg = await startPromgate({ port: ports.env, env: { ...INSECURE, ...variables(ports.env) } });
+    procs.push(pg);
+    const { got } = await browse(pg.url, '/');
+    assert.equal(got.headers['x-forwarded-user'], 'alice');
+    assert.equal(got.headers['x-forwarded-email'], 'alice@example.com');
+    const bob = await new TestBrowser().login(`${pg.url}/oauth2/start`, { id: 'bob', password: 'bob-pw' });
+    assert.equal(bob.res.status, 403, 'bob@other.org is outside OAUTH2_PROXY_EMAIL_DOMAINS');
+  },
+);
 
 test('an unsupported oauth2-proxy option stops start-up, naming the option', { skip }, async () => {
   for (const [args, env, name] of [

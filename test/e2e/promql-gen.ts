@@ -33,12 +33,34 @@ export interface Modifiers {
 }
 
 export type Node =
-  | ({ t: 'sel'; name?: string; nameAsMatcher: boolean; matchers: LabelMatcher[]; emptyBraces: boolean; trailingComma: boolean; range?: string } & Modifiers)
+  | ({
+      t: 'sel';
+      name?: string;
+      nameAsMatcher: boolean;
+      matchers: LabelMatcher[];
+      emptyBraces: boolean;
+      trailingComma: boolean;
+      range?: string;
+    } & Modifiers)
   | { t: 'num'; text: string }
   | { t: 'str'; value: string }
   | { t: 'call'; fn: string; args: Node[] }
-  | { t: 'agg'; op: string; param?: Node; grouping?: { without: boolean; labels: string[]; after: boolean }; expr: Node }
-  | { t: 'bin'; op: string; bool: boolean; lhs: Node; rhs: Node; match?: { on: boolean; labels: string[] }; group?: { side: 'left' | 'right'; labels: string[] } }
+  | {
+      t: 'agg';
+      op: string;
+      param?: Node;
+      grouping?: { without: boolean; labels: string[]; after: boolean };
+      expr: Node;
+    }
+  | {
+      t: 'bin';
+      op: string;
+      bool: boolean;
+      lhs: Node;
+      rhs: Node;
+      match?: { on: boolean; labels: string[] };
+      group?: { side: 'left' | 'right'; labels: string[] };
+    }
   | { t: 'neg'; expr: Node }
   | ({ t: 'sub'; expr: Node; range: string; step: string } & Modifiers)
   | { t: 'comment'; expr: Node; text: string };
@@ -99,11 +121,40 @@ const USER_MATCHERS: readonly [string, LabelMatcher['op'], string][] = [
   ['__name__', '=~', 'http_.*'],
 ];
 
-const VECTOR_FNS = ['abs', 'ceil', 'floor', 'round', 'sqrt', 'exp', 'ln', 'log2', 'log10', 'sgn', 'timestamp', 'sort', 'sort_desc'];
+const VECTOR_FNS = [
+  'abs',
+  'ceil',
+  'floor',
+  'round',
+  'sqrt',
+  'exp',
+  'ln',
+  'log2',
+  'log10',
+  'sgn',
+  'timestamp',
+  'sort',
+  'sort_desc',
+];
 const RANGE_FNS = [
-  'rate', 'increase', 'delta', 'irate', 'idelta', 'deriv', 'changes', 'resets', 'avg_over_time', 'min_over_time',
-  'max_over_time', 'sum_over_time', 'count_over_time', 'last_over_time', 'stddev_over_time', 'stdvar_over_time',
-  'present_over_time', 'absent_over_time',
+  'rate',
+  'increase',
+  'delta',
+  'irate',
+  'idelta',
+  'deriv',
+  'changes',
+  'resets',
+  'avg_over_time',
+  'min_over_time',
+  'max_over_time',
+  'sum_over_time',
+  'count_over_time',
+  'last_over_time',
+  'stddev_over_time',
+  'stdvar_over_time',
+  'present_over_time',
+  'absent_over_time',
 ];
 const AGGS = ['sum', 'avg', 'min', 'max', 'count', 'stddev', 'stdvar', 'group'];
 const ARITH = ['+', '-', '*', '/', '%', '^', 'atan2'];
@@ -178,7 +229,8 @@ export class PromqlGen {
     const count = this.chance(0.35) ? 1 + this.int(2) : 0;
     for (let i = 0; i < count; i++) matchers.push(this.matcher(hasName));
     // A selector without a name needs a matcher that does not match the empty string.
-    if (!hasName && !matchers.some((m) => m.op === '=' && m.value !== '')) matchers.push({ name: 'namespace', op: '=', value: this.pick(['team-a', 'team-b', 'tenant.d']), quote: '"' });
+    if (!hasName && !matchers.some((m) => m.op === '=' && m.value !== ''))
+      matchers.push({ name: 'namespace', op: '=', value: this.pick(['team-a', 'team-b', 'tenant.d']), quote: '"' });
     return {
       t: 'sel',
       name: hasName ? this.pick(GEN_METRICS) : undefined,
@@ -193,7 +245,13 @@ export class PromqlGen {
 
   private matrix(depth: number): Node {
     if (depth <= 0 || this.chance(0.75)) return this.selector(this.pick(DURATIONS));
-    return { t: 'sub', expr: this.vector(depth - 1), range: this.pick(DURATIONS), step: this.pick(STEPS), ...this.modifiers() };
+    return {
+      t: 'sub',
+      expr: this.vector(depth - 1),
+      range: this.pick(DURATIONS),
+      step: this.pick(STEPS),
+      ...this.modifiers(),
+    };
   }
 
   scalar(depth: number): Node {
@@ -227,12 +285,17 @@ export class PromqlGen {
     const which = this.int(this.o.holtWinters ? 3 : 2);
     if (which === 0) return { t: 'call', fn: 'quantile_over_time', args: [this.scalar(d), this.matrix(d)] };
     if (which === 1) return { t: 'call', fn: 'predict_linear', args: [this.matrix(d), this.scalar(d)] };
-    return { t: 'call', fn: 'holt_winters', args: [this.matrix(d), { t: 'num', text: '0.5' }, { t: 'num', text: '0.5' }] };
+    return {
+      t: 'call',
+      fn: 'holt_winters',
+      args: [this.matrix(d), { t: 'num', text: '0.5' }, { t: 'num', text: '0.5' }],
+    };
   }
 
   private vectorFn(d: number): Node {
     const which = this.int(4);
-    if (which === 0) return { t: 'call', fn: this.pick(['clamp_min', 'clamp_max']), args: [this.vector(d), this.scalar(d)] };
+    if (which === 0)
+      return { t: 'call', fn: this.pick(['clamp_min', 'clamp_max']), args: [this.vector(d), this.scalar(d)] };
     if (which === 1) return { t: 'call', fn: 'clamp', args: [this.vector(d), this.scalar(d), this.scalar(d)] };
     if (which === 2) return { t: 'call', fn: 'round', args: [this.vector(d), this.scalar(d)] };
     return { t: 'call', fn: this.pick(VECTOR_FNS), args: [this.vector(d)] };
@@ -250,7 +313,12 @@ export class PromqlGen {
   private paramAggregation(d: number): Node {
     const op = this.pick(['topk', 'bottomk', 'quantile', 'count_values']);
     // count_values never writes `namespace`: a constructed namespace value would look like a leak.
-    const param: Node = op === 'count_values' ? { t: 'str', value: this.pick(['value', 'v']) } : this.chance(0.5) ? { t: 'call', fn: 'scalar', args: [this.vector(d)] } : this.scalar(d);
+    const param: Node =
+      op === 'count_values'
+        ? { t: 'str', value: this.pick(['value', 'v']) }
+        : this.chance(0.5)
+          ? { t: 'call', fn: 'scalar', args: [this.vector(d)] }
+          : this.scalar(d);
     return { t: 'agg', op, param, grouping: this.grouping(), expr: this.vector(d) };
   }
 
@@ -259,17 +327,31 @@ export class PromqlGen {
     if (shape < 0.3) {
       const op = this.pick([...ARITH, ...COMPARE]);
       const bool = COMPARE.includes(op) && this.chance(0.3);
-      return shape < 0.2 ? { t: 'bin', op, bool, lhs: this.vector(d), rhs: this.scalar(d) } : { t: 'bin', op, bool, lhs: this.scalar(d), rhs: this.vector(d) };
+      return shape < 0.2
+        ? { t: 'bin', op, bool, lhs: this.vector(d), rhs: this.scalar(d) }
+        : { t: 'bin', op, bool, lhs: this.scalar(d), rhs: this.vector(d) };
     }
     const set = shape < 0.55;
     const op = set ? this.pick(SETOPS) : this.pick([...ARITH, ...COMPARE]);
-    const node: Node = { t: 'bin', op, bool: !set && COMPARE.includes(op) && this.chance(0.3), lhs: this.vector(d), rhs: this.vector(d) };
+    const node: Node = {
+      t: 'bin',
+      op,
+      bool: !set && COMPARE.includes(op) && this.chance(0.3),
+      lhs: this.vector(d),
+      rhs: this.vector(d),
+    };
     // Matching on namespace is what dashboards do (and what keeps many of these answers non-empty).
-    if (this.chance(0.7)) node.match = this.chance(0.5) ? { on: true, labels: ['namespace', ...this.labels(1)] } : { on: this.chance(0.4), labels: this.labels(2) };
+    if (this.chance(0.7))
+      node.match = this.chance(0.5)
+        ? { on: true, labels: ['namespace', ...this.labels(1)] }
+        : { on: this.chance(0.4), labels: this.labels(2) };
     if (!set && node.match && this.chance(0.35)) {
       // group_left/right never copies `namespace` from the other side: only tenant data can be there anyway,
       // but the leak check should not depend on that reasoning.
-      node.group = { side: this.chance(0.5) ? 'left' : 'right', labels: this.labels(1).filter((l) => l !== 'namespace') };
+      node.group = {
+        side: this.chance(0.5) ? 'left' : 'right',
+        labels: this.labels(1).filter((l) => l !== 'namespace'),
+      };
     }
     return node;
   }
@@ -280,16 +362,39 @@ export class PromqlGen {
     if (this.chance(0.6)) {
       const src = this.pick(['namespace', 'pod', 'team', 'code', 'le']);
       const regex = this.pick(['(.*)', 'team-(.*)', '(.+)-web-(\\d)', '']);
-      return { t: 'call', fn: 'label_replace', args: [this.vector(d), str(dst), str(this.pick(['$1', 'x-$1', '$2', 'fixed'])), str(src), str(regex)] };
+      return {
+        t: 'call',
+        fn: 'label_replace',
+        args: [this.vector(d), str(dst), str(this.pick(['$1', 'x-$1', '$2', 'fixed'])), str(src), str(regex)],
+      };
     }
-    return { t: 'call', fn: 'label_join', args: [this.vector(d), str(dst), str(this.pick(['-', ',', ''])), str('namespace'), str(this.pick(['pod', 'code', 'team']))] };
+    return {
+      t: 'call',
+      fn: 'label_join',
+      args: [
+        this.vector(d),
+        str(dst),
+        str(this.pick(['-', ',', ''])),
+        str('namespace'),
+        str(this.pick(['pod', 'code', 'team'])),
+      ],
+    };
   }
 
   private histogramQuantile(d: number): Node {
     const inner: Node = this.chance(0.5)
       ? { t: 'call', fn: 'rate', args: [this.selector(this.pick(DURATIONS))] }
-      : { t: 'agg', op: 'sum', grouping: { without: false, labels: ['le', ...this.labels(1)], after: false }, expr: { t: 'call', fn: 'rate', args: [this.matrix(d)] } };
-    return { t: 'call', fn: 'histogram_quantile', args: [this.chance(0.7) ? { t: 'num', text: this.pick(['0.5', '0.9', '0.99']) } : this.scalar(d), inner] };
+      : {
+          t: 'agg',
+          op: 'sum',
+          grouping: { without: false, labels: ['le', ...this.labels(1)], after: false },
+          expr: { t: 'call', fn: 'rate', args: [this.matrix(d)] },
+        };
+    return {
+      t: 'call',
+      fn: 'histogram_quantile',
+      args: [this.chance(0.7) ? { t: 'num', text: this.pick(['0.5', '0.9', '0.99']) } : this.scalar(d), inner],
+    };
   }
 }
 
@@ -300,7 +405,10 @@ function str(value: string): Node {
 /** Quote a string literal; the three PromQL forms all mean the same value. */
 export function quote(value: string, q: Quote = '"'): string {
   if (q === '`') return `\`${value}\``;
-  const esc = value.replace(/\\/g, '\\\\').replace(q === '"' ? /"/g : /'/g, `\\${q}`).replace(/\n/g, '\\n');
+  const esc = value
+    .replace(/\\/g, '\\\\')
+    .replace(q === '"' ? /"/g : /'/g, `\\${q}`)
+    .replace(/\n/g, '\\n');
   return `${q}${esc}${q}`;
 }
 

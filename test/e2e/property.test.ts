@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import bcrypt from 'bcryptjs';
 import { Pool } from 'undici';
-import { makeTempDir, promgateBuilt, startPromgate, startStack, waitFor, type PromgateInstance, type Stack } from './harness/index.js';
+import {
+  makeTempDir,
+  promgateBuilt,
+  startPromgate,
+  startStack,
+  waitFor,
+  type PromgateInstance,
+  type Stack,
+} from './harness/index.js';
 import { PromqlGen, mulberry32, render, selectors, type Node } from './promql-gen.js';
 
 interface TenantCase {
@@ -48,7 +56,11 @@ let T = 0;
 before(async () => {
   if (skip) return;
   stack = await startStack();
-  const users = TENANT_CASES.map((t) => ({ username: t.user, password: bcrypt.hashSync(t.password, 4), namespaces: t.namespaces }));
+  const users = TENANT_CASES.map((t) => ({
+    username: t.user,
+    password: bcrypt.hashSync(t.password, 4),
+    namespaces: t.namespaces,
+  }));
   writeFileSync(tmp.file('users.yaml'), JSON.stringify({ users }));
   pg = await startPromgate({
     configYaml: `
@@ -105,7 +117,8 @@ function toAnswer(status: number, raw: string): Answer {
   } catch {
     return { status, errorType: 'not-json', rows: [], series: [], raw };
   }
-  if (body.status !== 'success' || !body.data) return { status, errorType: body.errorType ?? 'missing', rows: [], series: [], raw };
+  if (body.status !== 'success' || !body.data)
+    return { status, errorType: body.errorType ?? 'missing', rows: [], series: [], raw };
   const { resultType, result } = body.data;
   if (resultType === 'vector' || resultType === 'matrix') {
     const list = result as { metric: Record<string, string>; value?: [number, string]; values?: [number, string][] }[];
@@ -162,7 +175,11 @@ function request(i: number, query: string): Sent {
   const post = i % 2 === 1;
   // One in five is a range query (GET and POST alike), over the last minute.
   if (i % 5 === 4) {
-    return { path: '/api/v1/query_range', post, params: { query, start: (T - 60).toFixed(3), end: T.toFixed(3), step: '15' } };
+    return {
+      path: '/api/v1/query_range',
+      post,
+      params: { query, start: (T - 60).toFixed(3), end: T.toFixed(3), step: '15' },
+    };
   }
   return { path: '/api/v1/query', post, params: { query, time: T.toFixed(3) } };
 }
@@ -181,7 +198,9 @@ function clip(s: string, max = 1500): string {
 }
 
 test(`random PromQL through promgate equals the reference rewrite (seed ${SEED}, n ${N})`, { skip }, async () => {
-  console.log(`property seed=${SEED} n=${N} time=${T.toFixed(3)} (PROMGATE_PROPERTY_SEED / PROMGATE_PROPERTY_N to override)`);
+  console.log(
+    `property seed=${SEED} n=${N} time=${T.toFixed(3)} (PROMGATE_PROPERTY_SEED / PROMGATE_PROPERTY_N to override)`,
+  );
   const gen = new PromqlGen(mulberry32(SEED), { time: T });
   const trees: Node[] = Array.from({ length: N }, () => gen.expr());
   // The reference must carry the tenant matcher in every selector the tree has, or it proves nothing.
@@ -230,17 +249,30 @@ test(`random PromQL through promgate equals the reference rewrite (seed ${SEED},
   });
 
   const secs = ((Date.now() - t0) / 1000).toFixed(1);
-  console.log(`${N} queries in ${secs} s: ${stats.ok} answered (${stats.nonEmpty} non-empty), errors ${JSON.stringify(Object.fromEntries(stats.errors))}`);
+  console.log(
+    `${N} queries in ${secs} s: ${stats.ok} answered (${stats.nonEmpty} non-empty), errors ${JSON.stringify(Object.fromEntries(stats.errors))}`,
+  );
   console.log(`unenforced control: ${stats.teethDiffer}/${stats.teethChecked} bare queries differ from the reference`);
   for (const d of differences.slice(0, 20)) console.log(d);
   for (const l of leaks.slice(0, 20)) console.log(`LEAK ${l}`);
 
-  assert.equal(leaks.length, 0, `${leaks.length} answers through promgate carry another tenant's namespace (seed ${SEED})`);
-  assert.equal(differences.length, 0, `${differences.length} of ${N} queries differ from the reference rewrite (seed ${SEED}); first ones printed above`);
+  assert.equal(
+    leaks.length,
+    0,
+    `${leaks.length} answers through promgate carry another tenant's namespace (seed ${SEED})`,
+  );
+  assert.equal(
+    differences.length,
+    0,
+    `${differences.length} of ${N} queries differ from the reference rewrite (seed ${SEED}); first ones printed above`,
+  );
   // The property must be able to fail: the generator has to reach real data, and skipping enforcement
   // must visibly change answers.
   assert.ok(stats.nonEmpty >= N * 0.25, `only ${stats.nonEmpty} of ${N} answers carry data; the generator is too weak`);
   if (TEETH_SAMPLE >= 50) {
-    assert.ok(stats.teethDiffer >= stats.teethChecked * 0.15, `only ${stats.teethDiffer}/${stats.teethChecked} unenforced queries differ from the reference`);
+    assert.ok(
+      stats.teethDiffer >= stats.teethChecked * 0.15,
+      `only ${stats.teethDiffer}/${stats.teethChecked} unenforced queries differ from the reference`,
+    );
   }
 });

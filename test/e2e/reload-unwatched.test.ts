@@ -28,7 +28,8 @@ async function pg(o: Parameters<typeof startPromgate>[0]): Promise<PromgateProc>
   return p;
 }
 
-const usersYaml = (password: string) => `users:\n  - username: alice\n    password: ${password}\n    namespace: team-a\n`;
+const usersYaml = (password: string) =>
+  `users:\n  - username: alice\n    password: ${password}\n    namespace: team-a\n`;
 
 /**
  * A users file the watcher cannot see change. promgate watches the *directory* of auth.basic.usersFile
@@ -97,7 +98,11 @@ test('SIGHUP alone reloads a users file whose change the watcher did not see', a
   assert.equal(await query(p, 'new-pass-1'), 401, 'the watcher saw the change; this test no longer isolates SIGHUP');
 
   assert.ok(p.proc.kill('SIGHUP'));
-  await waitFor(async () => (await query(p, 'new-pass-1')) === 200, { what: 'the new password after SIGHUP', timeoutMs: 10_000, procs: [p.proc] });
+  await waitFor(async () => (await query(p, 'new-pass-1')) === 200, {
+    what: 'the new password after SIGHUP',
+    timeoutMs: 10_000,
+    procs: [p.proc],
+  });
   assert.equal(await query(p, 'old-pass-1'), 401, 'the old password stops working');
   assert.equal(p.proc.exited(), false);
 });
@@ -110,8 +115,16 @@ test('server.reloadInterval alone reloads a users file whose change the watcher 
   for (const p of [ticking, control]) assert.equal(await query(p, 'old-pass-2'), 200);
 
   users.change('new-pass-2');
-  await waitFor(async () => (await query(ticking, 'new-pass-2')) === 200, { what: 'the new password via the reload interval', timeoutMs: 15_000, procs: [ticking.proc] });
+  await waitFor(async () => (await query(ticking, 'new-pass-2')) === 200, {
+    what: 'the new password via the reload interval',
+    timeoutMs: 15_000,
+    procs: [ticking.proc],
+  });
   assert.equal(await query(ticking, 'old-pass-2'), 401, 'the old password stops working');
-  assert.equal(await query(control, 'old-pass-2'), 200, 'without the interval nothing reloaded: it was the interval, not the watcher');
+  assert.equal(
+    await query(control, 'old-pass-2'),
+    200,
+    'without the interval nothing reloaded: it was the interval, not the watcher',
+  );
   assert.equal(await query(control, 'new-pass-2'), 401);
 });

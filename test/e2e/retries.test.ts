@@ -4,7 +4,15 @@ import assert from 'node:assert/strict';
 import { writeFileSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { request } from 'undici';
-import { freePort, makeTempDir, promgateBuilt, readAnswer, startPromgate, waitFor, type PromgateInstance } from './harness/index.js';
+import {
+  freePort,
+  makeTempDir,
+  promgateBuilt,
+  readAnswer,
+  startPromgate,
+  waitFor,
+  type PromgateInstance,
+} from './harness/index.js';
 import { startStub, type Stub } from './upstream-stub.js';
 
 const skip = promgateBuilt() ? false : 'dist/cli/main.js is missing: run `npx tsc -p tsconfig.json` first';
@@ -57,13 +65,19 @@ function upstream(req: IncomingMessage, res: ServerResponse, body: string): void
 
 async function retries(): Promise<number> {
   const text = await (await request(`${pg.url}/metrics`)).body.text();
-  return text.split('\n').filter((l) => l.startsWith('promgate_upstream_retries_total{')).reduce((s, l) => s + Number(l.split(' ').pop()), 0);
+  return text
+    .split('\n')
+    .filter((l) => l.startsWith('promgate_upstream_retries_total{'))
+    .reduce((s, l) => s + Number(l.split(' ').pop()), 0);
 }
 const calls = (what: string) => stub!.received.filter((r) => r.url.includes(what) || r.body.includes(what)).length;
 
 test('a GET whose connection was refused is retried and answered', { skip }, async () => {
   const answer = request(`${pg.url}/api/v1/query?query=first`, { headers: AUTH }).then(readAnswer);
-  await waitFor(() => pg.logLines().some((l) => l.msg === 'upstream connect failed; retrying' && l.attempt === 1), { what: 'the retry log line', procs: [pg.proc] });
+  await waitFor(() => pg.logLines().some((l) => l.msg === 'upstream connect failed; retrying' && l.attempt === 1), {
+    what: 'the retry log line',
+    procs: [pg.proc],
+  });
   stub = await startStub(upstream, port);
   const r = await answer;
   assert.equal(r.status, 200, r.text);
@@ -74,7 +88,13 @@ test('a GET whose connection was refused is retried and answered', { skip }, asy
 
 test('a POST whose body was sent is never retried when the connection then fails', { skip }, async () => {
   const before = await retries();
-  const r = await readAnswer(await request(`${pg.url}/api/v1/query`, { method: 'POST', headers: { ...AUTH, 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=reset' }));
+  const r = await readAnswer(
+    await request(`${pg.url}/api/v1/query`, {
+      method: 'POST',
+      headers: { ...AUTH, 'content-type': 'application/x-www-form-urlencoded' },
+      body: 'query=reset',
+    }),
+  );
   assert.equal(r.status, 502);
   assert.equal(calls('reset'), 1);
   assert.equal(await retries(), before);

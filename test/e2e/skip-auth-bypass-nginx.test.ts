@@ -87,22 +87,32 @@ after(async () => {
   await direct?.close();
 });
 
-interface Answer { status: number; location?: string; authStatus?: string; body: string }
+interface Answer {
+  status: number;
+  location?: string;
+  authStatus?: string;
+  body: string;
+}
 
 /** GET with the request target exactly as given (fetch would resolve "..", and would not send "..;" as is). */
 function rawGet(port: number, target: string): Promise<Answer> {
   return new Promise((resolve, reject) => {
-    const req = request({ host: '127.0.0.1', port, path: target, agent: false, headers: { accept: 'text/html' } }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
-      res.on('end', () => resolve({
-        status: res.statusCode ?? 0,
-        location: res.headers.location,
-        authStatus: res.headers['x-auth-status'] as string | undefined,
-        body: Buffer.concat(chunks).toString('utf8'),
-      }));
-      res.on('error', reject);
-    });
+    const req = request(
+      { host: '127.0.0.1', port, path: target, agent: false, headers: { accept: 'text/html' } },
+      (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('end', () =>
+          resolve({
+            status: res.statusCode ?? 0,
+            location: res.headers.location,
+            authStatus: res.headers['x-auth-status'] as string | undefined,
+            body: Buffer.concat(chunks).toString('utf8'),
+          }),
+        );
+        res.on('error', reject);
+      },
+    );
     req.on('error', reject);
     req.end();
   });
@@ -120,37 +130,60 @@ const NGINX_BYPASSES = [
   '/public/.%2E;jsessionid=1/../admin',
 ];
 
-test('nginx auth_request: the comma and "..;" cases get 401 from promgate and never reach the app; /public/x is served without sign-in', { skip }, async () => {
-  const control = await rawGet(nginx.port, '/public/x');
-  assert.equal(control.status, 200, 'the control row: a public path needs no session');
-  assert.deepEqual(seen(app), ['/public/x']);
+test(
+  'nginx auth_request: the comma and "..;" cases get 401 from promgate and never reach the app; /public/x is served without sign-in',
+  { skip },
+  async () => {
+    const control = await rawGet(nginx.port, '/public/x');
+    assert.equal(control.status, 200, 'the control row: a public path needs no session');
+    assert.deepEqual(seen(app), ['/public/x']);
 
-  for (const target of NGINX_BYPASSES) {
-    const r = await rawGet(nginx.port, target);
-    assert.equal(r.status, 302, `${target}: ${r.status} ${r.body.slice(0, 200)}`);
-    assert.equal(r.authStatus, '401', `${target}: promgate answered the auth subrequest 401 (no skip)`);
-    assert.equal(new URL(r.location ?? '', nginx.url).pathname, '/oauth2/start', 'nginx sends the browser to sign in');
-  }
-  assert.deepEqual(seen(app), ['/public/x'], 'the app received none of the bypass attempts');
+    for (const target of NGINX_BYPASSES) {
+      const r = await rawGet(nginx.port, target);
+      assert.equal(r.status, 302, `${target}: ${r.status} ${r.body.slice(0, 200)}`);
+      assert.equal(r.authStatus, '401', `${target}: promgate answered the auth subrequest 401 (no skip)`);
+      assert.equal(
+        new URL(r.location ?? '', nginx.url).pathname,
+        '/oauth2/start',
+        'nginx sends the browser to sign in',
+      );
+    }
+    assert.deepEqual(seen(app), ['/public/x'], 'the app received none of the bypass attempts');
 
-  // An encoded ";" in a public name is served, and nginx passes it on still encoded.
-  const encoded = await rawGet(nginx.port, '/public/a%3Bb');
-  assert.equal(encoded.status, 200);
-  assert.deepEqual(seen(app), ['/public/x', '/public/a%3Bb']);
-});
+    // An encoded ";" in a public name is served, and nginx passes it on still encoded.
+    const encoded = await rawGet(nginx.port, '/public/a%3Bb');
+    assert.equal(encoded.status, 200);
+    assert.deepEqual(seen(app), ['/public/x', '/public/a%3Bb']);
+  },
+);
 
-test('data path (type: http with skipAuthRoutes and unprotectedPaths): "..;" is refused with 400 and nothing is forwarded; %3B stays encoded', { skip }, async () => {
-  for (const target of ['/public/..;/admin', '/public/..%3B/admin', '/public/%2e%2e;/admin', '/public/.%2E;x/../admin', '/healthz/..;/admin', '/public/;x/../admin']) {
-    const r = await rawGet(pg.port, target);
-    assert.equal(r.status, 400, `${target}: ${r.status} ${r.body.slice(0, 200)}`);
-    assert.match(r.body, /PG_BAD_REQUEST/, target);
-  }
-  assert.deepEqual(seen(direct), [], 'the app behind promgate received nothing');
+test(
+  'data path (type: http with skipAuthRoutes and unprotectedPaths): "..;" is refused with 400 and nothing is forwarded; %3B stays encoded',
+  { skip },
+  async () => {
+    for (const target of [
+      '/public/..;/admin',
+      '/public/..%3B/admin',
+      '/public/%2e%2e;/admin',
+      '/public/.%2E;x/../admin',
+      '/healthz/..;/admin',
+      '/public/;x/../admin',
+    ]) {
+      const r = await rawGet(pg.port, target);
+      assert.equal(r.status, 400, `${target}: ${r.status} ${r.body.slice(0, 200)}`);
+      assert.match(r.body, /PG_BAD_REQUEST/, target);
+    }
+    assert.deepEqual(seen(direct), [], 'the app behind promgate received nothing');
 
-  // Controls: the protected path needs sign-in; public and unprotected paths are forwarded as the client spelled them.
-  assert.equal((await rawGet(pg.port, '/admin')).status, 302, '/admin without a session goes to sign-in');
-  for (const target of ['/public/x', '/public/a%3Bb', '/public/a;b', '/public/a%3bb', '/healthz']) {
-    assert.equal((await rawGet(pg.port, target)).status, 200, target);
-  }
-  assert.deepEqual(seen(direct), ['/public/x', '/public/a%3Bb', '/public/a;b', '/public/a%3Bb', '/healthz'], 'a "%3B" arrives encoded, a raw ";" raw');
-});
+    // Controls: the protected path needs sign-in; public and unprotected paths are forwarded as the client spelled them.
+    assert.equal((await rawGet(pg.port, '/admin')).status, 302, '/admin without a session goes to sign-in');
+    for (const target of ['/public/x', '/public/a%3Bb', '/public/a;b', '/public/a%3bb', '/healthz']) {
+      assert.equal((await rawGet(pg.port, target)).status, 200, target);
+    }
+    assert.deepEqual(
+      seen(direct),
+      ['/public/x', '/public/a%3Bb', '/public/a;b', '/public/a%3Bb', '/healthz'],
+      'a "%3B" arrives encoded, a raw ";" raw',
+    );
+  },
+);

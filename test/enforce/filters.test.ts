@@ -50,21 +50,32 @@ function ruleView(body: JsonObject): Record<string, Record<string, string>> {
 }
 
 function assertBadResponse(fn: () => unknown): void {
-  assert.throws(fn, (e: unknown) => e instanceof GatewayError && e.code === 'PG_UPSTREAM_BAD_RESPONSE' && e.status === 502);
+  assert.throws(
+    fn,
+    (e: unknown) => e instanceof GatewayError && e.code === 'PG_UPSTREAM_BAD_RESPONSE' && e.status === 502,
+  );
 }
 
 describe('filterRules', () => {
   const cases: [string, RestrictedTenant, Record<string, Record<string, string>>][] = [
-    ['team-a sees its static rules and only its alert of the shared rule', TEAM_A, {
-      mixed: { MultiTenant: 'team-a' },
-      'team-a-static': { TeamAStatic: '', 'team_a:up': '-' },
-    }],
+    [
+      'team-a sees its static rules and only its alert of the shared rule',
+      TEAM_A,
+      {
+        mixed: { MultiTenant: 'team-a' },
+        'team-a-static': { TeamAStatic: '', 'team_a:up': '-' },
+      },
+    ],
     ['tenant.d does not see tenantxd (regex dot escaped)', TENANT_D, { mixed: { MultiTenant: 'tenant.d' } }],
     ['tenantxd does not see tenant.d', TENANT_XD, { mixed: { MultiTenant: 'tenantxd' } }],
-    ['two-value tenant', MULTI, {
-      mixed: { MultiTenant: 'team-a,tenant.d' },
-      'team-a-static': { TeamAStatic: '', 'team_a:up': '-' },
-    }],
+    [
+      'two-value tenant',
+      MULTI,
+      {
+        mixed: { MultiTenant: 'team-a,tenant.d' },
+        'team-a-static': { TeamAStatic: '', 'team_a:up': '-' },
+      },
+    ],
     ['regex tenant', REGEX_D, { mixed: { MultiTenant: 'tenant.d' } }],
     ['tenant on a label nothing carries sees nothing', OTHER_LABEL, {}],
   ];
@@ -82,8 +93,24 @@ describe('filterRules', () => {
   it('keeps every other field of a reduced rule, group and envelope', () => {
     const out = filterRules(parse(RULES_242), TENANT_D);
     const rule = obj(arr(obj(arr(obj(out.data).groups)[0]).rules)[0]);
-    assert.deepEqual(Object.keys(rule), ['state', 'name', 'query', 'duration', 'keepFiringFor', 'labels', 'annotations', 'alerts', 'health', 'evaluationTime', 'lastEvaluation', 'type']);
-    assert.equal(rule.query, 'label_replace(vector(1), "namespace", "team-a", "", "") or label_replace(vector(2), "namespace", "tenant.d", "", "") or label_replace(vector(3), "namespace", "tenantxd", "", "")');
+    assert.deepEqual(Object.keys(rule), [
+      'state',
+      'name',
+      'query',
+      'duration',
+      'keepFiringFor',
+      'labels',
+      'annotations',
+      'alerts',
+      'health',
+      'evaluationTime',
+      'lastEvaluation',
+      'type',
+    ]);
+    assert.equal(
+      rule.query,
+      'label_replace(vector(1), "namespace", "team-a", "", "") or label_replace(vector(2), "namespace", "tenant.d", "", "") or label_replace(vector(3), "namespace", "tenantxd", "", "")',
+    );
     const group = obj(arr(obj(out.data).groups)[0]);
     assert.equal(group.limit, 10);
     assert.equal(group.interval, 1);
@@ -120,11 +147,12 @@ describe('filterRules', () => {
     assert.deepEqual(body, parse(RULES_242));
   });
 
-  it('recomputes a reduced rule\'s state from the alerts the caller sees', () => {
+  it("recomputes a reduced rule's state from the alerts the caller sees", () => {
     const body = obj(parse(RULES_242));
     const rule = obj(arr(obj(arr(obj(body.data).groups)[0]).rules)[0]);
     obj(arr(rule.alerts)[1]).state = 'pending'; // team-a's alert; the others still fire
-    const ruleOf = (t: RestrictedTenant): JsonObject => obj(arr(obj(arr(obj(filterRules(body, t).data).groups)[0]).rules)[0]);
+    const ruleOf = (t: RestrictedTenant): JsonObject =>
+      obj(arr(obj(arr(obj(filterRules(body, t).data).groups)[0]).rules)[0]);
     assert.equal(ruleOf(TEAM_A).state, 'pending');
     assert.equal(ruleOf(TENANT_D).state, 'firing');
   });
@@ -138,7 +166,9 @@ describe('filterRules', () => {
           else if (obj(r).type === 'alerting') obj(r).alerts = null;
         }
       }
-      assert.deepEqual(ruleView(filterRules(body, TEAM_A)), { 'team-a-static': { TeamAStatic: '-', 'team_a:up': '-' } });
+      assert.deepEqual(ruleView(filterRules(body, TEAM_A)), {
+        'team-a-static': { TeamAStatic: '-', 'team_a:up': '-' },
+      });
       assert.deepEqual(ruleView(filterRules(body, TENANT_D)), {});
     });
   }
@@ -155,7 +185,10 @@ describe('filterRules', () => {
     assert.equal(filterTargets(body, TEAM_A), body);
   });
 
-  const rule = (patch: JsonObject): unknown => ({ status: 'success', data: { groups: [{ name: 'g', rules: [{ name: 'r', labels: { namespace: 'team-a' }, ...patch }] }] } });
+  const rule = (patch: JsonObject): unknown => ({
+    status: 'success',
+    data: { groups: [{ name: 'g', rules: [{ name: 'r', labels: { namespace: 'team-a' }, ...patch }] }] },
+  });
   const malformed: [string, unknown][] = [
     ['null', null],
     ['a string', 'success'],
@@ -177,7 +210,8 @@ describe('filterRules', () => {
     ['alert not an object', rule({ alerts: [null] })],
   ];
   for (const [name, body] of malformed) {
-    it(`throws PG_UPSTREAM_BAD_RESPONSE on a malformed body: ${name}`, () => assertBadResponse(() => filterRules(body, TEAM_A)));
+    it(`throws PG_UPSTREAM_BAD_RESPONSE on a malformed body: ${name}`, () =>
+      assertBadResponse(() => filterRules(body, TEAM_A)));
   }
 
   // How fast is measured by bench/filters.ts, never by a timed assertion here.
@@ -185,13 +219,17 @@ describe('filterRules', () => {
     // Groups cycle over team-a, team-b, tenant.d, tenantxd; the bench tenant is team-a + tenant.d.
     const groups = arr(obj(filterRules(makeRulesBody(500, 10, 1), benchTenant).data).groups);
     assert.equal(groups.length, 250);
-    assert.equal(groups.reduce((n: number, g) => n + arr(obj(g).rules).length, 0), 2500);
+    assert.equal(
+      groups.reduce((n: number, g) => n + arr(obj(g).rules).length, 0),
+      2500,
+    );
   });
 });
 
 describe('filterAlerts', () => {
-  const names = (t: RestrictedTenant): unknown[] => arr(obj(filterAlerts(parse(ALERTS_242), t).data).alerts).map((a) => obj(obj(a).labels).namespace);
-  it('keeps only the tenant\'s alerts', () => {
+  const names = (t: RestrictedTenant): unknown[] =>
+    arr(obj(filterAlerts(parse(ALERTS_242), t).data).alerts).map((a) => obj(obj(a).labels).namespace);
+  it("keeps only the tenant's alerts", () => {
     assert.deepEqual(names(TEAM_A), ['team-a']);
     assert.deepEqual(names(TENANT_D), ['tenant.d']);
     assert.deepEqual(names(TENANT_XD), ['tenantxd']);
@@ -246,8 +284,14 @@ describe('filterTargets', () => {
   for (const [name, body] of [
     ['droppedTargets missing', { status: 'success', data: { activeTargets: [] } }],
     ['activeTargets null', { status: 'success', data: { activeTargets: null, droppedTargets: [] } }],
-    ['active target without labels', { status: 'success', data: { activeTargets: [{ discoveredLabels: {} }], droppedTargets: [] } }],
-    ['dropped target without discoveredLabels', { status: 'success', data: { activeTargets: [], droppedTargets: [{ labels: {} }] } }],
+    [
+      'active target without labels',
+      { status: 'success', data: { activeTargets: [{ discoveredLabels: {} }], droppedTargets: [] } },
+    ],
+    [
+      'dropped target without discoveredLabels',
+      { status: 'success', data: { activeTargets: [], droppedTargets: [{ labels: {} }] } },
+    ],
     ['target is a string', { status: 'success', data: { activeTargets: ['t'], droppedTargets: [] } }],
   ] as [string, unknown][]) {
     it(`throws PG_UPSTREAM_BAD_RESPONSE: ${name}`, () => assertBadResponse(() => filterTargets(body, TEAM_A)));

@@ -6,7 +6,11 @@ import { defaultMatch, rewriteParams, type QueryEnforcer } from '../../src/enfor
 import { createPromqlEnforcer } from '../../src/enforce/promql/index.js';
 import type { RestrictedTenant } from '../../src/tenancy/tenant.js';
 
-const A: RestrictedTenant = { unrestricted: false, id: 'a', constraints: [{ label: 'namespace', kind: 'values', values: ['team-a'] }] };
+const A: RestrictedTenant = {
+  unrestricted: false,
+  id: 'a',
+  constraints: [{ label: 'namespace', kind: 'values', values: ['team-a'] }],
+};
 const TA = 'namespace="team-a"';
 
 /** An enforcer that tags each value and records what it was asked, in order. */
@@ -28,13 +32,21 @@ describe('rewriteParams: query', () => {
     assert.deepEqual(enf.calls, ['q:up', 'q:sum(x)', 'q:y']);
     assert.equal(r.count, 3);
     assert.deepEqual(r.rewritten, ['Q(up)', 'Q(sum(x))', 'Q(y)']);
-    assert.deepEqual(entries(r.text), [['query', 'Q(up)'], ['time', '1'], ['query', 'Q(sum(x))'], ['query', 'Q(y)']]);
+    assert.deepEqual(entries(r.text), [
+      ['query', 'Q(up)'],
+      ['time', '1'],
+      ['query', 'Q(sum(x))'],
+      ['query', 'Q(y)'],
+    ]);
   });
 
   it('applies the real tenant matcher to each copy', () => {
     const r = rewriteParams('query=sum(node_cpu_seconds_total)&query=up', 'query', A, real);
     assert.deepEqual(r.rewritten, [`sum(node_cpu_seconds_total{${TA}})`, `up{${TA}}`]);
-    assert.deepEqual(entries(r.text).map(([, v]) => v), r.rewritten);
+    assert.deepEqual(
+      entries(r.text).map(([, v]) => v),
+      r.rewritten,
+    );
   });
 
   it('decodes percent-encoded names as the upstream would, and sends them back as plain `query`', () => {
@@ -51,13 +63,26 @@ describe('rewriteParams: query', () => {
     assert.deepEqual(enf.calls, []);
     assert.equal(r.count, 0);
     // %2571uery decodes once to the literal name %71uery and is re-encoded, so the upstream reads that name too.
-    assert.deepEqual(entries(r.text), [['Query', 'a'], ['query[]', 'b'], ['%71uery', 'c'], ['match[]', 'd'], ['queryx', 'e']]);
+    assert.deepEqual(entries(r.text), [
+      ['Query', 'a'],
+      ['query[]', 'b'],
+      ['%71uery', 'c'],
+      ['match[]', 'd'],
+      ['queryx', 'e'],
+    ]);
     assert.match(r.text, /(^|&)%2571uery=c(&|$)/);
   });
 
   it('keeps the other parameters, their values and their order', () => {
     const r = rewriteParams('start=1&query=up&end=2&step=15s&timeout=3s&lookback_delta=1m', 'query', A, recorder());
-    assert.deepEqual(entries(r.text), [['start', '1'], ['query', 'Q(up)'], ['end', '2'], ['step', '15s'], ['timeout', '3s'], ['lookback_delta', '1m']]);
+    assert.deepEqual(entries(r.text), [
+      ['start', '1'],
+      ['query', 'Q(up)'],
+      ['end', '2'],
+      ['step', '15s'],
+      ['timeout', '3s'],
+      ['lookback_delta', '1m'],
+    ]);
   });
 
   it('decodes + as a space and re-encodes every value, so nothing smuggled survives as a separator', () => {
@@ -74,12 +99,19 @@ describe('rewriteParams: query', () => {
     assert.deepEqual(enf.calls, ['q:', 'q:']);
     assert.equal(r.text, 'query=Q%28%29&query=Q%28%29&time=1');
     for (const raw of ['query=', 'query', 'time=1&query=']) {
-      assert.throws(() => rewriteParams(raw, 'query', A, real), (e) => e instanceof GatewayError && e.code === 'PG_BAD_QUERY', raw);
+      assert.throws(
+        () => rewriteParams(raw, 'query', A, real),
+        (e) => e instanceof GatewayError && e.code === 'PG_BAD_QUERY',
+        raw,
+      );
     }
   });
 
   it('fails closed: one bad copy refuses the whole request', () => {
-    assert.throws(() => rewriteParams('query=up&query=sum(', 'query', A, real), (e) => e instanceof GatewayError && e.code === 'PG_BAD_QUERY');
+    assert.throws(
+      () => rewriteParams('query=up&query=sum(', 'query', A, real),
+      (e) => e instanceof GatewayError && e.code === 'PG_BAD_QUERY',
+    );
   });
 
   it('treats the empty string as no parameters', () => {
@@ -91,7 +123,10 @@ describe('rewriteParams: query', () => {
     const body = 'query=up&%71uery=x&timeout=5s';
     const url = rewriteParams(body, 'query', A, real);
     assert.deepEqual(url.rewritten, [`up{${TA}}`, `x{${TA}}`]);
-    assert.equal(url.text, `query=${encodeURIComponent(`up{${TA}}`)}&query=${encodeURIComponent(`x{${TA}}`)}&timeout=5s`);
+    assert.equal(
+      url.text,
+      `query=${encodeURIComponent(`up{${TA}}`)}&query=${encodeURIComponent(`x{${TA}}`)}&timeout=5s`,
+    );
   });
 });
 
@@ -101,7 +136,14 @@ describe('rewriteParams: match[]', () => {
     const r = rewriteParams('match[]=up&match%5B%5D=a&m%61tch[]=b&match=c&query=d&start=1', 'match', A, enf);
     assert.deepEqual(enf.calls, ['m:up', 'm:a', 'm:b']);
     assert.equal(r.count, 3);
-    assert.deepEqual(entries(r.text), [['match[]', 'M(up)'], ['match[]', 'M(a)'], ['match[]', 'M(b)'], ['match', 'c'], ['query', 'd'], ['start', '1']]);
+    assert.deepEqual(entries(r.text), [
+      ['match[]', 'M(up)'],
+      ['match[]', 'M(a)'],
+      ['match[]', 'M(b)'],
+      ['match', 'c'],
+      ['query', 'd'],
+      ['start', '1'],
+    ]);
     assert.ok(r.text.startsWith('match%5B%5D=M%28up%29&'), r.text);
   });
 
@@ -109,14 +151,25 @@ describe('rewriteParams: match[]', () => {
     const r = rewriteParams(`match[]=tenant_info&match[]=${encodeURIComponent('{namespace=~".+"}')}`, 'match', A, real);
     assert.deepEqual(r.rewritten, [`tenant_info{${TA}}`, `{namespace=~".+",${TA}}`]);
     for (const raw of ['match[]=sum(up)', 'match[]=', 'match[]=up&match[]=rate(up[5m])']) {
-      assert.throws(() => rewriteParams(raw, 'match', A, real), (e) => e instanceof GatewayError && e.code === 'PG_BAD_MATCH', raw);
+      assert.throws(
+        () => rewriteParams(raw, 'match', A, real),
+        (e) => e instanceof GatewayError && e.code === 'PG_BAD_MATCH',
+        raw,
+      );
     }
   });
 
   it('defaultMatch is the tenant selector alone, encoded as one match[]', () => {
     assert.equal(defaultMatch(A), `match%5B%5D=${encodeURIComponent(`{${TA}}`)}`);
     assert.deepEqual(entries(defaultMatch(A)), [['match[]', `{${TA}}`]]);
-    const two: RestrictedTenant = { unrestricted: false, id: 'x', constraints: [{ label: 'cluster', kind: 'values', values: ['c1'] }, { label: 'namespace', kind: 'values', values: ['b', 'a'] }] };
+    const two: RestrictedTenant = {
+      unrestricted: false,
+      id: 'x',
+      constraints: [
+        { label: 'cluster', kind: 'values', values: ['c1'] },
+        { label: 'namespace', kind: 'values', values: ['b', 'a'] },
+      ],
+    };
     assert.deepEqual(entries(defaultMatch(two)), [['match[]', '{cluster="c1",namespace=~"a|b"}']]);
   });
 });

@@ -33,11 +33,19 @@ function matchersOf(sel: SyntaxNode, text: string): Matcher[] {
   const ident = sel.getChild('Identifier');
   if (ident) out.push({ name: '__name__', op: '=', value: slice(ident) });
   for (const m of sel.getChild('LabelMatchers')?.getChildren('UnquotedLabelMatcher') ?? []) {
-    out.push({ name: slice(m.getChild('LabelName')), op: slice(m.getChild('MatchOp')) as Matcher['op'], value: unquote(slice(m.getChild('StringLiteral'))) ?? '\0?' });
+    out.push({
+      name: slice(m.getChild('LabelName')),
+      op: slice(m.getChild('MatchOp')) as Matcher['op'],
+      value: unquote(slice(m.getChild('StringLiteral'))) ?? '\0?',
+    });
   }
   for (const m of sel.getChild('LabelMatchers')?.getChildren('QuotedLabelMatcher') ?? []) {
     const name = unquote(slice(m.getChild('QuotedLabelName')));
-    out.push({ name: name ?? '\0?', op: slice(m.getChild('MatchOp')) as Matcher['op'], value: unquote(slice(m.getChild('StringLiteral'))) ?? '\0?' });
+    out.push({
+      name: name ?? '\0?',
+      op: slice(m.getChild('MatchOp')) as Matcher['op'],
+      value: unquote(slice(m.getChild('StringLiteral'))) ?? '\0?',
+    });
   }
   return out;
 }
@@ -53,7 +61,8 @@ function prometheusVisibleCode(text: string): string {
     const ch = text[i]!;
     if (ch === '"' || ch === "'" || ch === '`') {
       let j = i + 1;
-      while (j < text.length && text[j] !== ch && (ch === '`' || text[j] !== '\n')) j += ch !== '`' && text[j] === '\\' ? 2 : 1;
+      while (j < text.length && text[j] !== ch && (ch === '`' || text[j] !== '\n'))
+        j += ch !== '`' && text[j] === '\\' ? 2 : 1;
       out += text.slice(i, j + 1);
       i = j;
     } else if (ch === '#') {
@@ -87,7 +96,8 @@ function inspect(text: string, want: readonly Matcher[]): { problems: string[]; 
     },
   });
   const visible = prometheusVisibleCode(text);
-  if (visible !== text && want.length > 0) problems.push(...inspect(visible, want).problems.map((p) => `as Prometheus reads it: ${p}`));
+  if (visible !== text && want.length > 0)
+    problems.push(...inspect(visible, want).problems.map((p) => `as Prometheus reads it: ${p}`));
   return { problems, selectors };
 }
 
@@ -108,7 +118,8 @@ const op = fc.constantFrom('=', '!=', '=~', '!~');
 const matcher = fc.tuple(labelName, ws, op, ws, str).map((p) => p.join(''));
 
 function selector(allowEmpty: boolean): fc.Arbitrary<string> {
-  const list = fc.tuple(fc.array(matcher, { minLength: allowEmpty ? 0 : 1, maxLength: 3 }), fc.boolean(), ws)
+  const list = fc
+    .tuple(fc.array(matcher, { minLength: allowEmpty ? 0 : 1, maxLength: 3 }), fc.boolean(), ws)
     .map(([ms, trailing, w]) => `{${w}${ms.join(', ')}${trailing && ms.length > 0 ? ',' : ''}}`);
   return fc.oneof(
     metric,
@@ -121,8 +132,32 @@ function selector(allowEmpty: boolean): fc.Arbitrary<string> {
 function expression(allowEmpty: boolean): fc.Arbitrary<string> {
   const sel = selector(allowEmpty);
   const range = fc.constantFrom('5m', '1h', '30s');
-  const binop = fc.constantFrom('+', '-', '*', '/', '%', '^', '==', '!=', '>', '<', '>=', '<=', 'and', 'or', 'unless', 'atan2');
-  const modifier = fc.constantFrom('', 'on(job)', 'ignoring(le)', 'on(job) group_left(x)', 'ignoring() group_right()', 'bool');
+  const binop = fc.constantFrom(
+    '+',
+    '-',
+    '*',
+    '/',
+    '%',
+    '^',
+    '==',
+    '!=',
+    '>',
+    '<',
+    '>=',
+    '<=',
+    'and',
+    'or',
+    'unless',
+    'atan2',
+  );
+  const modifier = fc.constantFrom(
+    '',
+    'on(job)',
+    'ignoring(le)',
+    'on(job) group_left(x)',
+    'ignoring() group_right()',
+    'bool',
+  );
   const { expr } = fc.letrec<{ expr: string }>((tie) => ({
     expr: fc.oneof(
       { depthSize: 'small', withCrossShrink: true },
@@ -149,12 +184,27 @@ function expression(allowEmpty: boolean): fc.Arbitrary<string> {
 const tenantArb: fc.Arbitrary<RestrictedTenant> = fc
   .uniqueArray(
     fc.oneof(
-      fc.record({ label: fc.constantFrom('namespace', 'k8s.ns', 'tenant'), kind: fc.constant('values' as const), values: fc.uniqueArray(value.filter((v) => v !== ''), { minLength: 1, maxLength: 3 }) }),
-      fc.record({ label: fc.constantFrom('namespace', 'k8s.ns', 'tenant'), kind: fc.constant('regex' as const), pattern: fc.constantFrom('team-.+', 'a|b', '[0-9]+') }),
+      fc.record({
+        label: fc.constantFrom('namespace', 'k8s.ns', 'tenant'),
+        kind: fc.constant('values' as const),
+        values: fc.uniqueArray(
+          value.filter((v) => v !== ''),
+          { minLength: 1, maxLength: 3 },
+        ),
+      }),
+      fc.record({
+        label: fc.constantFrom('namespace', 'k8s.ns', 'tenant'),
+        kind: fc.constant('regex' as const),
+        pattern: fc.constantFrom('team-.+', 'a|b', '[0-9]+'),
+      }),
     ),
     { minLength: 1, maxLength: 2, selector: (c: LabelConstraint) => c.label },
   )
-  .map((cs) => ({ unrestricted: false as const, id: 'fuzz', constraints: [...cs].sort((a, b) => (a.label < b.label ? -1 : 1)) }));
+  .map((cs) => ({
+    unrestricted: false as const,
+    id: 'fuzz',
+    constraints: [...cs].sort((a, b) => (a.label < b.label ? -1 : 1)),
+  }));
 
 function attempt(q: string, t: RestrictedTenant): string | GatewayError {
   try {
@@ -169,8 +219,18 @@ function attempt(q: string, t: RestrictedTenant): string | GatewayError {
 
 describe('PromQL enforcer properties', () => {
   it('(a) random and mutated input only ever yields GatewayError, and any output is enforced', () => {
-    const alphabet = fc.constantFrom(...'ab_:{}()[]"\'`,=~!<>+-*/^%@# \n\r\\059.'.split(''), 'sum', 'by', 'offset', 'rate', 'on');
-    const junk = fc.oneof(fc.string({ unit: 'binary', maxLength: 40 }), fc.array(alphabet, { maxLength: 40 }).map((a) => a.join('')));
+    const alphabet = fc.constantFrom(
+      ...'ab_:{}()[]"\'`,=~!<>+-*/^%@# \n\r\\059.'.split(''),
+      'sum',
+      'by',
+      'offset',
+      'rate',
+      'on',
+    );
+    const junk = fc.oneof(
+      fc.string({ unit: 'binary', maxLength: 40 }),
+      fc.array(alphabet, { maxLength: 40 }).map((a) => a.join('')),
+    );
     const mutated = fc.tuple(expression(true), fc.nat(), fc.nat(3), junk).map(([q, at, kind, s]) => {
       const i = at % (q.length + 1);
       if (kind === 0) return q.slice(0, i) + q.slice(i + 1 + (at % 4));

@@ -63,7 +63,10 @@ const CASES: Case[] = [
   ['rate(x[5m])', `rate(x{${TA}}[5m])`],
   // Prometheus 2.x name of double_exponential_smoothing: parsed, enforced and forwarded under its own name.
   ['holt_winters(x[5m], 0.5, 0.5)', `holt_winters(x{${TA}}[5m], 0.5, 0.5)`],
-  ['holt_winters (x[1m],0.1,0.9) + holt_winters_total', `holt_winters (x{${TA}}[1m],0.1,0.9) + holt_winters_total{${TA}}`],
+  [
+    'holt_winters (x[1m],0.1,0.9) + holt_winters_total',
+    `holt_winters (x{${TA}}[1m],0.1,0.9) + holt_winters_total{${TA}}`,
+  ],
   ['double_exponential_smoothing(x[5m], 0.5, 0.5)', `double_exponential_smoothing(x{${TA}}[5m], 0.5, 0.5)`],
   ['irate(x{a="b"}[1m])', `irate(x{a="b",${TA}}[1m])`],
   ['increase(x[1h])', `increase(x{${TA}}[1h])`],
@@ -98,7 +101,10 @@ const CASES: Case[] = [
   ['- - a', `- - a{${TA}}`],
   ['+a', `+a{${TA}}`],
   // aggregations and their parameters
-  ...['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar'].map((op): Case => [`${op}(x)`, `${op}(x{${TA}})`]),
+  ...['sum', 'avg', 'min', 'max', 'count', 'group', 'stddev', 'stdvar'].map((op): Case => [
+    `${op}(x)`,
+    `${op}(x{${TA}})`,
+  ]),
   ['sum(rate(x[5m])) by (job)', `sum(rate(x{${TA}}[5m])) by (job)`],
   ['sum by (job) (rate(x[5m]))', `sum by (job) (rate(x{${TA}}[5m]))`],
   ['sum without (instance) (x)', `sum without (instance) (x{${TA}})`],
@@ -116,7 +122,10 @@ const CASES: Case[] = [
   ['label_join(up, "dst", ",", "a", "b")', `label_join(up{${TA}}, "dst", ",", "a", "b")`],
   ['absent(nonexistent{job="x"})', `absent(nonexistent{job="x",${TA}})`],
   ['absent_over_time(x[5m])', `absent_over_time(x{${TA}}[5m])`],
-  ['histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))', `histogram_quantile(0.9, sum by (le) (rate(x_bucket{${TA}}[5m])))`],
+  [
+    'histogram_quantile(0.9, sum by (le) (rate(x_bucket[5m])))',
+    `histogram_quantile(0.9, sum by (le) (rate(x_bucket{${TA}}[5m])))`,
+  ],
   ['clamp(x, 0, 1)', `clamp(x{${TA}}, 0, 1)`],
   ['predict_linear(x[1h], 3600)', `predict_linear(x{${TA}}[1h], 3600)`],
   ['double_exponential_smoothing(x[5m], 0.5, 0.5)', `double_exponential_smoothing(x{${TA}}[5m], 0.5, 0.5)`],
@@ -219,7 +228,11 @@ describe('errorOnConflict', () => {
     ['up{namespace=~"b"}', tenant(values('namespace', 'abc'))], // anchored: "b" does not match "abc"
   ];
   for (const [q, t] of refused) {
-    it(`refuses ${q}`, () => assert.equal(code(() => enforceQuery(q, t, strict)), 'PG_ENFORCE_CONFLICT'));
+    it(`refuses ${q}`, () =>
+      assert.equal(
+        code(() => enforceQuery(q, t, strict)),
+        'PG_ENFORCE_CONFLICT',
+      ));
   }
   const allowed: [string, RestrictedTenant][] = [
     ['up{namespace="a"}', A],
@@ -239,7 +252,11 @@ describe('errorOnConflict', () => {
     // A backtracking engine spins for seconds on these against 40 a's; RE2 (as Prometheus) answers at once.
     const long = tenant(values('namespace', 'a'.repeat(40)));
     for (const re of ['(a*)*b', '(.*)*x', 'a*a*a*a*a*a*a*a*b', '.*b.*']) {
-      assert.equal(code(() => enforceQuery(`up{namespace=~"${re}"}`, long, strict)), 'PG_ENFORCE_CONFLICT', re);
+      assert.equal(
+        code(() => enforceQuery(`up{namespace=~"${re}"}`, long, strict)),
+        'PG_ENFORCE_CONFLICT',
+        re,
+      );
     }
     assert.match(enforceQuery('up{namespace=~"(a*)*"}', long, strict), /namespace/);
   });
@@ -249,66 +266,168 @@ describe('errorOnConflict', () => {
 });
 
 describe('refusals', () => {
-  const syntax = ['sum(rate(x[5m])', 'foo}', 'up{a="b"}{c="d"}', 'rate(x[5m]', 'foo{a=}', '1 +', 'foo bar', 'sum by (a (x)'];
+  const syntax = [
+    'sum(rate(x[5m])',
+    'foo}',
+    'up{a="b"}{c="d"}',
+    'rate(x[5m]',
+    'foo{a=}',
+    '1 +',
+    'foo bar',
+    'sum by (a (x)',
+  ];
   for (const q of syntax) {
     it(`syntax error: ${q}`, () => {
-      assert.equal(code(() => enforceQuery(q, A)), 'PG_BAD_QUERY');
-      assert.match(message(() => enforceQuery(q, A)), /^parse error at char \d+: /);
+      assert.equal(
+        code(() => enforceQuery(q, A)),
+        'PG_BAD_QUERY',
+      );
+      assert.match(
+        message(() => enforceQuery(q, A)),
+        /^parse error at char \d+: /,
+      );
     });
   }
   it('names the position and the offending text', () => {
-    assert.equal(message(() => enforceQuery('foo}', A)), 'parse error at char 4: unexpected "}"');
-    assert.equal(message(() => enforceQuery('sum(x', A)), 'parse error at char 6: unexpected end of input');
-    assert.equal(message(() => enforceQuery('"ü" }', A)), 'parse error at char 5: unexpected "}"');
+    assert.equal(
+      message(() => enforceQuery('foo}', A)),
+      'parse error at char 4: unexpected "}"',
+    );
+    assert.equal(
+      message(() => enforceQuery('sum(x', A)),
+      'parse error at char 6: unexpected end of input',
+    );
+    assert.equal(
+      message(() => enforceQuery('"ü" }', A)),
+      'parse error at char 5: unexpected "}"',
+    );
   });
-  const badStrings = ['foo{a="b', 'foo{a="b\n}', 'foo{a="\\q"}', 'foo{a="\\x4"}', 'foo{a="\\u12"}', 'foo{a="\\ud800"}',
-    'foo{a="\\400"}', 'foo{a="\\xff"}', `foo{a='\\"'}`, 'label_replace(x, "a", "b\\', 'foo{a="\\\n"}',
-    'label_replace(x, "\\q", "b", "c", "d")', 'count_values("\\z", x)', '"abc\n"'];
+  const badStrings = [
+    'foo{a="b',
+    'foo{a="b\n}',
+    'foo{a="\\q"}',
+    'foo{a="\\x4"}',
+    'foo{a="\\u12"}',
+    'foo{a="\\ud800"}',
+    'foo{a="\\400"}',
+    'foo{a="\\xff"}',
+    `foo{a='\\"'}`,
+    'label_replace(x, "a", "b\\',
+    'foo{a="\\\n"}',
+    'label_replace(x, "\\q", "b", "c", "d")',
+    'count_values("\\z", x)',
+    '"abc\n"',
+  ];
   for (const q of badStrings) {
-    it(`invalid string literal: ${JSON.stringify(q)}`, () => assert.equal(code(() => enforceQuery(q, A)), 'PG_BAD_QUERY'));
+    it(`invalid string literal: ${JSON.stringify(q)}`, () =>
+      assert.equal(
+        code(() => enforceQuery(q, A)),
+        'PG_BAD_QUERY',
+      ));
   }
   it('empty, blank and comment-only queries', () => {
-    for (const q of ['', '   \n\t', '# only a comment']) assert.equal(code(() => enforceQuery(q, A)), 'PG_BAD_QUERY');
+    for (const q of ['', '   \n\t', '# only a comment'])
+      assert.equal(
+        code(() => enforceQuery(q, A)),
+        'PG_BAD_QUERY',
+      );
   });
   it('too long, counted in UTF-8 bytes, checked before parsing', () => {
-    assert.equal(code(() => enforceQuery('x'.repeat(65537), A)), 'PG_QUERY_TOO_LONG');
-    assert.equal(code(() => enforceQuery('ü'.repeat(6), A, { maxQueryLength: 10 })), 'PG_QUERY_TOO_LONG');
-    assert.equal(code(() => enforceQuery('(((((((((((', A, { maxQueryLength: 10 })), 'PG_QUERY_TOO_LONG');
+    assert.equal(
+      code(() => enforceQuery('x'.repeat(65537), A)),
+      'PG_QUERY_TOO_LONG',
+    );
+    assert.equal(
+      code(() => enforceQuery('ü'.repeat(6), A, { maxQueryLength: 10 })),
+      'PG_QUERY_TOO_LONG',
+    );
+    assert.equal(
+      code(() => enforceQuery('(((((((((((', A, { maxQueryLength: 10 })),
+      'PG_QUERY_TOO_LONG',
+    );
     assert.equal(enforceQuery('a'.repeat(10), A, { maxQueryLength: 10 }), `${'a'.repeat(10)}{${TA}}`);
   });
   it('caps how much the tenant text may grow a query', () => {
     const wide = tenant(values('namespace', ...Array.from({ length: 50 }, (_, i) => `namespace-number-${i}`)));
-    assert.equal(code(() => enforceQuery(`sum(${'x,'.repeat(2000)}x)`, wide)), 'PG_QUERY_TOO_LONG');
+    assert.equal(
+      code(() => enforceQuery(`sum(${'x,'.repeat(2000)}x)`, wide)),
+      'PG_QUERY_TOO_LONG',
+    );
   });
   it('junk fails fast (strict parsing, no error recovery)', () => {
     const t0 = performance.now();
-    assert.equal(code(() => enforceQuery('}])'.repeat(20000), A)), 'PG_BAD_QUERY');
+    assert.equal(
+      code(() => enforceQuery('}])'.repeat(20000), A)),
+      'PG_BAD_QUERY',
+    );
     assert.ok(performance.now() - t0 < 2000, 'error recovery on junk must not stall the event loop');
   });
   it('deep nesting and lone surrogates', () => {
-    assert.equal(code(() => enforceQuery(`${'('.repeat(300)}x${')'.repeat(300)}`, A)), 'PG_BAD_QUERY');
-    assert.equal(enforceQuery(`${'('.repeat(200)}x${')'.repeat(200)}`, A), `${'('.repeat(200)}x{${TA}}${')'.repeat(200)}`);
-    assert.equal(code(() => enforceQuery('up{a="\ud800"}', A)), 'PG_BAD_QUERY');
+    assert.equal(
+      code(() => enforceQuery(`${'('.repeat(300)}x${')'.repeat(300)}`, A)),
+      'PG_BAD_QUERY',
+    );
+    assert.equal(
+      enforceQuery(`${'('.repeat(200)}x${')'.repeat(200)}`, A),
+      `${'('.repeat(200)}x{${TA}}${')'.repeat(200)}`,
+    );
+    assert.equal(
+      code(() => enforceQuery('up{a="\ud800"}', A)),
+      'PG_BAD_QUERY',
+    );
   });
   it('a carriage return inside a comment (Prometheus ends the comment there, lezer does not)', () => {
     // Without this, `or secret` would reach Prometheus as code with no tenant matcher.
-    assert.equal(code(() => enforceQuery('up # x\r or secret', A)), 'PG_BAD_QUERY');
-    assert.equal(code(() => enforceQuery('up{a="b" # x\r}\n}', A)), 'PG_BAD_QUERY');
-    assert.equal(code(() => enforceMatch('up # x\r or secret', A)), 'PG_BAD_MATCH');
+    assert.equal(
+      code(() => enforceQuery('up # x\r or secret', A)),
+      'PG_BAD_QUERY',
+    );
+    assert.equal(
+      code(() => enforceQuery('up{a="b" # x\r}\n}', A)),
+      'PG_BAD_QUERY',
+    );
+    assert.equal(
+      code(() => enforceMatch('up # x\r or secret', A)),
+      'PG_BAD_MATCH',
+    );
   });
   it('info() without its data-label selector (an implicit target_info read no matcher can reach)', () => {
-    assert.equal(code(() => enforceQuery('info(up)', A)), 'PG_BAD_QUERY');
-    assert.equal(code(() => enforceQuery('sum(info(rate(x[5m]) # c\n))', A)), 'PG_BAD_QUERY');
+    assert.equal(
+      code(() => enforceQuery('info(up)', A)),
+      'PG_BAD_QUERY',
+    );
+    assert.equal(
+      code(() => enforceQuery('sum(info(rate(x[5m]) # c\n))', A)),
+      'PG_BAD_QUERY',
+    );
   });
   it('a tenant without constraints, or one matching series that lack the label, fails closed', () => {
-    assert.equal(code(() => enforceQuery('up', tenant())), 'PG_ENFORCE_VERIFY_FAILED');
-    assert.equal(code(() => enforceQuery('up', tenant(values('namespace')))), 'PG_ENFORCE_VERIFY_FAILED');
-    assert.equal(code(() => enforceQuery('up', tenant(values('namespace', 'a', '')))), 'PG_ENFORCE_VERIFY_FAILED');
-    assert.equal(code(() => enforceQuery('up', tenant(regex('namespace', 'team-.*|')))), 'PG_ENFORCE_VERIFY_FAILED');
-    assert.equal(code(() => enforceMatch('up', tenant(regex('namespace', '.*')))), 'PG_ENFORCE_VERIFY_FAILED');
+    assert.equal(
+      code(() => enforceQuery('up', tenant())),
+      'PG_ENFORCE_VERIFY_FAILED',
+    );
+    assert.equal(
+      code(() => enforceQuery('up', tenant(values('namespace')))),
+      'PG_ENFORCE_VERIFY_FAILED',
+    );
+    assert.equal(
+      code(() => enforceQuery('up', tenant(values('namespace', 'a', '')))),
+      'PG_ENFORCE_VERIFY_FAILED',
+    );
+    assert.equal(
+      code(() => enforceQuery('up', tenant(regex('namespace', 'team-.*|')))),
+      'PG_ENFORCE_VERIFY_FAILED',
+    );
+    assert.equal(
+      code(() => enforceMatch('up', tenant(regex('namespace', '.*')))),
+      'PG_ENFORCE_VERIFY_FAILED',
+    );
   });
   it('verification refuses a rewrite Prometheus could not read (lone surrogate in a tenant value)', () => {
-    assert.equal(code(() => enforceQuery('up', tenant(values('namespace', '\ud800')))), 'PG_ENFORCE_VERIFY_FAILED');
+    assert.equal(
+      code(() => enforceQuery('up', tenant(values('namespace', '\ud800')))),
+      'PG_ENFORCE_VERIFY_FAILED',
+    );
   });
 });
 
@@ -321,21 +440,59 @@ describe('enforceMatch', () => {
     ['up # c', `up{${TA}} # c`],
   ];
   for (const [s, want] of ok) it(`rewrites ${s}`, () => assert.equal(enforceMatch(s, A), want));
-  const bad = ['rate(x[5m])', 'x[5m]', 'sum(x)', '1', 'x + y', 'x offset 5m', 'x @ 1', '(x)', '"str"', '-x', 'up{a="b"', 'up}', ''];
+  const bad = [
+    'rate(x[5m])',
+    'x[5m]',
+    'sum(x)',
+    '1',
+    'x + y',
+    'x offset 5m',
+    'x @ 1',
+    '(x)',
+    '"str"',
+    '-x',
+    'up{a="b"',
+    'up}',
+    '',
+  ];
   for (const s of bad) {
-    it(`refuses ${JSON.stringify(s)}`, () => assert.equal(code(() => enforceMatch(s, A)), 'PG_BAD_MATCH'));
+    it(`refuses ${JSON.stringify(s)}`, () =>
+      assert.equal(
+        code(() => enforceMatch(s, A)),
+        'PG_BAD_MATCH',
+      ));
   }
-  it('says what was wrong', () => assert.match(message(() => enforceMatch('x[5m]', A)), /range selector/));
+  it('says what was wrong', () =>
+    assert.match(
+      message(() => enforceMatch('x[5m]', A)),
+      /range selector/,
+    ));
 });
 
 describe('decodePromString', () => {
   const table: [string, string | undefined][] = [
-    ['"a"', 'a'], [`'a'`, 'a'], ['`a\\n`', 'a\\n'], ['""', ''],
-    ['"\\a\\b\\f\\n\\r\\t\\v\\\\"', '\x07\b\f\n\r\t\v\\'], ['"\\""', '"'], [`'\\''`, "'"],
-    ['"\\x41\\101\\u00e9\\U0001F600"', 'AAé😀'], ['"\\xc3\\xa9"', 'é'], ['"é😀"', 'é😀'],
-    ['"', undefined], ['"a', undefined], ['"a\\"', undefined], [`"\\'"`, undefined], [`'\\"'`, undefined],
-    ['"\\xc3"', undefined], ['"\\U00110000"', undefined], ['"\\uDC00"', undefined], ['"\\8"', undefined],
-    ['"a\nb"', undefined], ['`a`b`', undefined], ['"\\"', undefined],
+    ['"a"', 'a'],
+    [`'a'`, 'a'],
+    ['`a\\n`', 'a\\n'],
+    ['""', ''],
+    ['"\\a\\b\\f\\n\\r\\t\\v\\\\"', '\x07\b\f\n\r\t\v\\'],
+    ['"\\""', '"'],
+    [`'\\''`, "'"],
+    ['"\\x41\\101\\u00e9\\U0001F600"', 'AAé😀'],
+    ['"\\xc3\\xa9"', 'é'],
+    ['"é😀"', 'é😀'],
+    ['"', undefined],
+    ['"a', undefined],
+    ['"a\\"', undefined],
+    [`"\\'"`, undefined],
+    [`'\\"'`, undefined],
+    ['"\\xc3"', undefined],
+    ['"\\U00110000"', undefined],
+    ['"\\uDC00"', undefined],
+    ['"\\8"', undefined],
+    ['"a\nb"', undefined],
+    ['`a`b`', undefined],
+    ['"\\"', undefined],
   ];
   for (const [lit, want] of table) {
     it(JSON.stringify(lit), () => assert.equal(decodePromString(lit, 0, lit.length), want));
@@ -367,12 +524,21 @@ describe('createPromqlEnforcer', () => {
       first = err;
     }
     assert.ok(first instanceof GatewayError && first.code === 'PG_BAD_MATCH');
-    assert.throws(() => e.match('sum(x)', A), (err) => err === first);
+    assert.throws(
+      () => e.match('sum(x)', A),
+      (err) => err === first,
+    );
     assert.equal(e.query('sum(x)', A), `sum(x{${TA}})`);
   });
   it('applies its options', () => {
     const e = createPromqlEnforcer({ errorOnConflict: true, maxQueryLength: 20, cacheSize: 2 });
-    assert.equal(code(() => e.query('up{namespace="b"}', A)), 'PG_ENFORCE_CONFLICT');
-    assert.equal(code(() => e.query('x'.repeat(21), A)), 'PG_QUERY_TOO_LONG');
+    assert.equal(
+      code(() => e.query('up{namespace="b"}', A)),
+      'PG_ENFORCE_CONFLICT',
+    );
+    assert.equal(
+      code(() => e.query('x'.repeat(21), A)),
+      'PG_QUERY_TOO_LONG',
+    );
   });
 });

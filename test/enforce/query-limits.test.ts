@@ -8,7 +8,11 @@ import { checkQueryLimits, parseTime, type QueryLimitInput } from '../../src/enf
 import type { QueryLimitsConfig } from '../../src/config/schema-limits.js';
 import type { RestrictedTenant } from '../../src/tenancy/tenant.js';
 
-const T: RestrictedTenant = Object.freeze({ unrestricted: false, id: 'a', constraints: Object.freeze([{ label: 'namespace', kind: 'values', values: ['a'] }]) }) as RestrictedTenant;
+const T: RestrictedTenant = Object.freeze({
+  unrestricted: false,
+  id: 'a',
+  constraints: Object.freeze([{ label: 'namespace', kind: 'values', values: ['a'] }]),
+}) as RestrictedTenant;
 const S = 1000;
 const M = 60 * S;
 const H = 60 * M;
@@ -63,7 +67,12 @@ describe('PromQL time facts', () => {
 
 const NOW = 1_700_000_000_000;
 const L = (c: Partial<QueryLimitsConfig>): QueryLimitsConfig => ({ maxPointsPerSeries: 11000, ...c });
-function input(apiPath: string, params: Record<string, string>, queries: string[] = [], kind: 'query' | 'match' = 'query'): QueryLimitInput {
+function input(
+  apiPath: string,
+  params: Record<string, string>,
+  queries: string[] = [],
+  kind: 'query' | 'match' = 'query',
+): QueryLimitInput {
   return { apiPath, kind, param: (n) => params[n] ?? null, facts: queries.map((q) => scanFacts(q)), now: NOW };
 }
 const sec = (ms: number): string => String(ms / 1000);
@@ -78,13 +87,28 @@ function refused(fn: () => unknown, code: string, status: number): void {
 }
 
 describe('query limits', () => {
-  const range = (startAgo: number, endAgo: number, step: string) => ({ start: sec(NOW - startAgo), end: sec(NOW - endAgo), step });
+  const range = (startAgo: number, endAgo: number, step: string) => ({
+    start: sec(NOW - startAgo),
+    end: sec(NOW - endAgo),
+    step,
+  });
 
-  test('points per series: Prometheus\' own rule and wording, 400', () => {
-    refused(() => checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', range(D, 0, '1'), ['up'])), 'PG_LIMIT_POINTS', 400);
+  test("points per series: Prometheus' own rule and wording, 400", () => {
+    refused(
+      () => checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', range(D, 0, '1'), ['up'])),
+      'PG_LIMIT_POINTS',
+      400,
+    );
     // 11,000 points exactly pass, as in Prometheus (`> 11000`).
-    assert.equal(checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', range(11000 * S, 0, '1'), ['up'])), undefined);
-    refused(() => checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', range(11001 * S, 0, '1'), ['up'])), 'PG_LIMIT_POINTS', 400);
+    assert.equal(
+      checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', range(11000 * S, 0, '1'), ['up'])),
+      undefined,
+    );
+    refused(
+      () => checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', range(11001 * S, 0, '1'), ['up'])),
+      'PG_LIMIT_POINTS',
+      400,
+    );
     try {
       checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', range(D, 0, '1s'), ['up']));
     } catch (e) {
@@ -94,39 +118,101 @@ describe('query limits', () => {
 
   test('query range, selector range, lookback and step each refuse with their own code (422)', () => {
     const l = L({ maxQueryRange: 7 * D, maxSelectorRange: 30 * D, maxLookback: 60 * D, minStep: 10 * S });
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query_range', range(30 * D, 0, '1h'), ['up'])), 'PG_LIMIT_QUERY_RANGE', 422);
+    refused(
+      () => checkQueryLimits(l, 120_000, input('/api/v1/query_range', range(30 * D, 0, '1h'), ['up'])),
+      'PG_LIMIT_QUERY_RANGE',
+      422,
+    );
     assert.equal(checkQueryLimits(l, 120_000, input('/api/v1/query_range', range(7 * D, 0, '1h'), ['up'])), undefined);
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['rate(x[90d])'])), 'PG_LIMIT_SELECTOR_RANGE', 422);
+    refused(
+      () => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['rate(x[90d])'])),
+      'PG_LIMIT_SELECTOR_RANGE',
+      422,
+    );
     assert.equal(checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['rate(x[30d])'])), undefined);
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['max_over_time(up[20d:1h] offset 45d)'])), 'PG_LIMIT_LOOKBACK', 422);
-    assert.equal(checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['max_over_time(up[20d:1h] offset 40d)'])), undefined);
+    refused(
+      () => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['max_over_time(up[20d:1h] offset 45d)'])),
+      'PG_LIMIT_LOOKBACK',
+      422,
+    );
+    assert.equal(
+      checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['max_over_time(up[20d:1h] offset 40d)'])),
+      undefined,
+    );
     // The oldest time counts from the range's start, and a pinned @ reaches its own absolute time.
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query_range', range(7 * D, 0, '1h'), ['rate(x[30d] offset 25d)'])), 'PG_LIMIT_LOOKBACK', 422);
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, [`x @ ${(NOW - 61 * D) / 1000}`])), 'PG_LIMIT_LOOKBACK', 422);
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query', { time: sec(NOW - 61 * D) }, ['up'])), 'PG_LIMIT_LOOKBACK', 422);
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query_range', range(H, 0, '5'), ['up'])), 'PG_LIMIT_STEP', 422);
+    refused(
+      () =>
+        checkQueryLimits(l, 120_000, input('/api/v1/query_range', range(7 * D, 0, '1h'), ['rate(x[30d] offset 25d)'])),
+      'PG_LIMIT_LOOKBACK',
+      422,
+    );
+    refused(
+      () => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, [`x @ ${(NOW - 61 * D) / 1000}`])),
+      'PG_LIMIT_LOOKBACK',
+      422,
+    );
+    refused(
+      () => checkQueryLimits(l, 120_000, input('/api/v1/query', { time: sec(NOW - 61 * D) }, ['up'])),
+      'PG_LIMIT_LOOKBACK',
+      422,
+    );
+    refused(
+      () => checkQueryLimits(l, 120_000, input('/api/v1/query_range', range(H, 0, '5'), ['up'])),
+      'PG_LIMIT_STEP',
+      422,
+    );
   });
 
   test('several queries in one request: the worst one decides', () => {
     const l = L({ maxSelectorRange: D });
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['rate(x[5m])', 'rate(x[2d])'])), 'PG_LIMIT_SELECTOR_RANGE', 422);
+    refused(
+      () => checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['rate(x[5m])', 'rate(x[2d])'])),
+      'PG_LIMIT_SELECTOR_RANGE',
+      422,
+    );
   });
 
-  test('timeout: the configured one is sent, a shorter client one kept, a longer one cut, never above the route\'s', () => {
+  test("timeout: the configured one is sent, a shorter client one kept, a longer one cut, never above the route's", () => {
     const l = L({ queryTimeout: 30 * S });
     assert.deepEqual(checkQueryLimits(l, 120_000, input('/api/v1/query', {}, ['up'])), { timeout: '30' });
     assert.equal(checkQueryLimits(l, 120_000, input('/api/v1/query', { timeout: '10s' }, ['up'])), undefined);
-    assert.deepEqual(checkQueryLimits(l, 120_000, input('/api/v1/query', { timeout: '5m' }, ['up'])), { timeout: '30' });
-    assert.deepEqual(checkQueryLimits(L({ queryTimeout: 10 * M }), 120_000, input('/api/v1/query', {}, ['up'])), { timeout: '120' }, 'the route waits 2m for headers: no longer');
-    assert.deepEqual(checkQueryLimits(L({}), 120_000, input('/api/v1/query', { timeout: '1h' }, ['up'])), { timeout: '120' });
-    assert.equal(checkQueryLimits(L({}), 120_000, input('/api/v1/query', {}, ['up'])), undefined, 'nothing configured, nothing asked: nothing sent');
+    assert.deepEqual(checkQueryLimits(l, 120_000, input('/api/v1/query', { timeout: '5m' }, ['up'])), {
+      timeout: '30',
+    });
+    assert.deepEqual(
+      checkQueryLimits(L({ queryTimeout: 10 * M }), 120_000, input('/api/v1/query', {}, ['up'])),
+      { timeout: '120' },
+      'the route waits 2m for headers: no longer',
+    );
+    assert.deepEqual(checkQueryLimits(L({}), 120_000, input('/api/v1/query', { timeout: '1h' }, ['up'])), {
+      timeout: '120',
+    });
+    assert.equal(
+      checkQueryLimits(L({}), 120_000, input('/api/v1/query', {}, ['up'])),
+      undefined,
+      'nothing configured, nothing asked: nothing sent',
+    );
   });
 
   test('series and labels windows: refused above the window, given a start when they have none', () => {
     const l = L({ maxSeriesRange: 7 * D });
-    refused(() => checkQueryLimits(l, 120_000, input('/api/v1/series', { start: sec(NOW - 365 * D), end: sec(NOW) }, [], 'match')), 'PG_LIMIT_SERIES_RANGE', 422);
-    assert.equal(checkQueryLimits(l, 120_000, input('/api/v1/labels', { start: sec(NOW - 6 * D), end: sec(NOW) }, [], 'match')), undefined);
-    assert.deepEqual(checkQueryLimits(l, 120_000, input('/api/v1/label/job/values', {}, [], 'match')), { start: sec(NOW - 7 * D) });
+    refused(
+      () =>
+        checkQueryLimits(
+          l,
+          120_000,
+          input('/api/v1/series', { start: sec(NOW - 365 * D), end: sec(NOW) }, [], 'match'),
+        ),
+      'PG_LIMIT_SERIES_RANGE',
+      422,
+    );
+    assert.equal(
+      checkQueryLimits(l, 120_000, input('/api/v1/labels', { start: sec(NOW - 6 * D), end: sec(NOW) }, [], 'match')),
+      undefined,
+    );
+    assert.deepEqual(checkQueryLimits(l, 120_000, input('/api/v1/label/job/values', {}, [], 'match')), {
+      start: sec(NOW - 7 * D),
+    });
     assert.equal(checkQueryLimits(l, 120_000, input('/federate', {}, [], 'match')), undefined);
   });
 
@@ -134,6 +220,10 @@ describe('query limits', () => {
     assert.equal(parseTime('t', '1700000000.5'), 1_700_000_000_500);
     assert.equal(parseTime('t', '2023-11-14T22:13:20Z'), 1_700_000_000_000);
     refused(() => parseTime('start', 'yesterday'), 'PG_LIMIT_BAD_TIME', 400);
-    refused(() => checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', { start: '1', end: '2', step: 'x' }, ['up'])), 'PG_LIMIT_BAD_TIME', 400);
+    refused(
+      () => checkQueryLimits(L({}), 120_000, input('/api/v1/query_range', { start: '1', end: '2', step: 'x' }, ['up'])),
+      'PG_LIMIT_BAD_TIME',
+      400,
+    );
   });
 });

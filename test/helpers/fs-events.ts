@@ -31,7 +31,10 @@ export function dirEvents(dir: string): DirEvents {
         let timer: NodeJS.Timeout | undefined;
         await new Promise<void>((resolve, reject) => {
           waiter = { name, resolve };
-          timer = realSetTimeout(() => reject(new Error(`no file system event for ${name} in ${dir} within ${timeoutMs} ms`)), timeoutMs);
+          timer = realSetTimeout(
+            () => reject(new Error(`no file system event for ${name} in ${dir} within ${timeoutMs} ms`)),
+            timeoutMs,
+          );
         }).finally(() => {
           realClearTimeout(timer);
           waiter = undefined;

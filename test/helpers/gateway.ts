@@ -34,7 +34,8 @@ export interface InProcessGateway {
 }
 
 export async function startInProcess(o: InProcessOptions): Promise<InProcessGateway> {
-  if ((o.yaml === undefined) === (o.config === undefined)) throw new Error('startInProcess: give exactly one of yaml and config');
+  if ((o.yaml === undefined) === (o.config === undefined))
+    throw new Error('startInProcess: give exactly one of yaml and config');
   // server.host and server.port are always 127.0.0.1 and (unless given) 0: the kernel picks a free port.
   const listen = { server: { host: '127.0.0.1', port: o.port ?? 0 } };
   const dir = mkdtempSync(join(tmpdir(), 'promgate-inproc-'));
@@ -70,7 +71,6 @@ export async function startInProcess(o: InProcessOptions): Promise<InProcessGate
       }
       return gateway.reload();
     },
-    close: () =>
-      (closed ??= gateway.shutdown().finally(() => rmSync(dir, { recursive: true, force: true }))),
+    close: () => (closed ??= gateway.shutdown().finally(() => rmSync(dir, { recursive: true, force: true }))),
   };
 }

@@ -31,7 +31,8 @@ export async function startStub(handler: StubHandler, listenPort = 0): Promise<S
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
       // promgate's readiness probes come on its own timer, at any moment of a test: they are not recorded.
-      if (!(req.url ?? '').endsWith('/-/ready')) received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      if (!(req.url ?? '').endsWith('/-/ready'))
+        received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
       res.on('close', () => {
         if (!res.writableFinished) stub.aborted++;
       });
@@ -55,7 +56,10 @@ export async function startStub(handler: StubHandler, listenPort = 0): Promise<S
 
 /** Answers like Prometheus: a success envelope echoing what arrived. */
 export const echoJson: StubHandler = (req, res, body) => {
-  const text = JSON.stringify({ status: 'success', data: { url: req.url, method: req.method, headers: req.headers, body } });
+  const text = JSON.stringify({
+    status: 'success',
+    data: { url: req.url, method: req.method, headers: req.headers, body },
+  });
   res.writeHead(200, { 'content-type': 'application/json' });
   res.end(text);
 };

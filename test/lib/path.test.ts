@@ -29,7 +29,10 @@ const REFUSED = [
 ];
 for (const t of REFUSED) {
   test(`refused target ${t}`, () => {
-    assert.throws(() => parseTarget(t), (e: unknown) => e instanceof GatewayError && e.code === 'PG_BAD_REQUEST');
+    assert.throws(
+      () => parseTarget(t),
+      (e: unknown) => e instanceof GatewayError && e.code === 'PG_BAD_REQUEST',
+    );
   });
 }
 

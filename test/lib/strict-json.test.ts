@@ -2,7 +2,12 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { parseStrictJson, parseStrictJsonText, StrictJsonError, type StrictJsonProblem } from '../../src/lib/strict-json.js';
+import {
+  parseStrictJson,
+  parseStrictJsonText,
+  StrictJsonError,
+  type StrictJsonProblem,
+} from '../../src/lib/strict-json.js';
 
 function refuses(input: string | Uint8Array, problem: StrictJsonProblem, key?: string): void {
   const run = (): unknown => (typeof input === 'string' ? parseStrictJsonText(input) : parseStrictJson(input));
@@ -15,13 +20,33 @@ function refuses(input: string | Uint8Array, problem: StrictJsonProblem, key?: s
 }
 
 const utf8 = (s: string): Uint8Array => new TextEncoder().encode(s);
-const escapeAll = (s: string): string => Array.from({ length: s.length }, (_, i) => `\\u${s.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
+const escapeAll = (s: string): string =>
+  Array.from({ length: s.length }, (_, i) => `\\u${s.charCodeAt(i).toString(16).padStart(4, '0')}`).join('');
 
 describe('parseStrictJsonText: accepts RFC 8259 and reads it as JSON.parse does', () => {
   const texts = [
-    '{}', '[]', '""', '0', '-0', '1.5e-3', '-12E+2', '1e400', 'true', 'false', 'null', ' \t\r\n{ "a" : [ 1 , {"b":null} ] } \n',
-    '"\\u006datchers"', '"\\"\\\\\\/\\b\\f\\n\\r\\t"', '"\\ud83d\\ude00"', '"😀 ſ K é"', '{"a":{"a":{"a":1}}}',
-    '[{"a":1},{"a":2}]', '{"a":1,"b":{"a":2}}', '{"__proto__":{"x":1}}', '{"constructor":1,"toString":2}', '"\u2028\u2029"',
+    '{}',
+    '[]',
+    '""',
+    '0',
+    '-0',
+    '1.5e-3',
+    '-12E+2',
+    '1e400',
+    'true',
+    'false',
+    'null',
+    ' \t\r\n{ "a" : [ 1 , {"b":null} ] } \n',
+    '"\\u006datchers"',
+    '"\\"\\\\\\/\\b\\f\\n\\r\\t"',
+    '"\\ud83d\\ude00"',
+    '"😀 ſ K é"',
+    '{"a":{"a":{"a":1}}}',
+    '[{"a":1},{"a":2}]',
+    '{"a":1,"b":{"a":2}}',
+    '{"__proto__":{"x":1}}',
+    '{"constructor":1,"toString":2}',
+    '"\u2028\u2029"',
   ];
   for (const t of texts) it(JSON.stringify(t), () => assert.deepStrictEqual(parseStrictJsonText(t), JSON.parse(t)));
 
@@ -33,18 +58,24 @@ describe('parseStrictJsonText: accepts RFC 8259 and reads it as JSON.parse does'
   });
 
   it('agrees with JSON.parse on random JSON (property)', () => {
-    fc.assert(fc.property(fc.json(), (t) => {
-      assert.deepStrictEqual(parseStrictJsonText(t), JSON.parse(t));
-    }), { numRuns: 300 });
+    fc.assert(
+      fc.property(fc.json(), (t) => {
+        assert.deepStrictEqual(parseStrictJsonText(t), JSON.parse(t));
+      }),
+      { numRuns: 300 },
+    );
   });
 
   it('agrees with JSON.parse on random strings, escaped every way JSON.stringify may (property)', () => {
     // Well-formed strings only: lone surrogates are refused on purpose (below).
-    fc.assert(fc.property(fc.string({ unit: 'grapheme' }), (s) => {
-      assert.equal(parseStrictJsonText(JSON.stringify(s)), s);
-      // Every UTF-16 code unit as a \u escape: astral characters become an escaped surrogate pair.
-      assert.equal(parseStrictJsonText(`"${escapeAll(s)}"`), s);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(fc.string({ unit: 'grapheme' }), (s) => {
+        assert.equal(parseStrictJsonText(JSON.stringify(s)), s);
+        // Every UTF-16 code unit as a \u escape: astral characters become an escaped surrogate pair.
+        assert.equal(parseStrictJsonText(`"${escapeAll(s)}"`), s);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
@@ -66,27 +97,70 @@ describe('parseStrictJsonText: duplicate keys, compared after unescaping', () =>
   for (const [name, text, key] of rows) it(name, () => refuses(text, 'duplicate-key', key));
 
   it('distinct keys that fold together in Go are NOT duplicates here (the silence decoder refuses them)', () => {
-    assert.deepStrictEqual(parseStrictJsonText('{"id":1,"ID":2,"ıd":3}'), { id: 1, ID: 2, 'ıd': 3 });
+    assert.deepStrictEqual(parseStrictJsonText('{"id":1,"ID":2,"ıd":3}'), { id: 1, ID: 2, ıd: 3 });
   });
 
   it('any object with a key repeated is refused (property)', () => {
     const keyed = fc.tuple(fc.uniqueArray(fc.string(), { minLength: 1, maxLength: 5 }), fc.nat(), fc.nat());
-    fc.assert(fc.property(keyed, fc.boolean(), ([keys, i, j], escapeSecond) => {
-      const dup = keys[i % keys.length]!;
-      const spelled = escapeSecond ? `"${escapeAll(dup)}"` : JSON.stringify(dup);
-      const members = keys.map((k) => `${JSON.stringify(k)}:0`);
-      members.splice(j % (members.length + 1), 0, `${spelled}:1`);
-      const text = `[{"wrap":{${members.join(',')}}}]`;
-      refuses(text, 'duplicate-key', dup);
-    }), { numRuns: 200 });
+    fc.assert(
+      fc.property(keyed, fc.boolean(), ([keys, i, j], escapeSecond) => {
+        const dup = keys[i % keys.length]!;
+        const spelled = escapeSecond ? `"${escapeAll(dup)}"` : JSON.stringify(dup);
+        const members = keys.map((k) => `${JSON.stringify(k)}:0`);
+        members.splice(j % (members.length + 1), 0, `${spelled}:1`);
+        const text = `[{"wrap":{${members.join(',')}}}]`;
+        refuses(text, 'duplicate-key', dup);
+      }),
+      { numRuns: 200 },
+    );
   });
 });
 
 describe('parseStrictJsonText: syntax refused', () => {
   const bad = [
-    '', ' ', '{', '}', '[1,]', '{"a":1,}', '{,}', '[,1]', '{"a"}', '{"a" 1}', '{a:1}', "{'a':1}", '01', '1.', '.5', '+1', '-', '1e', '1e+',
-    '0x10', 'NaN', 'Infinity', 'tru', 'nul', 'True', '"abc', '"\\x41"', '"\\u12"', '"\\u12G4"', '"\\U0041"', '"a\nb"', '"a\tb"', '"\u0000"',
-    '{} {}', '{}x', '[]]', '{"a":1}}', '1 2', '/* c */ {}', '{} // c', '\u00a0{}', '{}\u00a0', '\u2028{}',
+    '',
+    ' ',
+    '{',
+    '}',
+    '[1,]',
+    '{"a":1,}',
+    '{,}',
+    '[,1]',
+    '{"a"}',
+    '{"a" 1}',
+    '{a:1}',
+    "{'a':1}",
+    '01',
+    '1.',
+    '.5',
+    '+1',
+    '-',
+    '1e',
+    '1e+',
+    '0x10',
+    'NaN',
+    'Infinity',
+    'tru',
+    'nul',
+    'True',
+    '"abc',
+    '"\\x41"',
+    '"\\u12"',
+    '"\\u12G4"',
+    '"\\U0041"',
+    '"a\nb"',
+    '"a\tb"',
+    '"\u0000"',
+    '{} {}',
+    '{}x',
+    '[]]',
+    '{"a":1}}',
+    '1 2',
+    '/* c */ {}',
+    '{} // c',
+    '\u00a0{}',
+    '{}\u00a0',
+    '\u2028{}',
   ];
   for (const t of bad) it(JSON.stringify(t), () => refuses(t, 'syntax'));
 

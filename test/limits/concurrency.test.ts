@@ -17,7 +17,14 @@ test('the route cap holds; a freed slot goes to the first in the queue; beyond t
   sync(c.acquire('t2', undefined));
   const queued = c.acquire('t3', undefined);
   assert.ok(queued instanceof Promise);
-  assert.throws(() => c.acquire('t4', undefined), (e) => e instanceof GatewayError && e.code === 'PG_CONCURRENCY_UNAVAILABLE' && e.status === 503 && e.headers['retry-after'] === '3');
+  assert.throws(
+    () => c.acquire('t4', undefined),
+    (e) =>
+      e instanceof GatewayError &&
+      e.code === 'PG_CONCURRENCY_UNAVAILABLE' &&
+      e.status === 503 &&
+      e.headers['retry-after'] === '3',
+  );
   assert.equal(c.inflight, 2);
   a();
   a(); // a second release changes nothing
@@ -52,7 +59,14 @@ test('the queue timeout refuses with the configured status; a withdrawn waiter l
   clock.advance(1999);
   assert.equal(c.queued, 1);
   clock.advance(1);
-  await assert.rejects(late, (e) => e instanceof GatewayError && e.code === 'PG_CONCURRENCY_LIMITED' && e.status === 429 && e.headers['retry-after'] === '2');
+  await assert.rejects(
+    late,
+    (e) =>
+      e instanceof GatewayError &&
+      e.code === 'PG_CONCURRENCY_LIMITED' &&
+      e.status === 429 &&
+      e.headers['retry-after'] === '2',
+  );
   held();
   assert.equal(c.inflight, 0);
 });

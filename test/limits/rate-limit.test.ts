@@ -13,7 +13,10 @@ const logger = createLogger('silent');
 
 function limiter(store: BucketStore, failOpen = true, costs: Record<string, number> = {}) {
   const failures: boolean[] = [];
-  const l = new RateLimiter('r', store, failOpen, costs, { logger, storeFailure: (_r, admitted) => failures.push(admitted) });
+  const l = new RateLimiter('r', store, failOpen, costs, {
+    logger,
+    storeFailure: (_r, admitted) => failures.push(admitted),
+  });
   return { l, failures };
 }
 
@@ -63,12 +66,18 @@ test('an endpoint cost takes that many tokens; Retry-After says when it could be
 
 test('the shared store down: failOpen admits and counts, fail closed refuses with 503; both recover when it answers', async () => {
   let down = true;
-  const store: BucketStore = { kind: 'redis', take: () => (down ? Promise.reject(new Error('connection refused')) : Promise.resolve(0)) };
+  const store: BucketStore = {
+    kind: 'redis',
+    take: () => (down ? Promise.reject(new Error('connection refused')) : Promise.resolve(0)),
+  };
   const open = limiter(store, true);
   const closed = limiter(store, false);
   const b = { rate: 1, burst: 1 };
   await open.l.admit('a', b, undefined);
-  await assert.rejects(async () => closed.l.admit('a', b, undefined), (e) => e instanceof GatewayError && e.code === 'PG_RATE_LIMIT_UNAVAILABLE' && e.status === 503);
+  await assert.rejects(
+    async () => closed.l.admit('a', b, undefined),
+    (e) => e instanceof GatewayError && e.code === 'PG_RATE_LIMIT_UNAVAILABLE' && e.status === 503,
+  );
   assert.deepEqual(open.failures, [true]);
   assert.deepEqual(closed.failures, [false]);
   down = false;
@@ -90,11 +99,23 @@ test('memory buckets stay bounded: refilled buckets are dropped first', () => {
 });
 
 test('client address: X-Forwarded-For only through trusted proxies, read from the right', () => {
-  const req = (remote: string, xff?: string) => ({ socket: { remoteAddress: remote }, headers: xff ? { 'x-forwarded-for': xff } : {} }) as unknown as IncomingMessage;
+  const req = (remote: string, xff?: string) =>
+    ({
+      socket: { remoteAddress: remote },
+      headers: xff ? { 'x-forwarded-for': xff } : {},
+    }) as unknown as IncomingMessage;
   const none = createProxyTrust([]);
   const lb = createProxyTrust(['10.0.0.0/8']);
-  assert.equal(clientAddress(req('203.0.113.9', '1.2.3.4'), none), '203.0.113.9', 'an untrusted peer cannot pick its bucket');
+  assert.equal(
+    clientAddress(req('203.0.113.9', '1.2.3.4'), none),
+    '203.0.113.9',
+    'an untrusted peer cannot pick its bucket',
+  );
   assert.equal(clientAddress(req('10.0.0.1', '1.2.3.4'), lb), '1.2.3.4');
-  assert.equal(clientAddress(req('10.0.0.1', '6.6.6.6, 1.2.3.4, 10.0.0.2'), lb), '1.2.3.4', 'entries the client wrote before the first untrusted hop are ignored');
+  assert.equal(
+    clientAddress(req('10.0.0.1', '6.6.6.6, 1.2.3.4, 10.0.0.2'), lb),
+    '1.2.3.4',
+    'entries the client wrote before the first untrusted hop are ignored',
+  );
   assert.equal(clientAddress(req('10.0.0.1'), lb), '10.0.0.1');
 });

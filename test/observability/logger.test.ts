@@ -21,9 +21,15 @@ test('infoWriter writes byte for byte what logger.info writes (time aside)', () 
   `;
   const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
   assert.equal(r.status, 0, r.stderr);
-  const lines = r.stdout.trim().split('\n').map((l) => l.replace(/"time":"[^"]+"/, '"time":"T"'));
+  const lines = r.stdout
+    .trim()
+    .split('\n')
+    .map((l) => l.replace(/"time":"[^"]+"/, '"time":"T"'));
   assert.equal(lines.length, 4, 'a disabled level writes nothing');
   assert.equal(lines[1], lines[0]);
   assert.equal(lines[2], lines[3]);
-  assert.match(r.stdout.split('\n')[1]!, /^\{"level":"info","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","svc":"promgate","reqId":"a-1"/);
+  assert.match(
+    r.stdout.split('\n')[1]!,
+    /^\{"level":"info","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","svc":"promgate","reqId":"a-1"/,
+  );
 });

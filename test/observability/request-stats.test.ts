@@ -11,8 +11,21 @@ test('the duration histogram renders as a prom-client Histogram fed the same obs
   const theirs = new Registry();
   const h = new DurationHistogram('x_seconds', 'help text', BUCKETS);
   h.register(ours);
-  const ref = new Histogram({ name: 'x_seconds', help: 'help text', labelNames: ['route'], buckets: BUCKETS, registers: [theirs] });
-  for (const [route, v] of [['a', 0.0005], ['a', 0.001], ['a', 0.05], ['b', 3], ['a', 0.5], ['b', 0.01]] as const) {
+  const ref = new Histogram({
+    name: 'x_seconds',
+    help: 'help text',
+    labelNames: ['route'],
+    buckets: BUCKETS,
+    registers: [theirs],
+  });
+  for (const [route, v] of [
+    ['a', 0.0005],
+    ['a', 0.001],
+    ['a', 0.05],
+    ['b', 3],
+    ['a', 0.5],
+    ['b', 0.01],
+  ] as const) {
     h.observe(route, v);
     ref.labels(route).observe(v);
   }
@@ -22,7 +35,15 @@ test('the duration histogram renders as a prom-client Histogram fed the same obs
 test('request counts reach the counter at scrape time, once', async () => {
   const registry = new Registry();
   const counts = new RequestCounts(3);
-  new Counter({ name: 'r_total', help: 'h', labelNames: ['route', 'method', 'code', 'tenant'], registers: [registry], collect() { counts.flush(this); } });
+  new Counter({
+    name: 'r_total',
+    help: 'h',
+    labelNames: ['route', 'method', 'code', 'tenant'],
+    registers: [registry],
+    collect() {
+      counts.flush(this);
+    },
+  });
   for (let i = 0; i < 5; i++) counts.inc('r1', 'GET', 200, 't1');
   counts.inc('r1', 'POST', 400, 't2');
   let text = await registry.metrics();

@@ -16,7 +16,10 @@ test('a synchronous answer stays synchronous; a pending one continues the chain'
   const alice = id('alice');
   const chain = { authenticators: [auth('basic', () => null), auth('jwt', () => alice)], anonymous: false };
   assert.equal(authenticate(chain, req), alice, 'no promise when every authenticator answers at once');
-  const later = { authenticators: [auth('basic', () => Promise.resolve(null)), auth('jwt', () => alice)], anonymous: false };
+  const later = {
+    authenticators: [auth('basic', () => Promise.resolve(null)), auth('jwt', () => alice)],
+    anonymous: false,
+  };
   const r = authenticate(later, req);
   assert.ok(r instanceof Promise);
   assert.equal(await r, alice);
@@ -24,16 +27,41 @@ test('a synchronous answer stays synchronous; a pending one continues the chain'
 
 test('a refusal is attributed to the method that refused it, thrown or rejected', async () => {
   const bad = () => new GatewayError('PG_AUTHN_BAD_CREDENTIALS', 'invalid username or password');
-  const sync = { authenticators: [auth('session', () => null), auth('basic', () => { throw bad(); })], anonymous: false };
-  const e1 = (() => { try { authenticate(sync, req); } catch (e) { return e; } return undefined; })();
+  const sync = {
+    authenticators: [
+      auth('session', () => null),
+      auth('basic', () => {
+        throw bad();
+      }),
+    ],
+    anonymous: false,
+  };
+  const e1 = (() => {
+    try {
+      authenticate(sync, req);
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
   assert.ok(e1 instanceof GatewayError);
   assert.equal(refusingMethod(e1), 'basic');
   const async = { authenticators: [auth('jwt', () => Promise.reject(bad()))], anonymous: false };
-  const e2 = await (authenticate(async, req) as Promise<Identity>).then(() => undefined, (e: unknown) => e);
+  const e2 = await (authenticate(async, req) as Promise<Identity>).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
   assert.equal(refusingMethod(e2), 'jwt');
   // No credentials at all: nobody refused, the request simply had none.
   const none = { authenticators: [auth('basic', () => null)], anonymous: false };
-  const e3 = (() => { try { authenticate(none, req); } catch (e) { return e; } return undefined; })();
+  const e3 = (() => {
+    try {
+      authenticate(none, req);
+    } catch (e) {
+      return e;
+    }
+    return undefined;
+  })();
   assert.equal((e3 as GatewayError).code, 'PG_AUTHN_REQUIRED');
   assert.equal(refusingMethod(e3), 'none');
 });

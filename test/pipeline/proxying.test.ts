@@ -52,8 +52,10 @@ before(async () => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.write('{"status":"success","data":[');
     if (u.includes('reset')) setTimeout(() => res.socket?.destroy(), 50);
-    else if (u.includes('hold')) return; // holds the body open until the client goes away
-    else if (u.includes('stream')) endStream = () => void (res.writableEnded || res.end('1]}')); // the rest waits for the test
+    else if (u.includes('hold'))
+      return; // holds the body open until the client goes away
+    else if (u.includes('stream'))
+      endStream = () => void (res.writableEnded || res.end('1]}')); // the rest waits for the test
     else {
       const end = () => void (res.writableEnded || res.end('1]}'));
       setTimeout(end, 800);
@@ -103,8 +105,14 @@ function rawGet(path: string, headers: Record<string, string>): Promise<number> 
 
 test('hop-by-hop and client identity headers are stripped; X-Forwarded-* and X-Request-Id are set', async () => {
   await rawGet('/api/v1/query?query=up', {
-    connection: 'X-Hop', 'x-hop': 'secret', 'keep-alive': 'timeout=5', 'x-forwarded-user': 'admin', 'x-scope-orgid': 'other',
-    'x-forwarded-for': '6.6.6.6', 'x-forwarded-host': 'evil', 'x-keep': 'kept',
+    connection: 'X-Hop',
+    'x-hop': 'secret',
+    'keep-alive': 'timeout=5',
+    'x-forwarded-user': 'admin',
+    'x-scope-orgid': 'other',
+    'x-forwarded-for': '6.6.6.6',
+    'x-forwarded-host': 'evil',
+    'x-keep': 'kept',
   });
   const h = forwarded().at(-1)!.headers;
   assert.equal(h['x-hop'], undefined);
@@ -147,7 +155,11 @@ test('a client abort cancels the upstream request', async () => {
   const r = await request(`${pg.url}/slow/api/v1/query?query=hold`, { signal: ac.signal });
   assert.equal(r.statusCode, 200);
   ac.abort();
-  await waitFor(() => slow.aborted !== before, { what: 'the upstream connection to close', timeoutMs: 2500, intervalMs: 20 });
+  await waitFor(() => slow.aborted !== before, {
+    what: 'the upstream connection to close',
+    timeoutMs: 2500,
+    intervalMs: 20,
+  });
   assert.equal(slow.aborted, before + 1, 'upstream saw its connection closed');
 });
 
@@ -175,25 +187,35 @@ test('a reset mid-stream closes the client connection (never a clean truncated b
 });
 
 test('request body over the limit → 413', async () => {
-  const r = await request(`${pg.url}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'query=' + 'x'.repeat(2000) });
+  const r = await request(`${pg.url}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'query=' + 'x'.repeat(2000),
+  });
   assert.equal(r.statusCode, 413);
-  assert.equal((await r.body.json() as { code: string }).code, 'PG_BODY_TOO_LARGE');
+  assert.equal(((await r.body.json()) as { code: string }).code, 'PG_BODY_TOO_LARGE');
 });
 
 test('request headers over the limit → 431 JSON, and the server keeps serving', async () => {
-  const r = await request(`${pg.url}/api/v1/query?query=up`, { headers: { 'x-big': 'y'.repeat(20000) } }).catch((e: Error) => e);
+  const r = await request(`${pg.url}/api/v1/query?query=up`, { headers: { 'x-big': 'y'.repeat(20000) } }).catch(
+    (e: Error) => e,
+  );
   if (!(r instanceof Error)) {
     assert.equal(r.statusCode, 431);
-    assert.equal((await r.body.json() as { code: string }).code, 'PG_HEADERS_TOO_LARGE');
+    assert.equal(((await r.body.json()) as { code: string }).code, 'PG_HEADERS_TOO_LARGE');
   }
   assert.equal((await get('/-/healthy')).status, 200);
 });
 
 test('a form body that is not urlencoded is refused, never forwarded', async () => {
   const n = forwarded().length;
-  const r = await request(`${pg.url}/api/v1/query`, { method: 'POST', headers: { 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\n' });
+  const r = await request(`${pg.url}/api/v1/query`, {
+    method: 'POST',
+    headers: { 'content-type': 'multipart/form-data; boundary=x' },
+    body: '--x\r\n',
+  });
   assert.equal(r.statusCode, 415);
-  assert.equal((await r.body.json() as { errorType: string }).errorType, 'bad_data');
+  assert.equal(((await r.body.json()) as { errorType: string }).errorType, 'bad_data');
   assert.equal(forwarded().length, n);
 });
 
@@ -229,7 +251,11 @@ test('/metrics exposes requests, latency, upstream errors and process metrics, a
 test('one access log line per request, with the rewritten query', async () => {
   await get('/api/v1/query?query=rate(x%5B5m%5D)', { 'x-request-id': 'log-check-1' });
   // The line is written when the server side of the response closes, which may be just after the client has read it.
-  const line = await waitFor(() => pg.logs.find((l) => l.reqId === 'log-check-1'), { what: 'the access line', timeoutMs: 3000, intervalMs: 10 });
+  const line = await waitFor(() => pg.logs.find((l) => l.reqId === 'log-check-1'), {
+    what: 'the access line',
+    timeoutMs: 3000,
+    intervalMs: 10,
+  });
   assert.ok(line, 'access line present');
   assert.equal(line.method, 'GET');
   assert.equal(line.path, '/api/v1/query');

@@ -37,8 +37,15 @@ const CASES: [string, string, string][] = [
 
 test('malformed and hostile Basic credentials', async (t) => {
   const dir = tempDir(t);
-  const usersFile = writeFile(dir, 'users.yaml', 'users:\n  - {username: alice, password: pw, namespace: a}\n  - {username: bob, password: "a:b:c", namespace: b}\n  - {username: carol, password: pässwörd, namespace: c}\n');
-  const a = createBasicAuthenticator({ usersFile, realm: 'ops "east"', cacheTtl: 60_000, allowPlaintext: true }, { logger: captureLogger().logger });
+  const usersFile = writeFile(
+    dir,
+    'users.yaml',
+    'users:\n  - {username: alice, password: pw, namespace: a}\n  - {username: bob, password: "a:b:c", namespace: b}\n  - {username: carol, password: pässwörd, namespace: c}\n',
+  );
+  const a = createBasicAuthenticator(
+    { usersFile, realm: 'ops "east"', cacheTtl: 60_000, allowPlaintext: true },
+    { logger: captureLogger().logger },
+  );
   t.after(() => a.close?.());
   for (const [name, header, expected] of CASES) {
     const run = async () => a.authenticate({ headers: { authorization: header }, path: '/api/v1/query' });
@@ -61,7 +68,10 @@ test('malformed and hostile Basic credentials', async (t) => {
 test('no Authorization header: not this method', async (t) => {
   const dir = tempDir(t);
   const usersFile = writeFile(dir, 'users.yaml', 'users:\n  - {username: alice, password: pw, namespace: a}\n');
-  const a = createBasicAuthenticator({ usersFile, realm: 'r', cacheTtl: 0, allowPlaintext: true }, { logger: captureLogger().logger });
+  const a = createBasicAuthenticator(
+    { usersFile, realm: 'r', cacheTtl: 0, allowPlaintext: true },
+    { logger: captureLogger().logger },
+  );
   t.after(() => a.close?.());
   assert.equal(await a.authenticate({ headers: {}, path: '/' }), null);
 });

@@ -13,7 +13,11 @@ function req(remote: string, headers: Record<string, string>): IncomingMessage {
   return { headers, socket: { remoteAddress: remote } } as unknown as IncomingMessage;
 }
 
-const choice = (trusted: string[]): RedirectChoice => ({ validate: createRedirectValidator(['.example.com']), trust: createProxyTrust(trusted), proxyPrefix: '/oauth2' });
+const choice = (trusted: string[]): RedirectChoice => ({
+  validate: createRedirectValidator(['.example.com']),
+  trust: createProxyTrust(trusted),
+  proxyPrefix: '/oauth2',
+});
 
 function cb(r: IncomingMessage, c: RedirectChoice, configured?: string): string {
   try {
@@ -31,17 +35,33 @@ test('callback URL: Host headers a client may forge are refused; loopback, white
     ['a host with userinfo', { host: 'app.example.com@evil.net' }, 'PG_BAD_REQUEST'],
     ['a host with a path', { host: 'app.example.com/x' }, 'PG_BAD_REQUEST'],
     ['no host', {}, 'PG_BAD_REQUEST'],
-    ['X-Forwarded-Host from an untrusted peer', { host: 'evil.example.net', 'x-forwarded-host': 'app.example.com' }, 'PG_BAD_REQUEST'],
+    [
+      'X-Forwarded-Host from an untrusted peer',
+      { host: 'evil.example.net', 'x-forwarded-host': 'app.example.com' },
+      'PG_BAD_REQUEST',
+    ],
     ['loopback', { host: '127.0.0.1:4180' }, 'http://127.0.0.1:4180/oauth2/callback'],
     ['localhost', { host: 'localhost:4180' }, 'http://localhost:4180/oauth2/callback'],
     ['a whitelisted host', { host: 'app.example.com' }, 'http://app.example.com/oauth2/callback'],
   ];
   for (const [what, headers, want] of rows) assert.equal(cb(req('192.0.2.7', headers), direct), want, what);
   const viaProxy = choice(['192.0.2.0/24']);
-  assert.equal(cb(req('192.0.2.7', { host: 'internal:4180', 'x-forwarded-host': 'portal.corp', 'x-forwarded-proto': 'https' }), viaProxy), 'https://portal.corp/oauth2/callback');
-  assert.equal(cb(req('192.0.2.7', { host: 'internal', 'x-forwarded-host': 'portal.corp/evil' }), viaProxy), 'PG_BAD_REQUEST');
+  assert.equal(
+    cb(
+      req('192.0.2.7', { host: 'internal:4180', 'x-forwarded-host': 'portal.corp', 'x-forwarded-proto': 'https' }),
+      viaProxy,
+    ),
+    'https://portal.corp/oauth2/callback',
+  );
+  assert.equal(
+    cb(req('192.0.2.7', { host: 'internal', 'x-forwarded-host': 'portal.corp/evil' }), viaProxy),
+    'PG_BAD_REQUEST',
+  );
   // A configured absolute URL is used as it is; a relative one takes the trusted origin, or is refused.
-  assert.equal(cb(req('192.0.2.7', { host: 'evil.example.net' }), direct, 'https://gw.example.com/oauth2/callback'), 'https://gw.example.com/oauth2/callback');
+  assert.equal(
+    cb(req('192.0.2.7', { host: 'evil.example.net' }), direct, 'https://gw.example.com/oauth2/callback'),
+    'https://gw.example.com/oauth2/callback',
+  );
   assert.equal(cb(req('192.0.2.7', { host: 'evil.example.net' }), direct, '/oauth2/callback'), 'PG_BAD_REQUEST');
   assert.equal(cb(req('192.0.2.7', { host: 'app.example.com' }), direct, '/cb'), 'http://app.example.com/cb');
 });

@@ -14,12 +14,25 @@ const HOUR = 3_600_000;
 const logger = pino({ level: 'silent' });
 
 function gateway(secrets: string[]) {
-  const cfg = authSchema.parse({ oidc: { issuerUrl: 'http://127.0.0.1:9', clientId: 'c', clientSecret: 's', insecure: true, cookie: { secret: secrets, secure: false } } }).oidc!;
-  return createSessionAuthenticator(cfg, { logger , allowed: signInCheck(cfg) });
+  const cfg = authSchema.parse({
+    oidc: {
+      issuerUrl: 'http://127.0.0.1:9',
+      clientId: 'c',
+      clientSecret: 's',
+      insecure: true,
+      cookie: { secret: secrets, secure: false },
+    },
+  }).oidc!;
+  return createSessionAuthenticator(cfg, { logger, allowed: signInCheck(cfg) });
 }
 
 function state(extra: Record<string, unknown> = {}, loginAt = Date.now()): SessionState {
-  const s = sessionFromClaims({ sub: 's1', email: 'alice@example.com', preferred_username: 'alice', ...extra }, { userClaim: 'preferred_username', emailClaim: 'email', groupsClaim: 'groups' }, { idToken: 'i.d.t' }, loginAt);
+  const s = sessionFromClaims(
+    { sub: 's1', email: 'alice@example.com', preferred_username: 'alice', ...extra },
+    { userClaim: 'preferred_username', emailClaim: 'email', groupsClaim: 'groups' },
+    { idToken: 'i.d.t' },
+    loginAt,
+  );
   s.sid = randomBytes(16).toString('base64url');
   s.loginAt = loginAt;
   return s;
@@ -27,7 +40,10 @@ function state(extra: Record<string, unknown> = {}, loginAt = Date.now()): Sessi
 
 /** The Cookie header a browser sends after these Set-Cookie values. */
 function cookieHeader(setCookies: string[]): string {
-  return setCookies.filter((c) => !c.includes('Max-Age=0')).map((c) => c.split(';')[0]).join('; ');
+  return setCookies
+    .filter((c) => !c.includes('Max-Age=0'))
+    .map((c) => c.split(';')[0])
+    .join('; ');
 }
 
 async function who(gw: ReturnType<typeof gateway>, cookie: string): Promise<string | null> {

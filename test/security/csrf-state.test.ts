@@ -1,7 +1,15 @@
 // Prevents login CSRF and callback replay: state must match this browser's CSRF cookie, once, within its lifetime.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { startOidcProvider, lateServer, mountGateway, gatewayOidc, TestBrowser, type OidcProviderFixture, type TestGateway } from '../e2e/harness/oidc-provider.js';
+import {
+  startOidcProvider,
+  lateServer,
+  mountGateway,
+  gatewayOidc,
+  TestBrowser,
+  type OidcProviderFixture,
+  type TestGateway,
+} from '../e2e/harness/oidc-provider.js';
 
 let idp: OidcProviderFixture;
 let gw: TestGateway;

@@ -15,7 +15,11 @@ after(stopAll);
 
 /** What a Traefik forwardAuth (or nginx) would send for the original request. */
 const forwarded = (uri: string, extra: Record<string, string> = {}) => ({
-  'x-forwarded-uri': uri, 'x-forwarded-method': 'GET', 'x-forwarded-host': 'app.example.com', 'x-forwarded-proto': 'https', ...extra,
+  'x-forwarded-uri': uri,
+  'x-forwarded-method': 'GET',
+  'x-forwarded-host': 'app.example.com',
+  'x-forwarded-proto': 'https',
+  ...extra,
 });
 
 const SPOOFS: readonly [string, Record<string, string>][] = [
@@ -41,9 +45,21 @@ test('the same headers from a trusted proxy do skip authentication (the control)
 });
 
 test('untrusted address: X-Auth-Request-Redirect and X-Forwarded-Host cannot choose where sign-in lands', async () => {
-  const headers = { 'x-auth-request-redirect': 'https://app.example.com/after', 'x-forwarded-host': 'app.example.com', 'x-forwarded-proto': 'https' };
+  const headers = {
+    'x-auth-request-redirect': 'https://app.example.com/after',
+    'x-forwarded-host': 'app.example.com',
+    'x-forwarded-proto': 'https',
+  };
   // The sign_in page shows the start link with the rd the gateway chose.
   const page = async (base: string) => (await fetch(`${base}/oauth2/sign_in`, { headers })).text();
-  assert.match(await page(untrusted), /href="\/oauth2\/start\?rd=%2F"/, 'an untrusted X-Auth-Request-Redirect is ignored');
-  assert.match(await page(trusted), /href="\/oauth2\/start\?rd=https%3A%2F%2Fapp\.example\.com%2Fafter"/, 'a trusted one is used');
+  assert.match(
+    await page(untrusted),
+    /href="\/oauth2\/start\?rd=%2F"/,
+    'an untrusted X-Auth-Request-Redirect is ignored',
+  );
+  assert.match(
+    await page(trusted),
+    /href="\/oauth2\/start\?rd=https%3A%2F%2Fapp\.example\.com%2Fafter"/,
+    'a trusted one is used',
+  );
 });

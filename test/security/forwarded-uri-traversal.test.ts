@@ -83,7 +83,11 @@ test('control rows: public paths skip, ";" in a name is kept, "%3B" stays encode
   assert.equal(forwardSkips('/public/a;b'), true);
   assert.deepEqual(dataPath('/public/a;b'), { path: '/public/a;b', wire: '/public/a;b' }, 'a raw ";" stays raw');
   assert.equal(forwardSkips('/public/a%3Bb'), true);
-  assert.deepEqual(dataPath('/public/a%3Bb'), { path: '/public/a;b', wire: '/public/a%3Bb' }, '%3B is never turned into a raw ";"');
+  assert.deepEqual(
+    dataPath('/public/a%3Bb'),
+    { path: '/public/a;b', wire: '/public/a%3Bb' },
+    '%3B is never turned into a raw ";"',
+  );
   assert.deepEqual(dataPath('/public/a%3bb;c%3Bd'), { path: '/public/a;b;c;d', wire: '/public/a%3Bb;c%3Bd' });
   // Tomcat's URL rewriting of a directory: an empty name is fine as the last segment.
   assert.equal(forwardSkips('/public/;jsessionid=1'), true);
@@ -114,8 +118,17 @@ function fakeReq(headers: Record<string, string>, method = 'GET'): IncomingMessa
 
 test('skipTarget: X-Forwarded-Uri and X-Original-Uri must agree, the method must be one token', () => {
   const trust = createProxyTrust(['10.0.0.0/8']);
-  assert.deepEqual(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x' }), trust), { method: 'GET', path: '/public/x' });
-  assert.deepEqual(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x', 'x-original-uri': '/public/x', 'x-forwarded-method': 'head' }), trust), { method: 'HEAD', path: '/public/x' });
+  assert.deepEqual(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x' }), trust), {
+    method: 'GET',
+    path: '/public/x',
+  });
+  assert.deepEqual(
+    skipTarget(
+      fakeReq({ 'x-forwarded-uri': '/public/x', 'x-original-uri': '/public/x', 'x-forwarded-method': 'head' }),
+      trust,
+    ),
+    { method: 'HEAD', path: '/public/x' },
+  );
   assert.equal(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x', 'x-original-uri': '/admin' }), trust), null);
   assert.equal(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x', 'x-forwarded-method': 'GET, POST' }), trust), null);
   assert.equal(skipTarget(fakeReq({ 'x-forwarded-uri': '/public/x,/../../admin' }), trust), null);
@@ -124,9 +137,14 @@ test('skipTarget: X-Forwarded-Uri and X-Original-Uri must agree, the method must
 });
 
 test('after sign-in, a forwarded URI with a comma is one URI and goes through the redirect validator whole', () => {
-  const choice = { validate: createRedirectValidator(['.example.com']), trust: createProxyTrust(['10.0.0.0/8']), proxyPrefix: '/oauth2' };
+  const choice = {
+    validate: createRedirectValidator(['.example.com']),
+    trust: createProxyTrust(['10.0.0.0/8']),
+    proxyPrefix: '/oauth2',
+  };
   const url = new URL('http://auth.example.com/oauth2/start');
-  const rd = (uri: string) => chooseRedirect(fakeReq({ host: 'auth.example.com', 'x-forwarded-uri': uri }), url, choice);
+  const rd = (uri: string) =>
+    chooseRedirect(fakeReq({ host: 'auth.example.com', 'x-forwarded-uri': uri }), url, choice);
   assert.equal(rd('/d/x?var=a,b'), '/d/x?var=a,b', 'no longer cut at the comma');
   assert.equal(rd('/app/x,/../..//evil.com'), '/', 'the whole value is validated: a slash trick anywhere refuses it');
   assert.equal(rd('//evil.com,/x'), '/');
@@ -148,10 +166,18 @@ function auth(base: string, headers: OutgoingHttpHeaders): Promise<number> {
 
 test('/oauth2/auth: the comma and "..;" cases get 401, repeated X-Forwarded-Uri lines too; the control gets 202', async () => {
   const gw = await start({ skipAuthRoutes: PUBLIC }, ['127.0.0.1/32']);
-  const h = (uri: string | string[]) => ({ 'x-forwarded-uri': uri, 'x-forwarded-method': 'GET', 'x-forwarded-host': 'app.example.com' });
+  const h = (uri: string | string[]) => ({
+    'x-forwarded-uri': uri,
+    'x-forwarded-method': 'GET',
+    'x-forwarded-host': 'app.example.com',
+  });
   assert.equal(await auth(gw, h('/public/x')), 202, 'control');
   assert.equal(await auth(gw, h('/public/a%3Bb')), 202, 'control: an encoded ";" in a name');
   for (const [raw] of ATTACKS) assert.equal(await auth(gw, h(raw)), 401, raw);
   assert.equal(await auth(gw, h(['/public/x', '/admin'])), 401, 'two header lines, which Node joins with ", "');
-  assert.equal(await auth(gw, { ...h('/public/x'), 'x-original-uri': '/admin' }), 401, 'two headers naming two requests');
+  assert.equal(
+    await auth(gw, { ...h('/public/x'), 'x-original-uri': '/admin' }),
+    401,
+    'two headers naming two requests',
+  );
 });

@@ -104,21 +104,50 @@ test('no whitelist: only relative paths', () => {
 function fakeReq(remote: string, url: string, headers: Record<string, string>): IncomingMessage {
   const socket = new Socket();
   Object.defineProperty(socket, 'remoteAddress', { value: remote });
-  return { url, headers: { host: 'auth.example.com', ...headers }, socket, method: 'GET' } as unknown as IncomingMessage;
+  return {
+    url,
+    headers: { host: 'auth.example.com', ...headers },
+    socket,
+    method: 'GET',
+  } as unknown as IncomingMessage;
 }
 
 test('X-Auth-Request-Redirect and X-Forwarded-* count only from trusted proxies', () => {
   const choice = { validate, trust: createProxyTrust(['10.0.0.0/8']), proxyPrefix: '/oauth2' };
   const url = new URL('http://auth.example.com/oauth2/start');
-  const spoof = { 'x-auth-request-redirect': 'https://app.example.com/from-header', 'x-forwarded-proto': 'https', 'x-forwarded-host': 'app.example.com', 'x-forwarded-uri': '/from-fwd' };
-  assert.equal(chooseRedirect(fakeReq('203.0.113.9', url.pathname, spoof), url, choice), '/', 'untrusted peer: headers ignored');
-  assert.equal(chooseRedirect(fakeReq('10.1.2.3', url.pathname, spoof), url, choice), 'https://app.example.com/from-header');
+  const spoof = {
+    'x-auth-request-redirect': 'https://app.example.com/from-header',
+    'x-forwarded-proto': 'https',
+    'x-forwarded-host': 'app.example.com',
+    'x-forwarded-uri': '/from-fwd',
+  };
+  assert.equal(
+    chooseRedirect(fakeReq('203.0.113.9', url.pathname, spoof), url, choice),
+    '/',
+    'untrusted peer: headers ignored',
+  );
+  assert.equal(
+    chooseRedirect(fakeReq('10.1.2.3', url.pathname, spoof), url, choice),
+    'https://app.example.com/from-header',
+  );
   const { 'x-auth-request-redirect': _drop, ...fwd } = spoof;
   assert.equal(chooseRedirect(fakeReq('10.1.2.3', url.pathname, fwd), url, choice), 'https://app.example.com/from-fwd');
   const evil = { 'x-forwarded-proto': 'https', 'x-forwarded-host': 'evil.com', 'x-forwarded-uri': '/x' };
-  assert.equal(chooseRedirect(fakeReq('10.1.2.3', url.pathname, evil), url, choice), '/', 'trusted but not whitelisted host');
+  assert.equal(
+    chooseRedirect(fakeReq('10.1.2.3', url.pathname, evil), url, choice),
+    '/',
+    'trusted but not whitelisted host',
+  );
   const loop = { 'x-forwarded-host': 'auth.example.com', 'x-forwarded-uri': '/oauth2/sign_in' };
-  assert.equal(chooseRedirect(fakeReq('10.1.2.3', url.pathname, loop), url, choice), '/', 'never back into the sign-in endpoints');
+  assert.equal(
+    chooseRedirect(fakeReq('10.1.2.3', url.pathname, loop), url, choice),
+    '/',
+    'never back into the sign-in endpoints',
+  );
   const withRd = new URL('http://auth.example.com/oauth2/start?rd=%2F%2Fevil.com');
-  assert.equal(chooseRedirect(fakeReq('10.1.2.3', withRd.pathname, spoof), withRd, choice), 'https://app.example.com/from-header', 'a bad rd is skipped, not used');
+  assert.equal(
+    chooseRedirect(fakeReq('10.1.2.3', withRd.pathname, spoof), withRd, choice),
+    'https://app.example.com/from-header',
+    'a bad rd is skipped, not used',
+  );
 });

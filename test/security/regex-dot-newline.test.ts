@@ -16,21 +16,44 @@ import { startPromgate, waitFor, type PromgateProc } from '../e2e/harness/index.
 import { startStub, type Stub } from '../e2e/upstream-stub.js';
 
 const OTHER = 'team-x\nkube-system';
-const TEAM: RestrictedTenant = Object.freeze({ unrestricted: false, id: 't', constraints: Object.freeze([{ label: 'namespace', kind: 'regex', pattern: 'team-.*' }] as const) });
+const TEAM: RestrictedTenant = Object.freeze({
+  unrestricted: false,
+  id: 't',
+  constraints: Object.freeze([{ label: 'namespace', kind: 'regex', pattern: 'team-.*' }] as const),
+});
 
 const rulesBody = () => ({
   status: 'success',
   data: {
     groups: [
-      { name: 'g', file: 'f', rules: [
-        { name: 'Own', type: 'alerting', labels: { namespace: 'team-a' }, alerts: [{ labels: { namespace: 'team-a' }, state: 'firing' }], state: 'firing' },
-        { name: 'Other', type: 'alerting', labels: { namespace: OTHER }, alerts: [{ labels: { namespace: OTHER }, state: 'firing' }], state: 'firing' },
-        { name: 'record', type: 'recording', labels: { namespace: OTHER } },
-      ] },
+      {
+        name: 'g',
+        file: 'f',
+        rules: [
+          {
+            name: 'Own',
+            type: 'alerting',
+            labels: { namespace: 'team-a' },
+            alerts: [{ labels: { namespace: 'team-a' }, state: 'firing' }],
+            state: 'firing',
+          },
+          {
+            name: 'Other',
+            type: 'alerting',
+            labels: { namespace: OTHER },
+            alerts: [{ labels: { namespace: OTHER }, state: 'firing' }],
+            state: 'firing',
+          },
+          { name: 'record', type: 'recording', labels: { namespace: OTHER } },
+        ],
+      },
     ],
   },
 });
-const alertsBody = () => ({ status: 'success', data: { alerts: [{ labels: { namespace: 'team-a' } }, { labels: { namespace: OTHER } }] } });
+const alertsBody = () => ({
+  status: 'success',
+  data: { alerts: [{ labels: { namespace: 'team-a' } }, { labels: { namespace: OTHER } }] },
+});
 const targetsBody = () => ({
   status: 'success',
   data: {
@@ -49,7 +72,7 @@ function namespaces(body: unknown): string[] {
   return [...out].sort();
 }
 
-describe('filters read tenant regexes with the backend\'s dot mode', () => {
+describe("filters read tenant regexes with the backend's dot mode", () => {
   const cases: [string, (mode: DotMode) => unknown][] = [
     ['/api/v1/rules', (m) => filterRules(rulesBody(), TEAM, m)],
     ['/api/v1/alerts', (m) => filterAlerts(alertsBody(), TEAM, m)],
@@ -65,12 +88,15 @@ describe('filters read tenant regexes with the backend\'s dot mode', () => {
       assert.deepEqual(namespaces(run('dotall')), ['team-a', OTHER]);
     });
   }
-  it('silence ownership: an equality matcher on the other namespace is not the tenant\'s on Alertmanager', () => {
+  it("silence ownership: an equality matcher on the other namespace is not the tenant's on Alertmanager", () => {
     const silence = { matchers: [{ name: 'namespace', value: OTHER, isRegex: false, isEqual: true }] };
     assert.equal(silenceBelongsTo(silence, TEAM, 'plain'), false);
     assert.equal(silenceBelongsTo(silence, TEAM, 'unknown'), false);
     assert.equal(silenceBelongsTo(silence, TEAM, 'dotall'), true);
-    assert.equal(silenceBelongsTo({ matchers: [{ name: 'namespace', value: 'team-a', isRegex: false }] }, TEAM, 'plain'), true);
+    assert.equal(
+      silenceBelongsTo({ matchers: [{ name: 'namespace', value: 'team-a', isRegex: false }] }, TEAM, 'plain'),
+      true,
+    );
   });
   it('the default is the fail-closed reading', () => {
     assert.deepEqual(namespaces(filterRules(rulesBody(), TEAM)), ['team-a']);
@@ -80,19 +106,35 @@ describe('filters read tenant regexes with the backend\'s dot mode', () => {
 describe('the dot mode of a route', () => {
   it('from a Prometheus build info version', () => {
     const table: [unknown, DotMode][] = [
-      ['2.42.0+ds', 'plain'], ['2.53.1', 'plain'], ['v2.55.0', 'plain'], ['1.8.2', 'plain'],
-      ['3.0.0', 'dotall'], ['3.5.0-rc.0', 'dotall'], ['v3.1.0', 'dotall'], ['10.0.0', 'dotall'],
-      ['', 'unknown'], ['main', 'unknown'], ['0.1.0', 'unknown'], ['3', 'unknown'], [undefined, 'unknown'], [3, 'unknown'], [null, 'unknown'],
+      ['2.42.0+ds', 'plain'],
+      ['2.53.1', 'plain'],
+      ['v2.55.0', 'plain'],
+      ['1.8.2', 'plain'],
+      ['3.0.0', 'dotall'],
+      ['3.5.0-rc.0', 'dotall'],
+      ['v3.1.0', 'dotall'],
+      ['10.0.0', 'dotall'],
+      ['', 'unknown'],
+      ['main', 'unknown'],
+      ['0.1.0', 'unknown'],
+      ['3', 'unknown'],
+      [undefined, 'unknown'],
+      [3, 'unknown'],
+      [null, 'unknown'],
     ];
     for (const [version, mode] of table) assert.equal(dotModeOfVersion(version), mode, String(version));
   });
 
   it('from the route type and regexDotAll', () => {
-    const state = (type: 'prometheus' | 'alertmanager' | 'thanos' | 'mimir', regexDotAll: 'auto' | boolean) => new DotModeState({ type, regexDotAll });
+    const state = (type: 'prometheus' | 'alertmanager' | 'thanos' | 'mimir', regexDotAll: 'auto' | boolean) =>
+      new DotModeState({ type, regexDotAll });
     assert.deepEqual([state('prometheus', 'auto').current(), state('prometheus', 'auto').probes], ['unknown', true]);
     assert.deepEqual([state('alertmanager', 'auto').current(), state('alertmanager', 'auto').probes], ['plain', false]);
     assert.deepEqual([state('thanos', 'auto').current(), state('mimir', 'auto').probes], ['unknown', false]);
-    assert.deepEqual([state('mimir', true).current(), state('prometheus', false).current(), state('prometheus', true).probes], ['dotall', 'plain', false]);
+    assert.deepEqual(
+      [state('mimir', true).current(), state('prometheus', false).current(), state('prometheus', true).probes],
+      ['dotall', 'plain', false],
+    );
     const fixed = state('prometheus', false);
     fixed.observe('dotall');
     assert.equal(fixed.current(), 'plain', 'an explicit setting is never overridden by a probe');
@@ -118,7 +160,9 @@ describe('readiness checks read the version from /api/v1/status/buildinfo', () =
   before(async () => {
     stub = await startStub((req, res) => {
       if (req.url?.endsWith('/api/v1/status/buildinfo') && version !== undefined) {
-        res.writeHead(status, { 'content-type': 'application/json' }).end(JSON.stringify({ status: 'success', data: { version, revision: 'x', branch: 'x' } }));
+        res
+          .writeHead(status, { 'content-type': 'application/json' })
+          .end(JSON.stringify({ status: 'success', data: { version, revision: 'x', branch: 'x' } }));
       } else {
         res.writeHead(req.url === '/-/ready' || req.url === '/base/-/ready' ? 200 : 404).end();
       }
@@ -127,7 +171,10 @@ describe('readiness checks read the version from /api/v1/status/buildinfo', () =
   after(() => stub?.close());
 
   const routeOf = (upstream: Record<string, unknown>, extra: Record<string, unknown> = {}): CompiledRoute => {
-    const cfg = configSchema.parse({ routes: [{ upstream: { url: stub.url, ...upstream }, ...extra }], auth: { anonymous: true } }).routes[0]!;
+    const cfg = configSchema.parse({
+      routes: [{ upstream: { url: stub.url, ...upstream }, ...extra }],
+      auth: { anonymous: true },
+    }).routes[0]!;
     return compileRoute(cfg, createUpstream(cfg.upstream));
   };
 
@@ -184,7 +231,8 @@ describe('through the gateway: the version reaches the rules filter', () => {
   let version = '2.42.0';
   before(async () => {
     stub = await startStub((req, res) => {
-      const json = (body: unknown) => res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
+      const json = (body: unknown) =>
+        res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(body));
       if (req.url === '/api/v1/status/buildinfo') json({ status: 'success', data: { version } });
       else if (req.url?.startsWith('/api/v1/rules')) json(rulesBody());
       else res.writeHead(200).end();
@@ -215,8 +263,14 @@ tenants: {rules: [{regex: {namespace: "team-.*"}}]}
     await waitFor(() => probes() >= 3, { what: 'three buildinfo probes', procs: [pg.proc] });
     assert.deepEqual(await rules(), ['team-a']);
     version = '3.1.0';
-    await waitFor(async () => (await rules()).includes(OTHER), { what: 'the newline namespace shown once the upstream reports 3.x', procs: [pg.proc] });
+    await waitFor(async () => (await rules()).includes(OTHER), {
+      what: 'the newline namespace shown once the upstream reports 3.x',
+      procs: [pg.proc],
+    });
     version = '2.53.0';
-    await waitFor(async () => !(await rules()).includes(OTHER), { what: 'hidden again once the upstream reports 2.x', procs: [pg.proc] });
+    await waitFor(async () => !(await rules()).includes(OTHER), {
+      what: 'hidden again once the upstream reports 2.x',
+      procs: [pg.proc],
+    });
   });
 });

@@ -8,7 +8,16 @@ import { checkTenantRegex } from '../../src/config/schema-common.js';
 import { filterAlerts } from '../../src/enforce/filters/index.js';
 import { goRegexError, wholeMatchAnyMode, wholeMatcher, type DotMode } from '../../src/lib/re2.js';
 import { constraintTest, type RestrictedTenant } from '../../src/tenancy/tenant.js';
-import { makeTempDir, REPO_ROOT, startExposition, startPrometheus, waitFor, type ExpositionServer, type PrometheusInstance, type Sample } from '../e2e/harness/index.js';
+import {
+  makeTempDir,
+  REPO_ROOT,
+  startExposition,
+  startPrometheus,
+  waitFor,
+  type ExpositionServer,
+  type PrometheusInstance,
+  type Sample,
+} from '../e2e/harness/index.js';
 
 /**
  * Label values. "" stands for the series without the label (Prometheus reads a missing label as "").
@@ -16,11 +25,54 @@ import { makeTempDir, REPO_ROOT, startExposition, startPrometheus, waitFor, type
  * case pairs and the characters Go's simple case folding joins to ASCII (K Kelvin sign, ſ long s).
  */
 const VALUES = [
-  '', 'team-a', 'team-b', 'team-x\nkube-system', 'team-a\n', '\n', 'a\nb', 'a\rb',
-  'team-a\u00a0', 'team-a ', 'team-a\t', 'team-a\v', 'team-a\u2028', 'team-a\u3000',
-  ']', ']]a', 'x]', '[', '-', 'a-b', 'team]a', 'team[a]', 'team-[a]',
-  'é', 'É', 'Ω', 'ω', '𝐀', 'TEAM-A', 'Team-A', 'K', '\u212a', 'k', 'ſ', 's', 'S',
-  'abc', 'a', 'ab', 'aaa', 'a{,3}', 'a_b', '7', '٣', '.*', 'x y', '\ufffd', 'a=b',
+  '',
+  'team-a',
+  'team-b',
+  'team-x\nkube-system',
+  'team-a\n',
+  '\n',
+  'a\nb',
+  'a\rb',
+  'team-a\u00a0',
+  'team-a ',
+  'team-a\t',
+  'team-a\v',
+  'team-a\u2028',
+  'team-a\u3000',
+  ']',
+  ']]a',
+  'x]',
+  '[',
+  '-',
+  'a-b',
+  'team]a',
+  'team[a]',
+  'team-[a]',
+  'é',
+  'É',
+  'Ω',
+  'ω',
+  '𝐀',
+  'TEAM-A',
+  'Team-A',
+  'K',
+  '\u212a',
+  'k',
+  'ſ',
+  's',
+  'S',
+  'abc',
+  'a',
+  'ab',
+  'aaa',
+  'a{,3}',
+  'a_b',
+  '7',
+  '٣',
+  '.*',
+  'x y',
+  '\ufffd',
+  'a=b',
 ];
 
 /**
@@ -29,42 +81,128 @@ const VALUES = [
  */
 const PATTERNS = [
   // Controls: JS and Go read these alike.
-  'team-a', 'team-(a|b)', 'TEAM-A',
+  'team-a',
+  'team-(a|b)',
+  'TEAM-A',
   // `.+` differs only on newlines (JS's s flag matched them).
   'team-.+',
   // Classes: Go's `[]…]` and `[^]…]` hold "]"; JS reads `[]` as empty and `[^]` as any character.
-  '[][a-z]*', '[]a]', '[^]a]', '[^]', '[]', 'team[][-]a', 'x[]]', 'team[]]a', '[^a]*',
+  '[][a-z]*',
+  '[]a]',
+  '[^]a]',
+  '[^]',
+  '[]',
+  'team[][-]a',
+  'x[]]',
+  'team[]]a',
+  '[^a]*',
   // \s is ASCII whitespace in Go ([\t\n\f\r ]), Unicode whitespace in JS.
-  'team-a\\s*', 'team-a\\s', 'team-a[[:space:]]', 'team-a\\pZ', 'team-a\\S*', 'x\\sy',
+  'team-a\\s*',
+  'team-a\\s',
+  'team-a[[:space:]]',
+  'team-a\\pZ',
+  'team-a\\S*',
+  'x\\sy',
   // `.` and newlines: not matched by Prometheus 2 and Alertmanager, matched by Prometheus 3.
-  'team-.*', '.*', '.+', '.', 'team-x.kube-system', '(?s)team-.*', '(?-s:.)*', 'a.b', '(?s:.)+', '\\C',
+  'team-.*',
+  '.*',
+  '.+',
+  '.',
+  'team-x.kube-system',
+  '(?s)team-.*',
+  '(?-s:.)*',
+  'a.b',
+  '(?s:.)+',
+  '\\C',
   // Case: (?i) with Go's simple folding.
-  '(?i)TEAM-A', '(?i)k', '(?i)s', '(?i:T)eam-a', '(?i)Ω', '(?i)é',
+  '(?i)TEAM-A',
+  '(?i)k',
+  '(?i)s',
+  '(?i:T)eam-a',
+  '(?i)Ω',
+  '(?i)é',
   // POSIX and Unicode classes.
-  '[[:alpha:]]+', '[[:^alpha:]]+', '[[:upper:]]', '[[:word:]]+', '[[:punct:]]', '\\pL', '\\pL+', '\\p{Greek}', '\\PL', '\\p{Lu}', '\\p{^Lu}',
-  '\\w+', '\\d', '[\\d\\pL]+', '\\pN',
+  '[[:alpha:]]+',
+  '[[:^alpha:]]+',
+  '[[:upper:]]',
+  '[[:word:]]+',
+  '[[:punct:]]',
+  '\\pL',
+  '\\pL+',
+  '\\p{Greek}',
+  '\\PL',
+  '\\p{Lu}',
+  '\\p{^Lu}',
+  '\\w+',
+  '\\d',
+  '[\\d\\pL]+',
+  '\\pN',
   // Escapes Go accepts that JS (with u) refuses or reads otherwise.
-  '\\-', 'a\\-b', 'team\\-a', '\\Q.*\\E', '\\Q]\\E', '\\x{212a}', '\\x{a0}', 'team-a\\x{A0}', 'team-a\\z', '\\_', 'a{,3}', 'a\\=b', '\\v', 'team-a\\v',
+  '\\-',
+  'a\\-b',
+  'team\\-a',
+  '\\Q.*\\E',
+  '\\Q]\\E',
+  '\\x{212a}',
+  '\\x{a0}',
+  'team-a\\x{A0}',
+  'team-a\\z',
+  '\\_',
+  'a{,3}',
+  'a\\=b',
+  '\\v',
+  'team-a\\v',
   // JS-only syntax Go refuses.
-  '(?=team)team-a', '(team)-\\1', '(?<=a)b', '(?!x)a', 'a++', 'a*?+', '\\u0041', '\\cA', '\\Z', 'a{1001}', '\\e', '[a-\\d]', '(?#c)a',
+  '(?=team)team-a',
+  '(team)-\\1',
+  '(?<=a)b',
+  '(?!x)a',
+  'a++',
+  'a*?+',
+  '\\u0041',
+  '\\cA',
+  '\\Z',
+  'a{1001}',
+  '\\e',
+  '[a-\\d]',
+  '(?#c)a',
   // Accepted by Alertmanager's `^(?:` + v + `)$` wrap, but not alone: Prometheus parses the pattern alone.
-  'a)|(b', 'team-a)|(?:x',
+  'a)|(b',
+  'team-a)|(?:x',
   // Patterns that match "" (the guard's question).
-  'team-a|', '()', '\\z', 'a*', 'x?', '(?:)', '^$', '\\b', '\\B', '(?m)^',
+  'team-a|',
+  '()',
+  '\\z',
+  'a*',
+  'x?',
+  '(?:)',
+  '^$',
+  '\\b',
+  '\\B',
+  '(?m)^',
   // Named groups: (?P<…>) in every Go version, (?<…>) since Go 1.22.
-  '(?P<n>team)-a', '(?<n>team)-a',
+  '(?P<n>team)-a',
+  '(?<n>team)-a',
 ];
 
 /** Go 1.22 syntax: Prometheus built with an older Go (Debian's 2.42) refuses it; promgate follows current Go. */
 const NEWER_GO = new Set(['(?<n>team)-a']);
 
 const LABEL = 'v';
-const regexTenant = (pattern: string): RestrictedTenant => ({ unrestricted: false, id: pattern, constraints: [{ label: LABEL, kind: 'regex', pattern }] });
-const labelsOf = (i: number): Record<string, string> => (VALUES[i] === '' ? { i: String(i) } : { [LABEL]: VALUES[i]!, i: String(i) });
+const regexTenant = (pattern: string): RestrictedTenant => ({
+  unrestricted: false,
+  id: pattern,
+  constraints: [{ label: LABEL, kind: 'regex', pattern }],
+});
+const labelsOf = (i: number): Record<string, string> =>
+  VALUES[i] === '' ? { i: String(i) } : { [LABEL]: VALUES[i]!, i: String(i) };
 
 /** The indexes of VALUES that promgate's rules/alerts/targets filter keeps for a tenant `v=~pattern`. */
 function filterKeeps(pattern: string, mode: DotMode): number[] {
-  const body = { status: 'success', data: { alerts: VALUES.map((_, i) => ({ labels: labelsOf(i), state: 'firing' })) } };
+  const body = {
+    status: 'success',
+    data: { alerts: VALUES.map((_, i) => ({ labels: labelsOf(i), state: 'firing' })) },
+  };
   const out = filterAlerts(body, regexTenant(pattern), mode) as { data: { alerts: { labels: { i: string } }[] } };
   return out.data.alerts.map((a) => Number(a.labels.i));
 }
@@ -88,13 +226,21 @@ describe('against the real Prometheus 2 (Debian 2.42: `.` does not match "\\n")'
     const extraSamples: Sample[] = VALUES.map((_, i) => ({ name: 'regex_probe', labels: labelsOf(i), value: 1 }));
     expo = await startExposition({ extraSamples });
     prom = await startPrometheus({ expo, waitForData: false });
-    await waitFor(async () => (await instant(prom, 'count(regex_probe)')).result[0]?.value[1] === String(VALUES.length), {
-      what: `all ${VALUES.length} regex_probe series scraped`,
-      procs: [prom.proc],
-    });
+    await waitFor(
+      async () => (await instant(prom, 'count(regex_probe)')).result[0]?.value[1] === String(VALUES.length),
+      {
+        what: `all ${VALUES.length} regex_probe series scraped`,
+        procs: [prom.proc],
+      },
+    );
     for (const p of PATTERNS) {
       const r = await instant(prom, `regex_probe{${LABEL}=~${JSON.stringify(p)}}`);
-      answers.set(p, r.error !== undefined ? { error: r.error, matches: [] } : { matches: r.result.map((s) => Number(s.metric.i)).sort((a, b) => a - b) });
+      answers.set(
+        p,
+        r.error !== undefined
+          ? { error: r.error, matches: [] }
+          : { matches: r.result.map((s) => Number(s.metric.i)).sort((a, b) => a - b) },
+      );
     }
   });
   after(async () => {
@@ -108,9 +254,14 @@ describe('against the real Prometheus 2 (Debian 2.42: `.` does not match "\\n")'
       const prometheusRefuses = answers.get(p)!.error !== undefined;
       const promgateRefuses = goRegexError(p) !== undefined;
       if (NEWER_GO.has(p)) {
-        assert.ok(prometheusRefuses && !promgateRefuses, `${p}: expected only the older Go of Prometheus 2.42 to refuse it`);
+        assert.ok(
+          prometheusRefuses && !promgateRefuses,
+          `${p}: expected only the older Go of Prometheus 2.42 to refuse it`,
+        );
       } else if (prometheusRefuses !== promgateRefuses) {
-        disagree.push(`${p}: Prometheus ${answers.get(p)!.error ?? 'accepts'}, promgate ${goRegexError(p) ?? 'accepts'}`);
+        disagree.push(
+          `${p}: Prometheus ${answers.get(p)!.error ?? 'accepts'}, promgate ${goRegexError(p) ?? 'accepts'}`,
+        );
       }
     }
     assert.deepEqual(disagree, []);
@@ -140,12 +291,15 @@ describe('against the real Prometheus 2 (Debian 2.42: `.` does not match "\\n")'
       if (a.error !== undefined || NEWER_GO.has(p)) continue;
       const prometheusEmpty = a.matches.includes(0);
       const guardRefuses = /matches the empty string/.test(checkTenantRegex(p) ?? '');
-      if (prometheusEmpty !== guardRefuses) disagree.push(`${p}: Prometheus selects the unlabelled series: ${prometheusEmpty}; guard refuses: ${guardRefuses}`);
+      if (prometheusEmpty !== guardRefuses)
+        disagree.push(
+          `${p}: Prometheus selects the unlabelled series: ${prometheusEmpty}; guard refuses: ${guardRefuses}`,
+        );
     }
     assert.deepEqual(disagree, []);
   });
 
-  it('the table can fail: JavaScript\'s reading (the old one) disagrees with Prometheus on the rows this file exists for', () => {
+  it("the table can fail: JavaScript's reading (the old one) disagrees with Prometheus on the rows this file exists for", () => {
     const jsKeeps = (p: string): number[] | undefined => {
       let re: RegExp;
       try {
@@ -155,8 +309,23 @@ describe('against the real Prometheus 2 (Debian 2.42: `.` does not match "\\n")'
       }
       return indexes(VALUES.map((v) => re.test(v)));
     };
-    const differs = PATTERNS.filter((p) => JSON.stringify(jsKeeps(p)) !== JSON.stringify(answers.get(p)!.error !== undefined ? undefined : answers.get(p)!.matches));
-    for (const p of ['[][a-z]*', 'team-.*', 'team-a\\s*', '(?i)TEAM-A', '[[:alpha:]]+', '\\pL', '\\-', '(?=team)team-a', '(team)-\\1', 'team[][-]a']) {
+    const differs = PATTERNS.filter(
+      (p) =>
+        JSON.stringify(jsKeeps(p)) !==
+        JSON.stringify(answers.get(p)!.error !== undefined ? undefined : answers.get(p)!.matches),
+    );
+    for (const p of [
+      '[][a-z]*',
+      'team-.*',
+      'team-a\\s*',
+      '(?i)TEAM-A',
+      '[[:alpha:]]+',
+      '\\pL',
+      '\\-',
+      '(?=team)team-a',
+      '(team)-\\1',
+      'team[][-]a',
+    ]) {
       assert.ok(differs.includes(p), `${p}: expected JS to read it differently from Prometheus`);
     }
     for (const p of ['team-a', 'team-(a|b)', 'TEAM-A']) assert.ok(!differs.includes(p), `${p}: a control row`);
@@ -170,10 +339,14 @@ interface Instant {
 
 /** An instant query; a 4xx answer is returned as its error text (a refused regex), not thrown. */
 async function instant(p: PrometheusInstance, query: string): Promise<Instant> {
-  const res = await fetch(`${p.base}/api/v1/query?${new URLSearchParams({ query })}`, { signal: AbortSignal.timeout(10_000) });
+  const res = await fetch(`${p.base}/api/v1/query?${new URLSearchParams({ query })}`, {
+    signal: AbortSignal.timeout(10_000),
+  });
   const body = (await res.json()) as { status: string; error?: string; data?: { result: Instant['result'] } };
-  if (res.status >= 400 && res.status < 500 && body.status === 'error') return { error: body.error ?? 'error', result: [] };
-  if (!res.ok || body.status !== 'success' || !body.data) throw new Error(`${query}: HTTP ${res.status} ${JSON.stringify(body)}`);
+  if (res.status >= 400 && res.status < 500 && body.status === 'error')
+    return { error: body.error ?? 'error', result: [] };
+  if (!res.ok || body.status !== 'success' || !body.data)
+    throw new Error(`${query}: HTTP ${res.status} ${JSON.stringify(body)}`);
   return { result: body.data.result };
 }
 
@@ -186,7 +359,7 @@ interface GoAnswer {
   alertmanager: { error: string; matches: boolean[] };
 }
 
-describe('against Go\'s regexp as Prometheus 3, Prometheus 2.53 and Alertmanager compile it (test/security/go-regexp)', () => {
+describe("against Go's regexp as Prometheus 3, Prometheus 2.53 and Alertmanager compile it (test/security/go-regexp)", () => {
   let answers: Map<string, GoAnswer>;
 
   before(() => {
@@ -196,23 +369,35 @@ describe('against Go\'s regexp as Prometheus 3, Prometheus 2.53 and Alertmanager
     // about a minute on two cores): the oracle uses the standard library only and needs no network.
     const cache = process.env.GOCACHE ?? (process.env.HOME ? undefined : join(tmpdir(), 'promgate-go-build'));
     const env = { ...process.env, GOTOOLCHAIN: 'local', GOFLAGS: '', ...(cache ? { GOCACHE: cache } : {}) };
-    const build = spawnSync('go', ['build', '-o', bin, join(REPO_ROOT, 'test/security/go-regexp/main.go')], { env, encoding: 'utf8', timeout: 300_000 });
-    assert.equal(build.status, 0, `go build failed (Go is on every machine of this project): ${build.error?.message ?? ''}${build.stderr}`);
+    const build = spawnSync('go', ['build', '-o', bin, join(REPO_ROOT, 'test/security/go-regexp/main.go')], {
+      env,
+      encoding: 'utf8',
+      timeout: 300_000,
+    });
+    assert.equal(
+      build.status,
+      0,
+      `go build failed (Go is on every machine of this project): ${build.error?.message ?? ''}${build.stderr}`,
+    );
     const input = PATTERNS.map((pattern) => JSON.stringify({ pattern, values: ORACLE_VALUES })).join('\n') + '\n';
     const run = spawnSync(bin, [], { input, encoding: 'utf8', timeout: 60_000 });
     dir.remove();
     assert.equal(run.status, 0, run.stderr);
-    const lines = run.stdout.trim().split('\n').map((l) => JSON.parse(l) as GoAnswer);
+    const lines = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as GoAnswer);
     assert.equal(lines.length, PATTERNS.length);
     answers = new Map(PATTERNS.map((p, i) => [p, lines[i]!]));
   });
 
-  it('promgate refuses what Prometheus refuses, with Go\'s own message', () => {
+  it("promgate refuses what Prometheus refuses, with Go's own message", () => {
     const disagree: string[] = [];
     for (const p of PATTERNS) {
       const go = answers.get(p)!;
       const ours = goRegexError(p) ?? '';
-      if (go.prom3.error !== ours || go.prom2.error !== ours) disagree.push(`${p}: Go "${go.prom3.error}", promgate "${ours}"`);
+      if (go.prom3.error !== ours || go.prom2.error !== ours)
+        disagree.push(`${p}: Go "${go.prom3.error}", promgate "${ours}"`);
     }
     assert.deepEqual(disagree, []);
   });
@@ -230,21 +415,28 @@ describe('against Go\'s regexp as Prometheus 3, Prometheus 2.53 and Alertmanager
       for (const mode of ['plain', 'dotall', 'unknown'] as const) {
         const test = wholeMatcher(p, mode)!;
         const got = indexes(ORACLE_VALUES.map((v) => test(v)));
-        if (JSON.stringify(got) !== JSON.stringify(want[mode])) disagree.push(`${p} (${mode}): Go ${JSON.stringify(want[mode])}, promgate ${JSON.stringify(got)}`);
+        if (JSON.stringify(got) !== JSON.stringify(want[mode]))
+          disagree.push(`${p} (${mode}): Go ${JSON.stringify(want[mode])}, promgate ${JSON.stringify(got)}`);
       }
       // The conflict check decides only where Prometheus 2 and 3 agree.
       ORACLE_VALUES.forEach((v, i) => {
         const expected = go.prom2.matches[i] === go.prom3.matches[i] ? go.prom2.matches[i] : undefined;
-        if (wholeMatchAnyMode(p, v) !== expected) disagree.push(`${p} vs ${JSON.stringify(v)}: both-modes answer ${String(wholeMatchAnyMode(p, v))}, expected ${String(expected)}`);
+        if (wholeMatchAnyMode(p, v) !== expected)
+          disagree.push(
+            `${p} vs ${JSON.stringify(v)}: both-modes answer ${String(wholeMatchAnyMode(p, v))}, expected ${String(expected)}`,
+          );
       });
       // Alertmanager reads every pattern promgate accepts as Prometheus 2 does.
-      if (JSON.stringify(go.alertmanager.matches) !== JSON.stringify(go.prom2.matches)) disagree.push(`${p}: Alertmanager and Prometheus 2 differ`);
+      if (JSON.stringify(go.alertmanager.matches) !== JSON.stringify(go.prom2.matches))
+        disagree.push(`${p}: Alertmanager and Prometheus 2 differ`);
     }
     assert.deepEqual(disagree, []);
   });
 
-  it('patterns only Alertmanager\'s wrap accepts are refused: `a)|(b` would be ^(?:a)|(b)$, unanchored', () => {
-    const onlyAlertmanager = PATTERNS.filter((p) => answers.get(p)!.alertmanager.error === '' && answers.get(p)!.prom3.error !== '');
+  it("patterns only Alertmanager's wrap accepts are refused: `a)|(b` would be ^(?:a)|(b)$, unanchored", () => {
+    const onlyAlertmanager = PATTERNS.filter(
+      (p) => answers.get(p)!.alertmanager.error === '' && answers.get(p)!.prom3.error !== '',
+    );
     assert.deepEqual(onlyAlertmanager, ['a)|(b', 'team-a)|(?:x']);
     for (const p of onlyAlertmanager) assert.notEqual(goRegexError(p), undefined, p);
   });

@@ -31,18 +31,32 @@ test('no secret appears in stdout, stderr, error answers, /-/ready or /metrics',
   // Entra ID refuses the client secret.
   const ca = makeCa(dir.path);
   const srv = ca.issue('entra', 'server');
-  const entra = await startEntra({ key: srv.key, cert: srv.cert, tenantId: 't', clientId: 'c', clientSecret: 'not-this-one' });
+  const entra = await startEntra({
+    key: srv.key,
+    cert: srv.cert,
+    tenantId: 't',
+    clientId: 'c',
+    clientSecret: 'not-this-one',
+  });
   t.after(() => entra.close());
   // A backend that refuses and repeats the Authorization it got, in a header and in its body.
   const echo = createServer((req, res) => {
     const a = String(req.headers.authorization ?? '');
-    res.writeHead(401, { 'www-authenticate': `Bearer realm="x", error="invalid_token", got="${a}"`, 'content-type': 'text/plain' }).end(`refused credentials: ${a}`);
+    res
+      .writeHead(401, {
+        'www-authenticate': `Bearer realm="x", error="invalid_token", got="${a}"`,
+        'content-type': 'text/plain',
+      })
+      .end(`refused credentials: ${a}`);
   });
   await new Promise<void>((r) => echo.listen(0, '127.0.0.1', () => r()));
   t.after(() => new Promise<void>((r) => echo.close(() => r())));
   const echoUrl = `http://127.0.0.1:${(echo.address() as AddressInfo).port}`;
   writeFileSync(dir.file('token'), SECRETS.bearer + '\n');
-  writeFileSync(dir.file('users.yaml'), `users:\n  - username: carol\n    password: ${SECRETS.userPassword}\n    namespace: team-c\n`);
+  writeFileSync(
+    dir.file('users.yaml'),
+    `users:\n  - username: carol\n    password: ${SECRETS.userPassword}\n    namespace: team-c\n`,
+  );
 
   const pg = await startPromgate({
     configYaml: `server: { host: 127.0.0.1, port: {{PORT}}, logLevel: debug }
@@ -58,7 +72,16 @@ routes:
 auth:
   basic: { usersFile: ${dir.file('users.yaml')} }
 `,
-    env: { NODE_EXTRA_CA_CERTS: ca.caFile, AWS_ACCESS_KEY_ID: 'ASIALEAKTEST00000001', AWS_SECRET_ACCESS_KEY: SECRETS.awsSecret, AWS_SESSION_TOKEN: SECRETS.awsSession, AWS_CONFIG_FILE: '/nonexistent', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent', AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: '' },
+    env: {
+      NODE_EXTRA_CA_CERTS: ca.caFile,
+      AWS_ACCESS_KEY_ID: 'ASIALEAKTEST00000001',
+      AWS_SECRET_ACCESS_KEY: SECRETS.awsSecret,
+      AWS_SESSION_TOKEN: SECRETS.awsSession,
+      AWS_CONFIG_FILE: '/nonexistent',
+      AWS_SHARED_CREDENTIALS_FILE: '/nonexistent',
+      AWS_EC2_METADATA_DISABLED: 'true',
+      AWS_PROFILE: '',
+    },
   });
   t.after(() => pg.stop());
   const user = { authorization: 'Basic ' + Buffer.from(`carol:${SECRETS.userPassword}`).toString('base64') };
@@ -70,20 +93,39 @@ auth:
     if (want !== undefined) assert.equal(r.statusCode, want, `${path}: ${text}`);
     return text;
   };
-  for (const route of ['/aws', '/bearer', '/basic']) assert.equal(JSON.parse(await call(`${route}/api/v1/query?query=up`, user, 502)).code, 'PG_UPSTREAM_AUTH_REFUSED');
+  for (const route of ['/aws', '/bearer', '/basic'])
+    assert.equal(JSON.parse(await call(`${route}/api/v1/query?query=up`, user, 502)).code, 'PG_UPSTREAM_AUTH_REFUSED');
   assert.equal(JSON.parse(await call('/azure/api/v1/query?query=up', user, 502)).code, 'PG_UPSTREAM_CREDENTIALS');
-  await call('/bearer/api/v1/query?query=up', { authorization: 'Basic ' + Buffer.from('carol:wrong').toString('base64') }, 401);
+  await call(
+    '/bearer/api/v1/query?query=up',
+    { authorization: 'Basic ' + Buffer.from('carol:wrong').toString('base64') },
+    401,
+  );
   await call('/-/ready', {}, 503);
   await call('/metrics', {}, 200);
   // The refusals were logged with the backends' reasons (so the test looks where the secrets would be).
-  const lines = await waitFor(() => {
-    const l = pg.logLines().filter((x) => x.msg === 'upstream refused the signed request');
-    return l.length >= 3 ? l : undefined;
-  }, { what: 'three refusal lines', procs: [pg.proc] });
-  assert.ok(lines.some((l) => /refused credentials: Bearer \[REDACTED\]/.test(String(l.reason))), 'the bearer echo is redacted, not dropped');
-  assert.ok(lines.some((l) => /refused credentials: Basic \[REDACTED\]/.test(String(l.reason))), 'the basic echo is redacted');
-  assert.ok(lines.some((l) => /Canonical String/.test(String(l.reason))), 'the AWS echo is logged');
-  assert.ok(pg.logLines().some((l) => l.msg === 'Entra ID token unavailable' && /AADSTS7000215/.test(String(l.reason))));
+  const lines = await waitFor(
+    () => {
+      const l = pg.logLines().filter((x) => x.msg === 'upstream refused the signed request');
+      return l.length >= 3 ? l : undefined;
+    },
+    { what: 'three refusal lines', procs: [pg.proc] },
+  );
+  assert.ok(
+    lines.some((l) => /refused credentials: Bearer \[REDACTED\]/.test(String(l.reason))),
+    'the bearer echo is redacted, not dropped',
+  );
+  assert.ok(
+    lines.some((l) => /refused credentials: Basic \[REDACTED\]/.test(String(l.reason))),
+    'the basic echo is redacted',
+  );
+  assert.ok(
+    lines.some((l) => /Canonical String/.test(String(l.reason))),
+    'the AWS echo is logged',
+  );
+  assert.ok(
+    pg.logLines().some((l) => l.msg === 'Entra ID token unavailable' && /AADSTS7000215/.test(String(l.reason))),
+  );
   await pg.stop();
   const output = [...pg.proc.stdoutLines(), ...pg.proc.stderrLines()].join('\n') + answers.join('\n');
   const basicB64 = Buffer.from(`promgate:${SECRETS.basicPassword}`).toString('base64');

@@ -20,7 +20,10 @@ test('rule syntax: METHOD=, METHOD!=, !=, bare regex, "=" inside a regex', () =>
   assert.deepEqual(shape(parseSkipRule('!=^/x')), { method: undefined, negate: true, pattern: '^/x' });
   assert.equal(parseSkipRule('^/a=b$').pattern, '^/a=b$');
   assert.equal(parseSkipRule('^/a=b$').test('/a=b'), true);
-  assert.throws(() => parseSkipRule('GET=(unclosed'), /not a valid Go \(RE2\) regex: error parsing regexp: missing closing \)/);
+  assert.throws(
+    () => parseSkipRule('GET=(unclosed'),
+    /not a valid Go \(RE2\) regex: error parsing regexp: missing closing \)/,
+  );
 });
 
 test('rules are Go regexes, as in oauth2-proxy: RE2 syntax, no JS-only syntax', () => {
@@ -71,7 +74,14 @@ test('query, fragment, encoded ?/#, dot segments and junk never reach a public r
 });
 
 test('the public path itself, with any query or fragment, is public', () => {
-  for (const raw of ['/public', '/public/', '/public/x.css', '/public?next=/private', '/public#/private', '/public/a%20b']) {
+  for (const raw of [
+    '/public',
+    '/public/',
+    '/public/x.css',
+    '/public?next=/private',
+    '/public#/private',
+    '/public/a%20b',
+  ]) {
     assert.equal(allowed(anchoredOnly, 'GET', raw), true, raw);
   }
   assert.equal(skipAuthPath('/public/a%20b?x'), '/public/a b');

@@ -17,7 +17,10 @@ async function setup(t: { after(fn: () => void): void }) {
   const dir = tempDir(t);
   const rsa = await asymKey('RS256', 'rsa');
   const hmac = hmacKey('hmac');
-  const a = createJwtAuthenticator(jwtConfig({ jwks: writeFile(dir, 'jwks.json', JSON.stringify(jwks(rsa, hmac))), clockSkew: 0 }), { logger: captureLogger().logger });
+  const a = createJwtAuthenticator(
+    jwtConfig({ jwks: writeFile(dir, 'jwks.json', JSON.stringify(jwks(rsa, hmac))), clockSkew: 0 }),
+    { logger: captureLogger().logger },
+  );
   t.after(() => a.close?.());
   return { a, rsa, hmac };
 }
@@ -39,7 +42,8 @@ function hs256(header: object, payload: object, secret: Buffer | string): string
 
 test('alg none is refused, in every spelling', async (t) => {
   const { a } = await setup(t);
-  for (const alg of ['none', 'None', 'NONE']) await refused(a, `${b64({ alg, kid: 'rsa' })}.${b64({ sub: 'x' })}.`, 'PG_AUTHN_TOKEN_INVALID');
+  for (const alg of ['none', 'None', 'NONE'])
+    await refused(a, `${b64({ alg, kid: 'rsa' })}.${b64({ sub: 'x' })}.`, 'PG_AUTHN_TOKEN_INVALID');
 });
 
 test('a token signed with the wrong key (same kid) is refused', async (t) => {
@@ -78,13 +82,24 @@ test('HS256 signed with the RSA public key (PEM or JWK bytes) is refused', async
   const { a, rsa } = await setup(t);
   const pem = await exportSPKI(rsa.publicKey);
   for (const secret of [pem, `${pem}\n`, JSON.stringify(rsa.jwk), Buffer.from(rsa.jwk.n ?? '', 'base64url')]) {
-    await refused(a, hs256({ alg: 'HS256', kid: 'rsa', typ: 'JWT' }, { sub: 'admin' }, secret), 'PG_AUTHN_TOKEN_INVALID');
+    await refused(
+      a,
+      hs256({ alg: 'HS256', kid: 'rsa', typ: 'JWT' }, { sub: 'admin' }, secret),
+      'PG_AUTHN_TOKEN_INVALID',
+    );
   }
 });
 
 test('garbage and oversized tokens are malformed (401, never 500)', async (t) => {
   const { a } = await setup(t);
-  for (const tok of ['abc', 'a.b', '%%%.%%%.%%%', `${b64({ alg: 'RS256', kid: 'rsa' })}.bm90IGpzb24.c2ln`, 'WzFd.e30.c2ln', `${'a'.repeat(17_000)}.b.c`]) {
+  for (const tok of [
+    'abc',
+    'a.b',
+    '%%%.%%%.%%%',
+    `${b64({ alg: 'RS256', kid: 'rsa' })}.bm90IGpzb24.c2ln`,
+    'WzFd.e30.c2ln',
+    `${'a'.repeat(17_000)}.b.c`,
+  ]) {
     await refused(a, tok, 'PG_AUTHN_MALFORMED');
   }
 });
@@ -93,15 +108,25 @@ test('a valid token without tenant claims authenticates but gets no tenant', asy
   const { a, rsa } = await setup(t);
   const id = (await a.authenticate(bearer(await sign(rsa, { sub: 'nobody' })))) as Identity;
   assert.equal(id.subject, 'nobody');
-  const tenants = createTenantResolver(configSchema.parse({ routes: [{ upstream: { url: 'http://p' } }] }).tenants, { logger: captureLogger().logger });
+  const tenants = createTenantResolver(configSchema.parse({ routes: [{ upstream: { url: 'http://p' } }] }).tenants, {
+    logger: captureLogger().logger,
+  });
   assert.throws(() => tenants.resolve(id), { code: 'PG_TENANT_NONE', status: 403 });
 });
 
 test('a namespaces claim of the wrong type is refused, not ignored', async (t) => {
   const { a, hmac } = await setup(t);
-  const tenants = createTenantResolver(configSchema.parse({ routes: [{ upstream: { url: 'http://p' } }] }).tenants, { logger: captureLogger().logger });
+  const tenants = createTenantResolver(configSchema.parse({ routes: [{ upstream: { url: 'http://p' } }] }).tenants, {
+    logger: captureLogger().logger,
+  });
   for (const namespaces of ['kube-system', [1], [''], { a: 1 }, [['x']]]) {
-    const id = (await a.authenticate(bearer(await sign(hmac, { sub: 'x', namespaces, labels: { team: 'red' } })))) as Identity;
-    assert.throws(() => tenants.resolve(id), (e: unknown) => e instanceof GatewayError && e.code === 'PG_TENANT_NONE' && /namespaces/.test(e.message), JSON.stringify(namespaces));
+    const id = (await a.authenticate(
+      bearer(await sign(hmac, { sub: 'x', namespaces, labels: { team: 'red' } })),
+    )) as Identity;
+    assert.throws(
+      () => tenants.resolve(id),
+      (e: unknown) => e instanceof GatewayError && e.code === 'PG_TENANT_NONE' && /namespaces/.test(e.message),
+      JSON.stringify(namespaces),
+    );
   }
 });

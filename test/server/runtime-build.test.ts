@@ -9,7 +9,8 @@ import { configSchema } from '../../src/config/schema.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { buildRuntime } from '../../src/wiring/runtime.js';
 import { waitFor } from '../helpers/wait.js';
-const key = (secret: string) => JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: Buffer.from(secret).toString('base64url') }] });
+const key = (secret: string) =>
+  JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: Buffer.from(secret).toString('base64url') }] });
 
 test('a refused build stops the file watchers of the authenticators it had already made', async (t) => {
   const dir = mkdtempSync(join(tmpdir(), 'promgate-rt-'));
@@ -18,12 +19,15 @@ test('a refused build stops the file watchers of the authenticators it had alrea
   writeFileSync(jwks, key('0123456789abcdef0123456789abcdef'));
   writeFileSync(join(dir, 'bad.yaml'), 'users: [ {username: broken\n');
   writeFileSync(join(dir, 'good.yaml'), 'users:\n  - {username: u, password: p, namespace: n}\n');
-  const cfg = (usersFile: string) => configSchema.parse({
-    routes: [{ prefix: '/', upstream: { url: 'http://127.0.0.1:9' } }],
-    auth: { jwt: { jwks, algorithms: ['HS256'] }, basic: { usersFile, allowPlaintext: true } },
-  });
+  const cfg = (usersFile: string) =>
+    configSchema.parse({
+      routes: [{ prefix: '/', upstream: { url: 'http://127.0.0.1:9' } }],
+      auth: { jwt: { jwks, algorithms: ['HS256'] }, basic: { usersFile, allowPlaintext: true } },
+    });
   const reloads = async (m: ReturnType<typeof createMetrics>): Promise<string[]> =>
-    (await m.registry.metrics()).split('\n').filter((l) => l.startsWith('promgate_config_reloads_total{') && l.includes('jwt'));
+    (await m.registry.metrics())
+      .split('\n')
+      .filter((l) => l.startsWith('promgate_config_reloads_total{') && l.includes('jwt'));
 
   // The JWT authenticator (with its watcher on the JWKS file) is built before the users file is refused.
   const failed = { logger: pino({ level: 'silent' }), metrics: createMetrics(), pools: new Map() };
@@ -36,8 +40,15 @@ test('a refused build stops the file watchers of the authenticators it had alrea
     await Promise.all([...kept.pools.values(), ...failed.pools.values()].map((p) => p.close()));
   });
   writeFileSync(jwks, key('fedcba9876543210fedcba9876543210'));
-  await waitFor(async () => (await reloads(kept.metrics)).length > 0, { what: 'a reload by the kept runtime', timeoutMs: 5000, intervalMs: 20 });
-  assert.ok((await reloads(kept.metrics)).some((l) => l.includes('result="success"')), 'the kept runtime reloaded the JWKS file');
+  await waitFor(async () => (await reloads(kept.metrics)).length > 0, {
+    what: 'a reload by the kept runtime',
+    timeoutMs: 5000,
+    intervalMs: 20,
+  });
+  assert.ok(
+    (await reloads(kept.metrics)).some((l) => l.includes('result="success"')),
+    'the kept runtime reloaded the JWKS file',
+  );
   // A watcher left by the refused build would have had the same event and the same 200 ms debounce, armed just
   // before the kept one's, and so would have reloaded by now; one more read by the kept runtime is the margin.
   await Promise.all(rt.authenticators.map((a) => a.reload?.()));
@@ -47,18 +58,27 @@ test('a refused build stops the file watchers of the authenticators it had alrea
 test('the tenant header follows tenants.namespaceLabel unless a template is given', async (t) => {
   const deps = { logger: pino({ level: 'silent' }), metrics: createMetrics(), pools: new Map() };
   const header = (tenantHeader: Record<string, unknown>): string | undefined => {
-    const rt = buildRuntime(configSchema.parse({
-      routes: [{ prefix: '/', upstream: { url: 'http://127.0.0.1:9', type: 'mimir', tenantHeader } }],
-      auth: { anonymous: true },
-      tenants: { namespaceLabel: 'kube_namespace' },
-    }), deps);
+    const rt = buildRuntime(
+      configSchema.parse({
+        routes: [{ prefix: '/', upstream: { url: 'http://127.0.0.1:9', type: 'mimir', tenantHeader } }],
+        auth: { anonymous: true },
+        tenants: { namespaceLabel: 'kube_namespace' },
+      }),
+      deps,
+    );
     t.after(() => rt.close());
-    const tenant = Object.freeze({ unrestricted: false as const, id: '{kube_namespace="team-a",team="red"}', constraints: Object.freeze([
-      Object.freeze({ label: 'kube_namespace', kind: 'values' as const, values: Object.freeze(['team-a']) }),
-      Object.freeze({ label: 'team', kind: 'values' as const, values: Object.freeze(['red']) }),
-    ]) });
+    const tenant = Object.freeze({
+      unrestricted: false as const,
+      id: '{kube_namespace="team-a",team="red"}',
+      constraints: Object.freeze([
+        Object.freeze({ label: 'kube_namespace', kind: 'values' as const, values: Object.freeze(['team-a']) }),
+        Object.freeze({ label: 'team', kind: 'values' as const, values: Object.freeze(['red']) }),
+      ]),
+    });
     const headers: Record<string, string | string[]> = {};
-    rt.routes.all()[0]!.tenantHeaders(tenant, { subject: 'u', user: 'u', groups: [], claims: {}, method: 'anonymous' }, headers);
+    rt.routes
+      .all()[0]!
+      .tenantHeaders(tenant, { subject: 'u', user: 'u', groups: [], claims: {}, method: 'anonymous' }, headers);
     return headers['x-scope-orgid'] as string | undefined;
   };
   assert.equal(header({ name: 'X-Scope-OrgID' }), 'team-a');

@@ -10,7 +10,10 @@ let plain: string;
 let trustedGw: string;
 let untrustedGw: string;
 before(async () => {
-  plain = await start({ setXAuthRequest: true, setAuthorizationHeader: true, passAccessToken: true, apiRoutes: ['^/api/'] }, []);
+  plain = await start(
+    { setXAuthRequest: true, setAuthorizationHeader: true, passAccessToken: true, apiRoutes: ['^/api/'] },
+    [],
+  );
   trustedGw = await start({ skipAuthRoutes: ['GET=^/public/', '^/health$'] }, ['127.0.0.1/32']);
   untrustedGw = await start({ skipAuthRoutes: ['GET=^/public/', '^/health$'] }, ['10.0.0.0/8']);
 });
@@ -24,18 +27,43 @@ test('auth: 202 with identity headers, 401 without identity, 401 + cookie cleare
   assert.equal(ok.headers.get('authorization'), 'Bearer h.p.s');
   assert.deepEqual(ok.headers.getSetCookie(), ['_oauth2_proxy=new; Path=/'], 'refreshed cookie relayed on the 202');
   assert.equal((await fetch(`${plain}/oauth2/auth`)).status, 401);
-  const ended = await fetch(`${plain}/oauth2/auth`, { headers: { 'x-test-user': 'expired', cookie: '_oauth2_proxy=x; _oauth2_proxy_1=y' } });
+  const ended = await fetch(`${plain}/oauth2/auth`, {
+    headers: { 'x-test-user': 'expired', cookie: '_oauth2_proxy=x; _oauth2_proxy_1=y' },
+  });
   assert.equal(ended.status, 401);
   assert.equal(ended.headers.getSetCookie().filter((c) => c.includes('Max-Age=0')).length, 2);
-  assert.equal((await fetch(`${plain}/oauth2/auth?allowed_groups=x`, { headers: { 'x-test-user': 'alice' } })).status, 403);
+  assert.equal(
+    (await fetch(`${plain}/oauth2/auth?allowed_groups=x`, { headers: { 'x-test-user': 'alice' } })).status,
+    403,
+  );
 });
 
 test('skip-auth-route through /oauth2/auth uses X-Forwarded-Uri only from trusted proxies, and only its path', async () => {
-  const fwd = (uri: string, method = 'GET') => ({ 'x-forwarded-uri': uri, 'x-forwarded-method': method, 'x-forwarded-host': 'app.example.com' });
+  const fwd = (uri: string, method = 'GET') => ({
+    'x-forwarded-uri': uri,
+    'x-forwarded-method': method,
+    'x-forwarded-host': 'app.example.com',
+  });
   assert.equal((await fetch(`${trustedGw}/oauth2/auth`, { headers: fwd('/public/x.css') })).status, 202);
-  assert.equal((await fetch(`${trustedGw}/oauth2/auth`, { headers: fwd('/public/x.css', 'POST') })).status, 401, 'GET-only rule');
-  assert.equal((await fetch(`${untrustedGw}/oauth2/auth`, { headers: fwd('/public/x.css') })).status, 401, 'spoofed from an untrusted address: ignored');
-  for (const trick of ['/private?x=/public/', '/private#/public/', '/private%23/public/', '/public/../private', '/public/%2e%2e/admin', '/health?x', '/health%3F']) {
+  assert.equal(
+    (await fetch(`${trustedGw}/oauth2/auth`, { headers: fwd('/public/x.css', 'POST') })).status,
+    401,
+    'GET-only rule',
+  );
+  assert.equal(
+    (await fetch(`${untrustedGw}/oauth2/auth`, { headers: fwd('/public/x.css') })).status,
+    401,
+    'spoofed from an untrusted address: ignored',
+  );
+  for (const trick of [
+    '/private?x=/public/',
+    '/private#/public/',
+    '/private%23/public/',
+    '/public/../private',
+    '/public/%2e%2e/admin',
+    '/health?x',
+    '/health%3F',
+  ]) {
     const want = trick === '/health?x' ? 202 : 401;
     assert.equal((await fetch(`${trustedGw}/oauth2/auth`, { headers: fwd(trick) })).status, want, trick);
   }
@@ -49,13 +77,26 @@ test('unauthenticated: browsers go to start with rd = the original URL; API clie
   assert.equal(loc.searchParams.get('rd'), '/graph?g0.expr=up%7Bjob%3D%22a%22%7D');
   const api = await fetch(`${plain}/api/v1/query?query=up`, { redirect: 'manual' });
   assert.equal(api.status, 401);
-  assert.deepEqual(await api.json(), { status: 'error', errorType: 'unauthorized', error: 'authentication required', code: 'PG_AUTHN_REQUIRED' });
-  assert.equal((await fetch(`${plain}/x`, { redirect: 'manual', headers: { accept: 'application/json' } })).status, 401);
+  assert.deepEqual(await api.json(), {
+    status: 'error',
+    errorType: 'unauthorized',
+    error: 'authentication required',
+    code: 'PG_AUTHN_REQUIRED',
+  });
+  assert.equal(
+    (await fetch(`${plain}/x`, { redirect: 'manual', headers: { accept: 'application/json' } })).status,
+    401,
+  );
 });
 
 test('userinfo, ping, ready, sign_in page', async () => {
   const info = await fetch(`${plain}/oauth2/userinfo`, { headers: { 'x-test-user': 'alice' } });
-  assert.deepEqual(await info.json(), { user: 'alice', email: 'alice@example.com', groups: ['team-a', 'admins'], preferredUsername: 'alice' });
+  assert.deepEqual(await info.json(), {
+    user: 'alice',
+    email: 'alice@example.com',
+    groups: ['team-a', 'admins'],
+    preferredUsername: 'alice',
+  });
   assert.equal((await fetch(`${plain}/ping`)).status, 200);
   assert.equal((await fetch(`${plain}/ready`)).status, 503, 'provider not discovered');
   const page = await fetch(`${plain}/oauth2/sign_in?rd=%2F%2Fevil.com`);
@@ -83,24 +124,58 @@ test('auth: a caller the sign-in rules refuse is 401 (as oauth2-proxy); 403 only
 
 test('identity headers: names, values without control characters, flags', () => {
   const evil: Identity = { ...ALICE, user: 'alice\r\nX-Injected: 1', groups: ['a\nb', 'c'] };
-  const h = authResponseHeaders(evil, { setXAuthRequest: true, setAuthorizationHeader: false, passAccessToken: false, passAuthorizationHeader: false, passUserHeaders: true });
+  const h = authResponseHeaders(evil, {
+    setXAuthRequest: true,
+    setAuthorizationHeader: false,
+    passAccessToken: false,
+    passAuthorizationHeader: false,
+    passUserHeaders: true,
+  });
   assert.equal(h['X-Auth-Request-User'], 'aliceX-Injected: 1');
   assert.equal(h['X-Auth-Request-Groups'], 'ab,c');
   assert.equal(h['X-Auth-Request-Access-Token'], undefined);
   assert.equal(h.Authorization, undefined);
-  const up = upstreamIdentityHeaders(ALICE, { setXAuthRequest: false, setAuthorizationHeader: false, passAccessToken: true, passAuthorizationHeader: true, passUserHeaders: true });
-  assert.deepEqual(up, {
-    'X-Forwarded-User': 'alice', 'X-Forwarded-Email': 'alice@example.com', 'X-Forwarded-Groups': 'team-a,admins',
-    'X-Forwarded-Preferred-Username': 'alice', 'X-Forwarded-Access-Token': 'at-1', Authorization: 'Bearer h.p.s',
+  const up = upstreamIdentityHeaders(ALICE, {
+    setXAuthRequest: false,
+    setAuthorizationHeader: false,
+    passAccessToken: true,
+    passAuthorizationHeader: true,
+    passUserHeaders: true,
   });
-  assert.deepEqual(upstreamIdentityHeaders(ALICE, { setXAuthRequest: false, setAuthorizationHeader: false, passAccessToken: false, passAuthorizationHeader: false, passUserHeaders: false }), {});
+  assert.deepEqual(up, {
+    'X-Forwarded-User': 'alice',
+    'X-Forwarded-Email': 'alice@example.com',
+    'X-Forwarded-Groups': 'team-a,admins',
+    'X-Forwarded-Preferred-Username': 'alice',
+    'X-Forwarded-Access-Token': 'at-1',
+    Authorization: 'Bearer h.p.s',
+  });
+  assert.deepEqual(
+    upstreamIdentityHeaders(ALICE, {
+      setXAuthRequest: false,
+      setAuthorizationHeader: false,
+      passAccessToken: false,
+      passAuthorizationHeader: false,
+      passUserHeaders: false,
+    }),
+    {},
+  );
 });
 
 test('groups holding a comma (LDAP DNs) or a percent sign are escaped, so the header splits into exactly the groups there were', () => {
   const groups = ['cn=admins,ou=groups,dc=example', '50%', 'plain'];
   const id: Identity = { ...ALICE, groups };
-  const flags = { setXAuthRequest: true, setAuthorizationHeader: false, passAccessToken: false, passAuthorizationHeader: false, passUserHeaders: true };
-  for (const value of [authResponseHeaders(id, flags)['X-Auth-Request-Groups'], upstreamIdentityHeaders(id, flags)['X-Forwarded-Groups']]) {
+  const flags = {
+    setXAuthRequest: true,
+    setAuthorizationHeader: false,
+    passAccessToken: false,
+    passAuthorizationHeader: false,
+    passUserHeaders: true,
+  };
+  for (const value of [
+    authResponseHeaders(id, flags)['X-Auth-Request-Groups'],
+    upstreamIdentityHeaders(id, flags)['X-Forwarded-Groups'],
+  ]) {
     assert.equal(value, 'cn=admins%2Cou=groups%2Cdc=example,50%25,plain');
     assert.deepEqual(value!.split(',').map(decodeURIComponent), groups);
   }
@@ -108,7 +183,8 @@ test('groups holding a comma (LDAP DNs) or a percent sign are escaped, so the he
 
 test('allowed rules: email domains, emails, groups, malformed emails', () => {
   assert.equal(validEmail('a@b.c'), true);
-  for (const bad of ['a@b@evil.com', '@b.c', 'a@', 'a b@c.d', 'a@b.c\n', 'plain']) assert.equal(validEmail(bad), false, bad);
+  for (const bad of ['a@b@evil.com', '@b.c', 'a@', 'a b@c.d', 'a@b.c\n', 'plain'])
+    assert.equal(validEmail(bad), false, bad);
   const rules = { emailDomains: ['example.com', '.corp.net'], allowedEmails: ['guest@gmail.com'], allowedGroups: [] };
   assert.equal(emailAllowed('x@example.com', rules), true);
   assert.equal(emailAllowed('x@EXAMPLE.com', rules), true);

@@ -8,13 +8,20 @@ import { createTenantHeader, tenantIdProblem } from '../../src/tenancy/tenant-he
 import type { LabelConstraint, Tenant } from '../../src/tenancy/tenant.js';
 
 const who = (user = 'alice'): Identity => ({ subject: user, user, groups: [], claims: {}, method: 'basic' });
-const tenant = (...constraints: LabelConstraint[]): Tenant => ({ unrestricted: false, id: JSON.stringify(constraints), constraints });
+const tenant = (...constraints: LabelConstraint[]): Tenant => ({
+  unrestricted: false,
+  id: JSON.stringify(constraints),
+  constraints,
+});
 const ns = (...values: string[]): LabelConstraint => ({ label: 'namespace', kind: 'values', values });
 const UNRESTRICTED: Tenant = { unrestricted: true, id: 'unrestricted' };
 
 function render(template: string, t: Tenant, opts: { federation?: boolean; user?: string } = {}): string {
   try {
-    return createTenantHeader({ name: 'X-Scope-OrgID', template, allowFederation: opts.federation ?? false })(t, who(opts.user));
+    return createTenantHeader({ name: 'X-Scope-OrgID', template, allowFederation: opts.federation ?? false })(
+      t,
+      who(opts.user),
+    );
   } catch (e) {
     if (e instanceof GatewayError) return e.code;
     throw e;
@@ -43,7 +50,8 @@ test("Mimir's tenant-ID rules", () => {
   for (const [id, ok] of cases) assert.equal(tenantIdProblem(id) === undefined, ok, JSON.stringify(id));
   assert.equal(render('{{values.namespace}}', tenant(ns('x'.repeat(150)))), 'x'.repeat(150));
   assert.equal(render('{{values.namespace}}', tenant(ns('x'.repeat(151)))), 'PG_TENANT_HEADER_INVALID');
-  for (const bad of ['.', '..', '__mimir_cluster', 'a b', 'kube/system']) assert.equal(render('{{values.namespace}}', tenant(ns(bad))), 'PG_TENANT_HEADER_INVALID', bad);
+  for (const bad of ['.', '..', '__mimir_cluster', 'a b', 'kube/system'])
+    assert.equal(render('{{values.namespace}}', tenant(ns(bad))), 'PG_TENANT_HEADER_INVALID', bad);
 });
 
 test('values, tenant and user placeholders', () => {
@@ -54,10 +62,20 @@ test('values, tenant and user placeholders', () => {
   assert.equal(render('{{tenant}}', tenant(ns('one'))), 'one');
   assert.equal(render('{{tenant}}', t), 'PG_TENANT_HEADER_INVALID', '{{tenant}} needs exactly one constraint');
   assert.equal(render('{{values.team}}', t), 'PG_TENANT_HEADER_INVALID', 'no such label');
-  assert.equal(render('{{values.namespace}}', tenant({ label: 'namespace', kind: 'regex', pattern: 'team-.*' })), 'PG_TENANT_HEADER_INVALID', 'a regex cannot be named');
+  assert.equal(
+    render('{{values.namespace}}', tenant({ label: 'namespace', kind: 'regex', pattern: 'team-.*' })),
+    'PG_TENANT_HEADER_INVALID',
+    'a regex cannot be named',
+  );
   const at = ['routes', 0, 'upstream', 'tenantHeader', 'template'];
   for (const template of ['{{ nope }}', '{{ values.team'])
-    assert.throws(() => createTenantHeader({ name: 'X', template, allowFederation: false }, at), (e: unknown) => e instanceof ConfigError && e.code === CONFIG_INVALID && e.keys.join() === 'routes[0].upstream.tenantHeader.template');
+    assert.throws(
+      () => createTenantHeader({ name: 'X', template, allowFederation: false }, at),
+      (e: unknown) =>
+        e instanceof ConfigError &&
+        e.code === CONFIG_INVALID &&
+        e.keys.join() === 'routes[0].upstream.tenantHeader.template',
+    );
 });
 
 test('federation: several tenant IDs only when allowed; a | can never come from a value', () => {

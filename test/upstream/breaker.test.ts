@@ -5,7 +5,14 @@ import { CircuitBreaker, type CircuitState } from '../../src/upstream/breaker.js
 import type { BreakerConfig } from '../../src/config/schema-limits.js';
 import { ManualClock } from '../limits/manual-clock.js';
 
-const cfg = (c: Partial<BreakerConfig> = {}): BreakerConfig => ({ failures: 3, window: 10_000, minRequests: 10, coolDown: 5000, halfOpenProbes: 1, ...c });
+const cfg = (c: Partial<BreakerConfig> = {}): BreakerConfig => ({
+  failures: 3,
+  window: 10_000,
+  minRequests: 10,
+  coolDown: 5000,
+  halfOpenProbes: 1,
+  ...c,
+});
 
 test('opens after N consecutive failures; a success in between starts the count again', () => {
   const clock = new ManualClock();

@@ -43,7 +43,13 @@ before(async () => {
     });
   });
   const origin = await listen(upstreamServer);
-  up = createUpstream({ url: origin, connections: 8, headersTimeout: 5000, bodyTimeout: 5000, connectTimeout: 2000 } as UpstreamConfig);
+  up = createUpstream({
+    url: origin,
+    connections: 8,
+    headersTimeout: 5000,
+    bodyTimeout: 5000,
+    connectTimeout: 2000,
+  } as UpstreamConfig);
   // The gateway side: the tenant comes from the (already authenticated) caller, here a query parameter.
   front = createServer((req: IncomingMessage, res: ServerResponse) => {
     const u = new URL(req.url ?? '/', 'http://x');
@@ -57,7 +63,18 @@ before(async () => {
       left++;
     });
     up.coalescer
-      .stream({ tenantId: tenant, route: 'r', method: 'GET', pathAndQuery, body: null, headers, onCancel: (c) => (cancel = c) }, res)
+      .stream(
+        {
+          tenantId: tenant,
+          route: 'r',
+          method: 'GET',
+          pathAndQuery,
+          body: null,
+          headers,
+          onCancel: (c) => (cancel = c),
+        },
+        res,
+      )
       .catch(() => undefined);
     joined++;
   });
@@ -106,7 +123,8 @@ test('identical in-flight requests of one tenant share one upstream call', async
   await releaseAfter(5);
   const answers = await asked;
   assert.equal(calls.length, 1);
-  for (const a of answers) assert.deepEqual(a, { status: 200, body: { tenant: 'team-a', n: 1, path: '/api/v1/query?query=up' } });
+  for (const a of answers)
+    assert.deepEqual(a, { status: 200, body: { tenant: 'team-a', n: 1, path: '/api/v1/query?query=up' } });
   assert.equal(up.coalescer.inflight, 0);
 });
 
@@ -126,17 +144,33 @@ test('two tenants asking the very same query never share an upstream call or an 
 test('the key separates tenants, paths and upstream headers, and ignores per-request noise', () => {
   const h = { 'x-scope-orgid': 'a', 'x-request-id': '1', 'x-forwarded-for': '10.0.0.1' };
   const k = coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', h);
-  assert.equal(k, coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', { ...h, 'x-request-id': '2', 'x-forwarded-for': '10.0.0.2' }));
+  assert.equal(
+    k,
+    coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', {
+      ...h,
+      'x-request-id': '2',
+      'x-forwarded-for': '10.0.0.2',
+    }),
+  );
   assert.notEqual(k, coalesceKey('{namespace="b"}', 'r', 'GET', '/api/v1/query?query=up', h));
   assert.notEqual(k, coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=down', h));
   assert.notEqual(k, coalesceKey('{namespace="a"}', 'r2', 'GET', '/api/v1/query?query=up', h));
-  assert.notEqual(k, coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', { ...h, 'x-forwarded-user': 'bob' }));
-  assert.notEqual(k, coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', { ...h, 'accept-encoding': 'gzip' }));
+  assert.notEqual(
+    k,
+    coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', { ...h, 'x-forwarded-user': 'bob' }),
+  );
+  assert.notEqual(
+    k,
+    coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', { ...h, 'accept-encoding': 'gzip' }),
+  );
   // A tenant id cannot be forged out of another tenant's id and route: the parts are length-prefixed.
   assert.notEqual(coalesceKey('a1:r', 'x', 'GET', '/p', {}), coalesceKey('a', 'r1:x', 'GET', '/p', {}));
   assert.notEqual(coalesceKey('ab', 'c', 'GET', '/p', {}), coalesceKey('a', 'bc', 'GET', '/p', {}));
   // A POST's form body is part of its identity.
-  assert.notEqual(coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('query=up')), coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('query=down')));
+  assert.notEqual(
+    coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('query=up')),
+    coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('query=down')),
+  );
   assert.notEqual(coalesceKey('a', 'r', 'POST', '/p', {}, Buffer.from('')), coalesceKey('a', 'r', 'POST', '/p', {}));
 });
 
@@ -180,11 +214,22 @@ test('once the answer has started, a new request starts its own call (it would m
 
 test('SigV4-signed twins share a key (the date and signature differ by the second); other credentials stay in the key', () => {
   const signed = (date: string, sig: string, token = 'tok') => ({
-    accept: 'application/json', 'x-amz-date': date, 'x-amz-security-token': token, 'x-amz-content-sha256': 'e3b0',
+    accept: 'application/json',
+    'x-amz-date': date,
+    'x-amz-security-token': token,
+    'x-amz-content-sha256': 'e3b0',
     authorization: `AWS4-HMAC-SHA256 Credential=AKIA/20261203/eu-west-1/aps/aws4_request, SignedHeaders=host;x-amz-date, Signature=${sig}`,
   });
   const key = (h: Record<string, string>) => coalesceKey('{namespace="a"}', 'r', 'GET', '/api/v1/query?query=up', h);
   assert.equal(key(signed('20261203T120000Z', 'aa')), key(signed('20261203T120001Z', 'bb')));
-  assert.notEqual(key(signed('20261203T120000Z', 'aa', 'tok')), key(signed('20261203T120000Z', 'aa', 'other')), 'another session token is another caller');
-  assert.notEqual(key({ authorization: 'Bearer alice' }), key({ authorization: 'Bearer bob' }), 'passthrough tokens keep callers apart');
+  assert.notEqual(
+    key(signed('20261203T120000Z', 'aa', 'tok')),
+    key(signed('20261203T120000Z', 'aa', 'other')),
+    'another session token is another caller',
+  );
+  assert.notEqual(
+    key({ authorization: 'Bearer alice' }),
+    key({ authorization: 'Bearer bob' }),
+    'passthrough tokens keep callers apart',
+  );
 });

@@ -20,7 +20,13 @@ after(async () => {
 async function listen(handler: (req: IncomingMessage, res: ServerResponse) => void): Promise<string> {
   const s: Server = createServer(handler);
   await new Promise<void>((r) => s.listen(0, '127.0.0.1', () => r()));
-  closers.push(() => new Promise((r) => { s.closeAllConnections(); s.close(r); }));
+  closers.push(
+    () =>
+      new Promise((r) => {
+        s.closeAllConnections();
+        s.close(r);
+      }),
+  );
   return `http://127.0.0.1:${(s.address() as AddressInfo).port}`;
 }
 
@@ -64,9 +70,15 @@ class Spy extends Dispatcher {
       if (seen === c && wrapped) return wrapped;
       seen = c;
       wrapped = {
-        get aborted() { return c.aborted; },
-        get paused() { return c.paused; },
-        get reason() { return c.reason; },
+        get aborted() {
+          return c.aborted;
+        },
+        get paused() {
+          return c.paused;
+        },
+        get reason() {
+          return c.reason;
+        },
         abort: (r: Error) => c.abort(r),
         pause: () => {
           this.pauses++;
@@ -98,7 +110,20 @@ class Spy extends Dispatcher {
 /** The plain pool, and the pool behind the breaker's guard (which must hand the controller through). */
 const VARIANTS: [string, (p: Pool) => Dispatcher][] = [
   ['pool', (p) => p],
-  ['guarded', (p) => new GuardedDispatcher(p, 'up', new CircuitBreaker({ failures: 5, window: 10_000, minRequests: 10, coolDown: 5000, halfOpenProbes: 1 }, new ManualClock()), undefined, { clock: new ManualClock(), onRetry: () => undefined })],
+  [
+    'guarded',
+    (p) =>
+      new GuardedDispatcher(
+        p,
+        'up',
+        new CircuitBreaker(
+          { failures: 5, window: 10_000, minRequests: 10, coolDown: 5000, halfOpenProbes: 1 },
+          new ManualClock(),
+        ),
+        undefined,
+        { clock: new ManualClock(), onRetry: () => undefined },
+      ),
+  ],
 ];
 
 function pool(origin: string): Pool {
@@ -107,75 +132,87 @@ function pool(origin: string): Pool {
   return p;
 }
 
-const GET = (extra: Partial<ForwardRequest> = {}): ForwardRequest => ({ method: 'GET', pathAndQuery: '/q', headers: {}, ...extra });
+const GET = (extra: Partial<ForwardRequest> = {}): ForwardRequest => ({
+  method: 'GET',
+  pathAndQuery: '/q',
+  headers: {},
+  ...extra,
+});
 
 for (const [name, wrap] of VARIANTS) {
-  test(`${name}: a slow reader paces the upstream; the whole answer arrives once it reads`, { timeout: 60_000 }, async () => {
-    const TOTAL = 64 * 1024 * 1024;
-    const chunk = Buffer.alloc(64 * 1024, 'x');
-    let written = 0;
-    let upstreamDoneBeforeRead = false;
-    let clientRead = 0;
-    // The client starts reading once the upstream waits for 'drain' while the handler holds undici paused.
-    let upstreamWaiting = false;
-    const stalled = later();
-    const origin = await listen((_req, res) => {
-      res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(TOTAL) });
-      const pump = (): void => {
-        while (written < TOTAL) {
-          written += chunk.length;
-          if (!res.write(chunk)) {
-            upstreamWaiting = true;
-            if (spy.isPaused) stalled.resolve();
-            res.once('drain', () => {
-              upstreamWaiting = false;
-              pump();
-            });
-            return;
+  test(
+    `${name}: a slow reader paces the upstream; the whole answer arrives once it reads`,
+    { timeout: 60_000 },
+    async () => {
+      const TOTAL = 64 * 1024 * 1024;
+      const chunk = Buffer.alloc(64 * 1024, 'x');
+      let written = 0;
+      let upstreamDoneBeforeRead = false;
+      let clientRead = 0;
+      // The client starts reading once the upstream waits for 'drain' while the handler holds undici paused.
+      let upstreamWaiting = false;
+      const stalled = later();
+      const origin = await listen((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'content-length': String(TOTAL) });
+        const pump = (): void => {
+          while (written < TOTAL) {
+            written += chunk.length;
+            if (!res.write(chunk)) {
+              upstreamWaiting = true;
+              if (spy.isPaused) stalled.resolve();
+              res.once('drain', () => {
+                upstreamWaiting = false;
+                pump();
+              });
+              return;
+            }
           }
-        }
-        if (clientRead === 0) upstreamDoneBeforeRead = true;
-        res.end();
+          if (clientRead === 0) upstreamDoneBeforeRead = true;
+          res.end();
+        };
+        pump();
+      });
+      const spy = new Spy(wrap(pool(origin)));
+      spy.onPause = () => {
+        if (upstreamWaiting) stalled.resolve();
       };
-      pump();
-    });
-    const spy = new Spy(wrap(pool(origin)));
-    spy.onPause = () => {
-      if (upstreamWaiting) stalled.resolve();
-    };
-    let gw: ServerResponse | undefined;
-    let maxBuffered = 0;
-    const settled = later<number>();
-    const front = await listen((_req, res) => {
-      gw = res;
-      const write = res.write.bind(res) as (c: Buffer) => boolean;
-      // Whatever the gateway holds for its client beyond the socket: bounded when the handler waits for 'drain'.
-      res.write = ((c: Buffer) => {
-        const ok = write(c);
-        maxBuffered = Math.max(maxBuffered, res.writableLength);
-        return ok;
-      }) as typeof res.write;
-      void forwardStream({ dispatcher: spy, basePath: '' }, GET(), res).then(settled.resolve);
-    });
-    const msg = await get(front); // the client does not read yet
-    await stalled.promise;
-    assert.ok(written < TOTAL, 'the upstream is held back while the client reads nothing');
-    const bound = gw!.writableHighWaterMark + 1024 * 1024;
-    let size = 0;
-    msg.on('data', (c: Buffer) => {
-      size += c.length;
-      clientRead = size;
-    });
-    await new Promise((r) => msg.on('end', r));
-    assert.equal(await settled.promise, 200);
-    assert.equal(size, TOTAL);
-    assert.equal(written, TOTAL);
-    assert.equal(upstreamDoneBeforeRead, false, 'the upstream cannot finish while the client reads nothing');
-    assert.ok(maxBuffered <= bound, `the gateway never held more than a chunk over its high-water mark (${maxBuffered} bytes)`);
-    assert.ok(spy.pauses >= 1);
-    assert.equal(spy.resumes, spy.pauses, 'every pause was resumed');
-    assert.equal(spy.dataWhilePaused, 0, 'no data is handed over while paused');
-  });
+      let gw: ServerResponse | undefined;
+      let maxBuffered = 0;
+      const settled = later<number>();
+      const front = await listen((_req, res) => {
+        gw = res;
+        const write = res.write.bind(res) as (c: Buffer) => boolean;
+        // Whatever the gateway holds for its client beyond the socket: bounded when the handler waits for 'drain'.
+        res.write = ((c: Buffer) => {
+          const ok = write(c);
+          maxBuffered = Math.max(maxBuffered, res.writableLength);
+          return ok;
+        }) as typeof res.write;
+        void forwardStream({ dispatcher: spy, basePath: '' }, GET(), res).then(settled.resolve);
+      });
+      const msg = await get(front); // the client does not read yet
+      await stalled.promise;
+      assert.ok(written < TOTAL, 'the upstream is held back while the client reads nothing');
+      const bound = gw!.writableHighWaterMark + 1024 * 1024;
+      let size = 0;
+      msg.on('data', (c: Buffer) => {
+        size += c.length;
+        clientRead = size;
+      });
+      await new Promise((r) => msg.on('end', r));
+      assert.equal(await settled.promise, 200);
+      assert.equal(size, TOTAL);
+      assert.equal(written, TOTAL);
+      assert.equal(upstreamDoneBeforeRead, false, 'the upstream cannot finish while the client reads nothing');
+      assert.ok(
+        maxBuffered <= bound,
+        `the gateway never held more than a chunk over its high-water mark (${maxBuffered} bytes)`,
+      );
+      assert.ok(spy.pauses >= 1);
+      assert.equal(spy.resumes, spy.pauses, 'every pause was resumed');
+      assert.equal(spy.dataWhilePaused, 0, 'no data is handed over while paused');
+    },
+  );
 
   test(`${name}: a client going away aborts the upstream call (seen by the upstream)`, async () => {
     const upstreamAborted = later();
@@ -193,7 +230,10 @@ for (const [name, wrap] of VARIANTS) {
       res.on('close', () => {
         if (!res.writableFinished) cancel?.();
       });
-      forwardStream({ dispatcher: d, basePath: '' }, GET({ onCancel: (c) => (cancel = c) }), res).then(outcome.resolve, outcome.resolve);
+      forwardStream({ dispatcher: d, basePath: '' }, GET({ onCancel: (c) => (cancel = c) }), res).then(
+        outcome.resolve,
+        outcome.resolve,
+      );
     });
     const msg = await get(front);
     msg.once('data', () => msg.destroy());
@@ -228,7 +268,11 @@ test('a request body still streaming up is destroyed when the call fails', async
   body.write('query=up&');
   const outcome = later<unknown>();
   const front = await listen((_req, res) => {
-    forwardStream({ dispatcher: d, basePath: '' }, { method: 'POST', pathAndQuery: '/q', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body }, res).then(outcome.resolve, (err: unknown) => {
+    forwardStream(
+      { dispatcher: d, basePath: '' },
+      { method: 'POST', pathAndQuery: '/q', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body },
+      res,
+    ).then(outcome.resolve, (err: unknown) => {
       outcome.resolve(err);
       res.writeHead(502).end();
     });
@@ -320,10 +364,32 @@ async function coalescing(): Promise<{
     res.on('close', () => {
       if (!res.writableFinished) cancel?.();
     });
-    outcomes.push(c.stream({ tenantId: 't', route: 'r', method: 'GET', pathAndQuery: '/q', body: null, headers: {}, onCancel: (f) => (cancel = f) }, res).catch((e: unknown) => e));
+    outcomes.push(
+      c
+        .stream(
+          {
+            tenantId: 't',
+            route: 'r',
+            method: 'GET',
+            pathAndQuery: '/q',
+            body: null,
+            headers: {},
+            onCancel: (f) => (cancel = f),
+          },
+          res,
+        )
+        .catch((e: unknown) => e),
+    );
     if (outcomes.length === 2) joined.resolve();
   });
-  return { front, calls: () => n, joined: joined.promise, release: (p) => (p === 'head' ? head : rest).resolve(), upstreamAborted: upstreamAborted.promise, outcomes };
+  return {
+    front,
+    calls: () => n,
+    joined: joined.promise,
+    release: (p) => (p === 'head' ? head : rest).resolve(),
+    upstreamAborted: upstreamAborted.promise,
+    outcomes,
+  };
 }
 
 test('one of two members leaving keeps the other streaming from the same upstream call', async () => {

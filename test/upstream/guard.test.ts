@@ -36,7 +36,9 @@ async function setup(opts: { retry?: RetryConfig; breaker?: boolean } = {}): Pro
   closers.push(() => pool.destroy());
   const retries: number[] = [];
   let waiter: (() => void) | undefined;
-  const breaker = opts.breaker ? new CircuitBreaker({ failures: 2, window: 10_000, minRequests: 10, coolDown: 5000, halfOpenProbes: 1 }, clock) : undefined;
+  const breaker = opts.breaker
+    ? new CircuitBreaker({ failures: 2, window: 10_000, minRequests: 10, coolDown: 5000, halfOpenProbes: 1 }, clock)
+    : undefined;
   const retry = opts.retry ? new RetryPolicy(opts.retry, clock, () => 0.5) : undefined;
   const guard = new GuardedDispatcher(pool, 'up', breaker, retry, {
     clock,
@@ -50,7 +52,10 @@ async function setup(opts: { retry?: RetryConfig; breaker?: boolean } = {}): Pro
 }
 
 /** An HTTP server on `port` answering "ok", counting requests and connections. */
-async function serve(port: number, handler?: (req: IncomingMessage, res: ServerResponse, socket: Socket) => void): Promise<{ requests: number; connections: number; server: Server }> {
+async function serve(
+  port: number,
+  handler?: (req: IncomingMessage, res: ServerResponse, socket: Socket) => void,
+): Promise<{ requests: number; connections: number; server: Server }> {
   const s = { requests: 0, connections: 0, server: undefined as unknown as Server };
   s.server = createServer((req, res) => {
     s.requests++;
@@ -59,11 +64,20 @@ async function serve(port: number, handler?: (req: IncomingMessage, res: ServerR
   });
   s.server.on('connection', () => s.connections++);
   await new Promise<void>((r) => s.server.listen(port, '127.0.0.1', () => r()));
-  closers.push(() => new Promise((r) => { s.server.closeAllConnections(); s.server.close(r); }));
+  closers.push(
+    () =>
+      new Promise((r) => {
+        s.server.closeAllConnections();
+        s.server.close(r);
+      }),
+  );
   return s;
 }
 
-async function call(d: Dispatcher, opts: Partial<Dispatcher.RequestOptions> & { idempotent?: boolean } = {}): Promise<{ status: number; body: string }> {
+async function call(
+  d: Dispatcher,
+  opts: Partial<Dispatcher.RequestOptions> & { idempotent?: boolean } = {},
+): Promise<{ status: number; body: string }> {
   const r = await d.request({ path: '/x', method: 'GET', ...opts } as Dispatcher.RequestOptions);
   return { status: r.statusCode, body: await r.body.text() };
 }
@@ -84,7 +98,10 @@ test('a GET refused once is sent again after the backoff and answered', async ()
 
 test('a POST whose body is a stream is never retried, even when nothing was sent', async () => {
   const s = await setup({ retry: RETRY });
-  await assert.rejects(call(s.guard, { method: 'POST', body: Readable.from([Buffer.from('query=up')]) }), (e) => (e as { code?: string }).code === 'ECONNREFUSED');
+  await assert.rejects(
+    call(s.guard, { method: 'POST', body: Readable.from([Buffer.from('query=up')]) }),
+    (e) => (e as { code?: string }).code === 'ECONNREFUSED',
+  );
   assert.deepEqual(s.retries, []);
 });
 
@@ -134,7 +151,14 @@ test('an open circuit fails fast with 503 and Retry-After, without opening a con
   await assert.rejects(call(s.guard));
   const srv = await serve(s.port, (_req, res) => res.end('ok'));
   for (let i = 0; i < 5; i++) {
-    await assert.rejects(call(s.guard), (e) => e instanceof GatewayError && e.code === 'PG_CIRCUIT_OPEN' && e.status === 503 && e.headers['retry-after'] === '5');
+    await assert.rejects(
+      call(s.guard),
+      (e) =>
+        e instanceof GatewayError &&
+        e.code === 'PG_CIRCUIT_OPEN' &&
+        e.status === 503 &&
+        e.headers['retry-after'] === '5',
+    );
   }
   assert.equal(srv.connections, 0, 'no connection was even attempted while open');
   s.clock.advance(5000);
@@ -157,4 +181,3 @@ test('5xx answers count as failures, 4xx do not', async () => {
   await call(s.guard);
   assert.equal(s.guard.breaker!.state(), 'open');
 });
-

@@ -41,16 +41,28 @@ test('the client certificate is re-read when the Secret changes: new connections
   let release: (() => void) | undefined;
   const held = new Promise<void>((r) => (release = r));
   let holding = false;
-  const up = createServer({ key: serverCert.key, cert: serverCert.cert, ca: ca.ca, requestCert: true, rejectUnauthorized: true }, (req, res) => {
-    const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '';
-    const answer = () => res.writeHead(200, { 'content-type': 'application/json', connection: 'close' }).end(JSON.stringify({ status: 'success', data: { cn } }));
-    if ((req.url ?? '').includes('hold')) {
-      holding = true;
-      void held.then(answer);
-    } else answer();
-  });
+  const up = createServer(
+    { key: serverCert.key, cert: serverCert.cert, ca: ca.ca, requestCert: true, rejectUnauthorized: true },
+    (req, res) => {
+      const cn = (req.socket as TLSSocket).getPeerCertificate().subject?.CN ?? '';
+      const answer = () =>
+        res
+          .writeHead(200, { 'content-type': 'application/json', connection: 'close' })
+          .end(JSON.stringify({ status: 'success', data: { cn } }));
+      if ((req.url ?? '').includes('hold')) {
+        holding = true;
+        void held.then(answer);
+      } else answer();
+    },
+  );
   await new Promise<void>((r) => up.listen(0, '127.0.0.1', () => r()));
-  t.after(() => new Promise<void>((r) => { up.closeAllConnections(); up.close(() => r()); }));
+  t.after(
+    () =>
+      new Promise<void>((r) => {
+        up.closeAllConnections();
+        up.close(() => r());
+      }),
+  );
   const upUrl = `https://127.0.0.1:${(up.address() as AddressInfo).port}`;
 
   const secret = secretDir(join(tmp.path, 'secret'));
@@ -81,27 +93,50 @@ tenants: { rules: [ { match: { users: [anonymous] }, unrestricted: true } ] }
   await waitFor(() => holding, { what: 'the held request to reach the upstream' });
   // …while the Secret is updated.
   secret.publish({ 'tls.crt': second.cert, 'tls.key': second.key, 'ca.crt': ca.ca });
-  await waitFor(() => reloads('upstream TLS files reloaded; new connections use them') === 1, { what: 'the TLS reload', procs: [pg.proc] });
+  await waitFor(() => reloads('upstream TLS files reloaded; new connections use them') === 1, {
+    what: 'the TLS reload',
+    procs: [pg.proc],
+  });
   assert.equal(await cn(), 'promgate-2026-12', 'the next connection presents the new certificate');
   release!();
   assert.equal(await inflight, 'promgate-2026-11', 'the request in flight finished on its own connection');
 
   // A broken pair (the key of another certificate) is refused: logged, counted, reported; the previous pair serves on.
   secret.publish({ 'tls.crt': stranger.cert, 'tls.key': second.key, 'ca.crt': ca.ca });
-  const refused = await waitFor(() => pg.logLines().find((l) => l.msg === 'upstream TLS files refused; new connections keep using the previous ones'), { what: 'the refusal', procs: [pg.proc] });
+  const refused = await waitFor(
+    () =>
+      pg.logLines().find((l) => l.msg === 'upstream TLS files refused; new connections keep using the previous ones'),
+    { what: 'the refusal', procs: [pg.proc] },
+  );
   assert.match(String(refused.reason), /key values mismatch|mismatch/i);
   assert.equal(await cn(), 'promgate-2026-12');
   const ready = await request(`${pg.url}/-/ready`);
   const readyText = await ready.body.text();
   assert.equal(ready.statusCode, 200, 'the old pair still works, so the gateway stays ready');
-  assert.match(readyText, new RegExp(`upstream tls ${upUrl.replace(/[.]/g, '\\.')}: WARNING new files refused, still using the previous ones`));
+  assert.match(
+    readyText,
+    new RegExp(
+      `upstream tls ${upUrl.replace(/[.]/g, '\\.')}: WARNING new files refused, still using the previous ones`,
+    ),
+  );
   const metrics = await (await request(`${pg.url}/metrics`)).body.text();
-  assert.match(metrics, new RegExp(`promgate_config_last_reload_successful\\{source="upstream.tls ${upUrl.replace(/[.]/g, '\\.')}"\\} 0`));
-  assert.match(metrics, new RegExp(`promgate_config_reloads_total\\{source="upstream.tls ${upUrl.replace(/[.]/g, '\\.')}",result="failure"\\} 1`));
+  assert.match(
+    metrics,
+    new RegExp(`promgate_config_last_reload_successful\\{source="upstream.tls ${upUrl.replace(/[.]/g, '\\.')}"\\} 0`),
+  );
+  assert.match(
+    metrics,
+    new RegExp(
+      `promgate_config_reloads_total\\{source="upstream.tls ${upUrl.replace(/[.]/g, '\\.')}",result="failure"\\} 1`,
+    ),
+  );
 
   // Fixed: the good pair is taken, and the warning goes away.
   secret.publish({ 'tls.crt': first.cert, 'tls.key': first.key, 'ca.crt': ca.ca });
-  await waitFor(() => reloads('upstream TLS files reloaded; new connections use them') === 2, { what: 'the second TLS reload', procs: [pg.proc] });
+  await waitFor(() => reloads('upstream TLS files reloaded; new connections use them') === 2, {
+    what: 'the second TLS reload',
+    procs: [pg.proc],
+  });
   assert.equal(await cn(), 'promgate-2026-11');
   assert.doesNotMatch(await (await request(`${pg.url}/-/ready`)).body.text(), /WARNING/);
 });

@@ -11,7 +11,7 @@ import { callerAuthorization } from '../../src/upstream/signers/passthrough.js';
 import { ANONYMOUS } from '../../src/authn/anonymous.js';
 import type { Identity } from '../../src/authn/identity.js';
 
-test('the caller\'s bearer token (Authorization or Token header) and basic credentials go upstream on a passthrough route only', async (t) => {
+test("the caller's bearer token (Authorization or Token header) and basic credentials go upstream on a passthrough route only", async (t) => {
   const dir = makeTempDir('passthrough');
   t.after(() => dir.remove());
   const key = await asymKey('ES256', 'k1');
@@ -39,7 +39,11 @@ auth:
     return stub.received.at(-1)!.headers.authorization;
   };
   assert.equal(await upstreamAuth('/ks/api/v1/labels', { authorization: `Bearer ${token}` }), `Bearer ${token}`);
-  assert.equal(await upstreamAuth('/ks/api/v1/labels', { token }), `Bearer ${token}`, 'the Token header becomes a bearer token');
+  assert.equal(
+    await upstreamAuth('/ks/api/v1/labels', { token }),
+    `Bearer ${token}`,
+    'the Token header becomes a bearer token',
+  );
   const basic = 'Basic ' + Buffer.from('alice:alice-pw').toString('base64');
   assert.equal(await upstreamAuth('/ks/api/v1/labels', { authorization: basic }), basic);
   // Without passthrough the caller's credential never leaves promgate.
@@ -49,11 +53,22 @@ auth:
   assert.match(decodeURIComponent(stub.received.at(-3)!.url), /namespace="team-a"/);
 });
 
-test('callerAuthorization: a session\'s access token, nothing for anonymous callers or sessions without one', () => {
-  const session: Identity = { subject: 's', user: 'u', groups: [], claims: {}, method: 'session', tokens: { accessToken: 'at-123', idToken: 'id-456' } };
+test("callerAuthorization: a session's access token, nothing for anonymous callers or sessions without one", () => {
+  const session: Identity = {
+    subject: 's',
+    user: 'u',
+    groups: [],
+    claims: {},
+    method: 'session',
+    tokens: { accessToken: 'at-123', idToken: 'id-456' },
+  };
   assert.equal(callerAuthorization(session, {}), 'Bearer at-123');
   assert.equal(callerAuthorization({ ...session, tokens: {} }, {}), undefined);
-  assert.equal(callerAuthorization(ANONYMOUS, { authorization: 'Bearer forged' }), undefined, 'an anonymous caller\'s header is not passed');
+  assert.equal(
+    callerAuthorization(ANONYMOUS, { authorization: 'Bearer forged' }),
+    undefined,
+    "an anonymous caller's header is not passed",
+  );
   const jwt: Identity = { ...session, method: 'jwt', tokens: undefined };
   assert.equal(callerAuthorization(jwt, { authorization: 'bearer   abc ' }), 'Bearer abc');
   assert.equal(callerAuthorization(jwt, { 'x-token': 'xyz' }, 'X-Token'), 'Bearer xyz', 'the configured token header');

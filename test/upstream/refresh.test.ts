@@ -1,7 +1,12 @@
 // The credential refresher with an injected clock: refresh ahead of expiry, one fetch for concurrent callers, last good kept, bounded waits.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { createRefresher, CredentialUnavailable, type Clock, type Fetched } from '../../src/upstream/signers/refresh.js';
+import {
+  createRefresher,
+  CredentialUnavailable,
+  type Clock,
+  type Fetched,
+} from '../../src/upstream/signers/refresh.js';
 
 /** A clock whose time moves only when the test says so; timers fire when it is advanced past them. */
 function fakeClock(start = 1_000_000): Clock & { advance(ms: number): void; pending(): number } {
@@ -45,7 +50,15 @@ const settle = () => new Promise<void>((r) => setImmediate(r));
 test('concurrent callers share one fetch; the credential is reused until it is due', async () => {
   const clock = fakeClock();
   const calls: Deferred<Fetched<string>>[] = [];
-  const r = createRefresher<string>({ clock, timeoutMs: 10_000, fetch: () => { const d = deferred<Fetched<string>>(); calls.push(d); return d.promise; } });
+  const r = createRefresher<string>({
+    clock,
+    timeoutMs: 10_000,
+    fetch: () => {
+      const d = deferred<Fetched<string>>();
+      calls.push(d);
+      return d.promise;
+    },
+  });
   const waiting = [r.get(), r.get(), r.get()];
   await settle();
   assert.equal(calls.length, 1, 'three callers, one fetch');
@@ -61,7 +74,16 @@ test('refreshed 5 minutes ahead of a 1 h expiry, in the background; the old one 
   const clock = fakeClock();
   const calls: { again: boolean; d: Deferred<Fetched<string>> }[] = [];
   const errors: string[] = [];
-  const r = createRefresher<string>({ clock, timeoutMs: 10_000, onError: (e) => errors.push(e), fetch: (again) => { const d = deferred<Fetched<string>>(); calls.push({ again, d }); return d.promise; } });
+  const r = createRefresher<string>({
+    clock,
+    timeoutMs: 10_000,
+    onError: (e) => errors.push(e),
+    fetch: (again) => {
+      const d = deferred<Fetched<string>>();
+      calls.push({ again, d });
+      return d.promise;
+    },
+  });
   const first = r.get();
   await settle();
   const exp = clock.now() + 3_600_000;
@@ -95,7 +117,11 @@ test('refreshed 5 minutes ahead of a 1 h expiry, in the background; the old one 
 test('short-lived credentials are refreshed at half their lifetime, not in a loop', async () => {
   const clock = fakeClock();
   let n = 0;
-  const r = createRefresher<string>({ clock, timeoutMs: 10_000, fetch: async () => ({ value: `T${++n}`, expiresAt: clock.now() + 60_000 }) });
+  const r = createRefresher<string>({
+    clock,
+    timeoutMs: 10_000,
+    fetch: async () => ({ value: `T${++n}`, expiresAt: clock.now() + 60_000 }),
+  });
   assert.equal(await r.get(), 'T1');
   await settle();
   assert.equal(n, 1, 'a 60 s token is not refreshed at once although it is inside the 5 min margin');
@@ -113,18 +139,25 @@ test('an expired credential makes callers wait for one new fetch; a failure with
   const clock = fakeClock();
   let fail = false;
   let n = 0;
-  const r = createRefresher<string>({ clock, timeoutMs: 10_000, fetch: async () => {
-    n++;
-    if (fail) throw new Error('AADSTS7000215: Invalid client secret provided');
-    return { value: `T${n}`, expiresAt: clock.now() + 3_600_000 };
-  } });
+  const r = createRefresher<string>({
+    clock,
+    timeoutMs: 10_000,
+    fetch: async () => {
+      n++;
+      if (fail) throw new Error('AADSTS7000215: Invalid client secret provided');
+      return { value: `T${n}`, expiresAt: clock.now() + 3_600_000 };
+    },
+  });
   assert.equal(r.status().ok, false);
   assert.equal(r.status().detail, 'not fetched yet');
   assert.equal(await r.get(), 'T1');
   fail = true;
   r.close(); // no background timers: this test drives every fetch itself
   clock.advance(3_600_000);
-  await assert.rejects(Promise.resolve(r.get()), (e: unknown) => e instanceof CredentialUnavailable && /AADSTS7000215/.test(e.message));
+  await assert.rejects(
+    Promise.resolve(r.get()),
+    (e: unknown) => e instanceof CredentialUnavailable && /AADSTS7000215/.test(e.message),
+  );
   assert.equal(r.status().ok, false);
   assert.match(r.status().detail, /AADSTS7000215/);
   fail = false;
@@ -134,11 +167,18 @@ test('an expired credential makes callers wait for one new fetch; a failure with
 
 test('a fetch that never answers fails after the timeout (a hanging token endpoint cannot hang requests)', async () => {
   const clock = fakeClock();
-  const r = createRefresher<string>({ clock, timeoutMs: 5_000, fetch: () => new Promise<Fetched<string>>(() => undefined) });
+  const r = createRefresher<string>({
+    clock,
+    timeoutMs: 5_000,
+    fetch: () => new Promise<Fetched<string>>(() => undefined),
+  });
   const p = Promise.resolve(r.get());
   await settle();
   clock.advance(5_000);
-  await assert.rejects(p, (e: unknown) => e instanceof CredentialUnavailable && /no answer within 5000 ms/.test(e.message));
+  await assert.rejects(
+    p,
+    (e: unknown) => e instanceof CredentialUnavailable && /no answer within 5000 ms/.test(e.message),
+  );
   r.close();
 });
 

@@ -6,14 +6,35 @@ import { request } from 'undici';
 import { startPromgate, type PromgateInstance } from '../e2e/harness/promgate.js';
 import { makeTempDir } from '../e2e/harness/cleanup.js';
 import { waitFor } from '../e2e/harness/wait.js';
-import { startSigV4Upstream, startFakeSts, signWithAws4, type SigV4Upstream, type FakeSts, type Verified } from './fixtures/aws.js';
+import {
+  startSigV4Upstream,
+  startFakeSts,
+  signWithAws4,
+  type SigV4Upstream,
+  type FakeSts,
+  type Verified,
+} from './fixtures/aws.js';
 
 const REGION = 'eu-west-1';
 const WS = '/workspaces/ws-0f1e2d3c-aaaa-bbbb-cccc-000000000001';
 const STATIC = { accessKeyId: 'AKIAPROMGATETEST0001', secretAccessKey: 'wJalrXUtnFEMI/K7MDENG/bPxRfiCYSTATICKEY01' };
 
 /** No shared config, profile or instance metadata from the machine running the tests. */
-const ISOLATED = { AWS_CONFIG_FILE: '/nonexistent/aws-config', AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials', AWS_EC2_METADATA_DISABLED: 'true', AWS_PROFILE: '', AWS_REGION: '', AWS_DEFAULT_REGION: '', AWS_ROLE_ARN: '', AWS_WEB_IDENTITY_TOKEN_FILE: '', AWS_SESSION_TOKEN: '', AWS_ACCESS_KEY_ID: '', AWS_SECRET_ACCESS_KEY: '', AWS_CONTAINER_CREDENTIALS_FULL_URI: '', AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '' };
+const ISOLATED = {
+  AWS_CONFIG_FILE: '/nonexistent/aws-config',
+  AWS_SHARED_CREDENTIALS_FILE: '/nonexistent/aws-credentials',
+  AWS_EC2_METADATA_DISABLED: 'true',
+  AWS_PROFILE: '',
+  AWS_REGION: '',
+  AWS_DEFAULT_REGION: '',
+  AWS_ROLE_ARN: '',
+  AWS_WEB_IDENTITY_TOKEN_FILE: '',
+  AWS_SESSION_TOKEN: '',
+  AWS_ACCESS_KEY_ID: '',
+  AWS_SECRET_ACCESS_KEY: '',
+  AWS_CONTAINER_CREDENTIALS_FULL_URI: '',
+  AWS_CONTAINER_CREDENTIALS_RELATIVE_URI: '',
+};
 
 let up: SigV4Upstream;
 let sts: FakeSts;
@@ -30,7 +51,10 @@ before(async () => {
   up = await startSigV4Upstream(REGION);
   up.keys.set(STATIC.accessKeyId, { secretAccessKey: STATIC.secretAccessKey });
   // AssumeRole is signed with the static key (verified by aws4 as service sts); the role's keys are granted to the upstream.
-  sts = await startFakeSts({ callerKeys: new Map([[STATIC.accessKeyId, { secretAccessKey: STATIC.secretAccessKey }]]), grant: up.keys });
+  sts = await startFakeSts({
+    callerKeys: new Map([[STATIC.accessKeyId, { secretAccessKey: STATIC.secretAccessKey }]]),
+    grant: up.keys,
+  });
   pg = await startPromgate({
     configYaml: `server: { host: 127.0.0.1, port: {{PORT}}, maxBodyBytes: 4KiB, accessLog: false }
 routes:
@@ -44,7 +68,12 @@ routes:
       url: ${up.url}${WS}
       auth: { type: aws, region: ${REGION}, roleArn: "arn:aws:iam::123456789012:role/amp-query", roleSessionName: promgate-test }
 ${tenantRule}`,
-    env: { ...ISOLATED, AWS_ACCESS_KEY_ID: STATIC.accessKeyId, AWS_SECRET_ACCESS_KEY: STATIC.secretAccessKey, AWS_ENDPOINT_URL_STS: sts.url },
+    env: {
+      ...ISOLATED,
+      AWS_ACCESS_KEY_ID: STATIC.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: STATIC.secretAccessKey,
+      AWS_ENDPOINT_URL_STS: sts.url,
+    },
   });
 });
 
@@ -61,8 +90,16 @@ function lastApi(u: SigV4Upstream = up): Verified {
   return v;
 }
 
-async function send(path: string, init: { method?: string; body?: string; headers?: Record<string, string> } = {}, base = pg.url) {
-  const r = await request(`${base}${path}`, { method: (init.method ?? 'GET') as 'GET', body: init.body, headers: init.headers });
+async function send(
+  path: string,
+  init: { method?: string; body?: string; headers?: Record<string, string> } = {},
+  base = pg.url,
+) {
+  const r = await request(`${base}${path}`, {
+    method: (init.method ?? 'GET') as 'GET',
+    body: init.body,
+    headers: init.headers,
+  });
   const text = await r.body.text();
   return { status: r.statusCode, text };
 }
@@ -75,11 +112,19 @@ test('GET: the rewritten query is signed over the workspace path prefix, and the
   assert.ok(v.url.startsWith(`${WS}/api/v1/query?`), v.url);
   assert.equal(new URL(v.url, 'http://x').searchParams.get('query'), 'up{namespace="team-a"}');
   assert.equal(v.accessKeyId, STATIC.accessKeyId);
-  assert.equal(v.headers['x-amz-content-sha256'], 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855', 'empty body hash');
+  assert.equal(
+    v.headers['x-amz-content-sha256'],
+    'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855',
+    'empty body hash',
+  );
 });
 
 test('POST: the rewritten form body is signed as sent (payload hash of the exact bytes)', async () => {
-  const r = await send('/api/v1/query', { method: 'POST', body: 'query=sum(rate(http_requests_total[5m]))&time=1700000000', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const r = await send('/api/v1/query', {
+    method: 'POST',
+    body: 'query=sum(rate(http_requests_total[5m]))&time=1700000000',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   assert.equal(r.status, 200, r.text);
   const v = lastApi();
   assert.equal(v.ok, true, v.reason);
@@ -110,17 +155,25 @@ test('query strings needing canonical encoding: match[], spaces as + and %20, a 
 });
 
 test('a streamed body that is not rewritten is buffered (up to maxBodyBytes) and signed; a larger one is 413', async () => {
-  const r = await send('/api/v1/admin/tsdb/snapshot', { method: 'POST', body: 'skip_head=true', headers: { 'content-type': 'application/x-www-form-urlencoded' } });
+  const r = await send('/api/v1/admin/tsdb/snapshot', {
+    method: 'POST',
+    body: 'skip_head=true',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+  });
   assert.equal(r.status, 200, r.text);
   const v = lastApi();
   assert.equal(v.ok, true, v.reason);
   assert.equal(v.body.toString(), 'skip_head=true');
-  const big = await send('/api/v1/admin/tsdb/snapshot', { method: 'POST', body: 'x'.repeat(5000), headers: { 'content-type': 'application/octet-stream' } });
+  const big = await send('/api/v1/admin/tsdb/snapshot', {
+    method: 'POST',
+    body: 'x'.repeat(5000),
+    headers: { 'content-type': 'application/octet-stream' },
+  });
   assert.equal(big.status, 413);
   assert.equal(JSON.parse(big.text).code, 'PG_BODY_TOO_LARGE');
 });
 
-test('roleArn: AssumeRole is signed with the chain\'s keys (verified by aws4 as sts), and the role\'s session keys sign the request', async () => {
+test("roleArn: AssumeRole is signed with the chain's keys (verified by aws4 as sts), and the role's session keys sign the request", async () => {
   const r = await send('/assumed/api/v1/labels');
   assert.equal(r.status, 200, r.text);
   const v = lastApi();
@@ -137,26 +190,40 @@ test('roleArn: AssumeRole is signed with the chain\'s keys (verified by aws4 as 
   assert.equal(sts.calls.filter((c) => c.action === 'AssumeRole').length, 1);
 });
 
-test('control rows: the verifier accepts aws4\'s own signature and refuses a wrong secret or a tampered query', async () => {
+test("control rows: the verifier accepts aws4's own signature and refuses a wrong secret or a tampered query", async () => {
   const url = new URL(`${up.url}${WS}/api/v1/query?query=up`);
   const good = await request(url, { headers: signWithAws4('GET', url, undefined, REGION, STATIC) });
   assert.equal(good.statusCode, 200, await good.body.text());
-  const wrong = await request(url, { headers: signWithAws4('GET', url, undefined, REGION, { ...STATIC, secretAccessKey: 'not-the-secret' }) });
+  const wrong = await request(url, {
+    headers: signWithAws4('GET', url, undefined, REGION, { ...STATIC, secretAccessKey: 'not-the-secret' }),
+  });
   assert.equal(wrong.statusCode, 403);
   await wrong.body.dump();
-  const tampered = await request(new URL(`${up.url}${WS}/api/v1/query?query=down`), { headers: signWithAws4('GET', url, undefined, REGION, STATIC) });
+  const tampered = await request(new URL(`${up.url}${WS}/api/v1/query?query=down`), {
+    headers: signWithAws4('GET', url, undefined, REGION, STATIC),
+  });
   assert.equal(tampered.statusCode, 403);
   await tampered.body.dump();
 });
 
 test('session tokens from the environment are sent and signed; a refused signature is 502 with a code, the reason logged, no secret anywhere', async (t) => {
-  const key = { accessKeyId: 'ASIAPROMGATESESSION1', secretAccessKey: 'sessionSecretKeyForPromgateTests000000001', sessionToken: 'IQoJb3JpZ2luX2VjEPROMGATE-SESSION-TOKEN-0123456789abcdef' };
+  const key = {
+    accessKeyId: 'ASIAPROMGATESESSION1',
+    secretAccessKey: 'sessionSecretKeyForPromgateTests000000001',
+    sessionToken: 'IQoJb3JpZ2luX2VjEPROMGATE-SESSION-TOKEN-0123456789abcdef',
+  };
   const u = await startSigV4Upstream(REGION);
   t.after(() => u.close());
   u.keys.set(key.accessKeyId, { secretAccessKey: key.secretAccessKey, sessionToken: key.sessionToken });
   const p = await startPromgate({
     configYaml: `server: { host: 127.0.0.1, port: {{PORT}} }\nroutes:\n  - upstream: { url: "${u.url}${WS}", auth: { type: aws } }\n${tenantRule}`,
-    env: { ...ISOLATED, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: key.accessKeyId, AWS_SECRET_ACCESS_KEY: key.secretAccessKey, AWS_SESSION_TOKEN: key.sessionToken },
+    env: {
+      ...ISOLATED,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: key.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: key.secretAccessKey,
+      AWS_SESSION_TOKEN: key.sessionToken,
+    },
   });
   t.after(() => p.stop());
   const ok = await send('/api/v1/query?query=up', {}, p.url);
@@ -173,12 +240,16 @@ test('session tokens from the environment are sent and signed; a refused signatu
   assert.equal(body.errorType, 'unavailable');
   assert.equal(body.code, 'PG_UPSTREAM_AUTH_REFUSED');
   assert.match(lastApi(u).reason, new RegExp(key.sessionToken), 'the backend reason really contained the token');
-  const line = await waitFor(() => p.logLines().find((l) => l.msg === 'upstream refused the signed request'), { what: 'the refusal log line', procs: [p.proc] });
+  const line = await waitFor(() => p.logLines().find((l) => l.msg === 'upstream refused the signed request'), {
+    what: 'the refusal log line',
+    procs: [p.proc],
+  });
   assert.match(String(line.reason), /InvalidSignatureException/);
   assert.match(String(line.reason), /signature we calculated does not match/);
   assert.equal(line.upstreamStatus, 403);
   const everything = p.logs() + JSON.stringify(p.logLines()) + refused.text;
-  for (const secret of [key.secretAccessKey, key.sessionToken]) assert.ok(!everything.includes(secret), 'no secret in logs or answers');
+  for (const secret of [key.secretAccessKey, key.sessionToken])
+    assert.ok(!everything.includes(secret), 'no secret in logs or answers');
 });
 
 test('web identity (IRSA): credentials from the token file via a local STS; concurrent requests share them; refreshed before expiry', async (t) => {
@@ -189,11 +260,22 @@ test('web identity (IRSA): credentials from the token file via a local STS; conc
   const u = await startSigV4Upstream(REGION);
   t.after(() => u.close());
   // Six-second credentials: refreshed at half their lifetime (the refresher's unit test pins the exact schedule).
-  const s = await startFakeSts({ webIdentityToken: () => 'eyJhbGciOiJSUzI1NiJ9.irsa-service-account-token.sig', grant: u.keys, lifetimeMs: 6_000 });
+  const s = await startFakeSts({
+    webIdentityToken: () => 'eyJhbGciOiJSUzI1NiJ9.irsa-service-account-token.sig',
+    grant: u.keys,
+    lifetimeMs: 6_000,
+  });
   t.after(() => s.close());
   const p = await startPromgate({
     configYaml: `server: { host: 127.0.0.1, port: {{PORT}} }\nroutes:\n  - upstream: { url: "${u.url}${WS}", auth: { type: aws } }\n${tenantRule}`,
-    env: { ...ISOLATED, AWS_REGION: REGION, AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/irsa', AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile, AWS_ROLE_SESSION_NAME: 'promgate-irsa', AWS_ENDPOINT_URL_STS: s.url },
+    env: {
+      ...ISOLATED,
+      AWS_REGION: REGION,
+      AWS_ROLE_ARN: 'arn:aws:iam::123456789012:role/irsa',
+      AWS_WEB_IDENTITY_TOKEN_FILE: tokenFile,
+      AWS_ROLE_SESSION_NAME: 'promgate-irsa',
+      AWS_ENDPOINT_URL_STS: s.url,
+    },
   });
   t.after(() => p.stop());
   const answers = await Promise.all(Array.from({ length: 8 }, () => send('/api/v1/query?query=up', {}, p.url)));
@@ -205,10 +287,21 @@ test('web identity (IRSA): credentials from the token file via a local STS; conc
   assert.equal(lastApi(u).accessKeyId, s.issued[0]!.accessKeyId);
   s.lifetimeMs = 3_600_000;
   // The refresh happens on its own, ahead of expiry: wait for the second STS call, not for a time.
-  await waitFor(() => s.issued.length >= 2, { what: 'the credentials to be refreshed', timeoutMs: 20_000, procs: [p.proc] });
+  await waitFor(() => s.issued.length >= 2, {
+    what: 'the credentials to be refreshed',
+    timeoutMs: 20_000,
+    procs: [p.proc],
+  });
   const next = s.issued[1]!;
-  await waitFor(async () => (await send('/api/v1/query?query=up', {}, p.url)).status === 200 && lastApi(u).accessKeyId === next.accessKeyId, { what: 'requests signed with the refreshed keys', procs: [p.proc] });
-  assert.ok(u.received.filter((r) => r.url.includes('/api/')).every((r) => r.ok), 'no request was ever refused: the refresh came before expiry');
+  await waitFor(
+    async () =>
+      (await send('/api/v1/query?query=up', {}, p.url)).status === 200 && lastApi(u).accessKeyId === next.accessKeyId,
+    { what: 'requests signed with the refreshed keys', procs: [p.proc] },
+  );
+  assert.ok(
+    u.received.filter((r) => r.url.includes('/api/')).every((r) => r.ok),
+    'no request was ever refused: the refresh came before expiry',
+  );
 });
 
 test('--aws with AWS_REGION (prometheus-multi-tenant-proxy flags) signs', async (t) => {
@@ -218,10 +311,19 @@ test('--aws with AWS_REGION (prometheus-multi-tenant-proxy flags) signs', async 
   writeFileSync(users, 'users:\n  - username: u\n    password: p\n    namespace: team-a\n');
   const p = await startPromgate({
     args: ['--port', '{{PORT}}', '--aws', '--prometheus-endpoint', `${up.url}${WS}`, '--auth-config', users],
-    env: { ...ISOLATED, AWS_REGION: REGION, AWS_ACCESS_KEY_ID: STATIC.accessKeyId, AWS_SECRET_ACCESS_KEY: STATIC.secretAccessKey },
+    env: {
+      ...ISOLATED,
+      AWS_REGION: REGION,
+      AWS_ACCESS_KEY_ID: STATIC.accessKeyId,
+      AWS_SECRET_ACCESS_KEY: STATIC.secretAccessKey,
+    },
   });
   t.after(() => p.stop());
-  const r = await send('/api/v1/query?query=up', { headers: { authorization: 'Basic ' + Buffer.from('u:p').toString('base64') } }, p.url);
+  const r = await send(
+    '/api/v1/query?query=up',
+    { headers: { authorization: 'Basic ' + Buffer.from('u:p').toString('base64') } },
+    p.url,
+  );
   assert.equal(r.status, 200, r.text);
   const v = lastApi();
   assert.equal(v.ok, true, v.reason);

@@ -15,7 +15,8 @@ export interface BearerIssuer {
 export function parseExtraJwtIssuers(entries: readonly string[]): { issuer: string; audience: string }[] {
   return entries.map((e, i) => {
     const eq = e.lastIndexOf('=');
-    if (eq <= 0 || eq === e.length - 1) throw ConfigError.at(['auth', 'oidc', 'extraJwtIssuers', i], `"${e}": expected issuer=audience`);
+    if (eq <= 0 || eq === e.length - 1)
+      throw ConfigError.at(['auth', 'oidc', 'extraJwtIssuers', i], `"${e}": expected issuer=audience`);
     return { issuer: e.slice(0, eq), audience: e.slice(eq + 1) };
   });
 }

@@ -30,7 +30,10 @@ export interface CsrfCookies {
   clear(cookieName: string, host: string): string;
 }
 
-export function createCsrfCookies(secrets: readonly Buffer[], opts: { cookieName: string; attrs: CookieAttributes; expireMs: number }): CsrfCookies {
+export function createCsrfCookies(
+  secrets: readonly Buffer[],
+  opts: { cookieName: string; attrs: CookieAttributes; expireMs: number },
+): CsrfCookies {
   const sealer: Sealer = createSealer(secrets, 'csrf');
   const prefix = `${opts.cookieName}_csrf_`;
   // The IdP redirects back cross-site: a Strict cookie would not be sent, so CSRF cookies are Lax unless None was asked for.

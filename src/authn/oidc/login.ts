@@ -25,13 +25,21 @@ export interface LoginResult {
 export function classifyProviderError(e: unknown, what: string): GatewayError {
   if (e instanceof GatewayError) return e;
   if (e instanceof client.ResponseBodyError) {
-    if (e.status >= 500) return new GatewayError('PG_AUTHN_UNAVAILABLE', `${what}: the OpenID provider failed (${e.status})`, { cause: e });
+    if (e.status >= 500)
+      return new GatewayError('PG_AUTHN_UNAVAILABLE', `${what}: the OpenID provider failed (${e.status})`, {
+        cause: e,
+      });
     return new GatewayError('PG_AUTHN_LOGIN_FAILED', `${what}: the OpenID provider refused (${e.error})`, { cause: e });
   }
   // A 401 with a WWW-Authenticate challenge (invalid_client: a wrong client secret) is a refusal, not an outage.
   if (e instanceof client.WWWAuthenticateChallengeError) {
-    if (e.status >= 500) return new GatewayError('PG_AUTHN_UNAVAILABLE', `${what}: the OpenID provider failed (${e.status})`, { cause: e });
-    return new GatewayError('PG_AUTHN_LOGIN_FAILED', `${what}: the OpenID provider refused the client (${e.status})`, { cause: e });
+    if (e.status >= 500)
+      return new GatewayError('PG_AUTHN_UNAVAILABLE', `${what}: the OpenID provider failed (${e.status})`, {
+        cause: e,
+      });
+    return new GatewayError('PG_AUTHN_LOGIN_FAILED', `${what}: the OpenID provider refused the client (${e.status})`, {
+      cause: e,
+    });
   }
   if (e instanceof client.AuthorizationResponseError || e instanceof client.ClientError) {
     return new GatewayError('PG_AUTHN_LOGIN_FAILED', `${what}: the provider's answer did not validate`, { cause: e });
@@ -43,12 +51,22 @@ const ERROR_CODE = /^[A-Za-z0-9_.-]{1,64}$/;
 
 export interface LoginFlow {
   /** The provider's authorization URL and the CSRF cookie to set. */
-  start(opts: { rd: string; redirectUri: string; cookies: CookieJar; host: string; prompt?: string }): Promise<{ location: string; setCookies: string[] }>;
+  start(opts: {
+    rd: string;
+    redirectUri: string;
+    cookies: CookieJar;
+    host: string;
+    prompt?: string;
+  }): Promise<{ location: string; setCookies: string[] }>;
   /** Validates state, exchanges the code, validates the ID token (signature, iss, aud, exp, nonce). */
   finish(opts: { query: URLSearchParams; cookies: CookieJar; host: string }): Promise<LoginResult>;
 }
 
-export function createLoginFlow(provider: OidcProvider, csrf: CsrfCookies, opts: { fetchUserinfo: (claims: Record<string, unknown>) => boolean }): LoginFlow {
+export function createLoginFlow(
+  provider: OidcProvider,
+  csrf: CsrfCookies,
+  opts: { fetchUserinfo: (claims: Record<string, unknown>) => boolean },
+): LoginFlow {
   return {
     async start({ rd, redirectUri, cookies, host, prompt }) {
       const config = await provider.configuration().catch((e: unknown) => {
@@ -78,7 +96,11 @@ export function createLoginFlow(provider: OidcProvider, csrf: CsrfCookies, opts:
       }
       const state = query.get('state') ?? '';
       const pending = csrf.consume(state, cookies);
-      if (!pending) throw new GatewayError('PG_AUTHN_LOGIN_FAILED', 'login state is missing, expired, already used or does not match (CSRF check)');
+      if (!pending)
+        throw new GatewayError(
+          'PG_AUTHN_LOGIN_FAILED',
+          'login state is missing, expired, already used or does not match (CSRF check)',
+        );
       const { login, cookieName } = pending;
       const config = await provider.configuration().catch((e: unknown) => {
         throw new GatewayError('PG_AUTHN_UNAVAILABLE', 'the OpenID provider is unreachable', { cause: e });
@@ -110,7 +132,12 @@ export function createLoginFlow(provider: OidcProvider, csrf: CsrfCookies, opts:
       }
       return {
         claims,
-        tokens: { idToken: tokens.id_token, accessToken: tokens.access_token, refreshToken: tokens.refresh_token, expiresIn: tokens.expiresIn() },
+        tokens: {
+          idToken: tokens.id_token,
+          accessToken: tokens.access_token,
+          refreshToken: tokens.refresh_token,
+          expiresIn: tokens.expiresIn(),
+        },
         rd: login.rd,
         clearCsrf: csrf.clear(cookieName, host),
       };

@@ -32,13 +32,20 @@ export function clientSecretOf(cfg: Pick<OidcConfig, 'clientSecret' | 'clientSec
   throw ConfigError.at(['auth', 'oidc', 'clientSecret'], 'is required (or clientSecretFile)');
 }
 
-export function createOidcProvider(cfg: OidcConfig, deps: { logger: Logger; fetch?: client.CustomFetch; groupsUsed?: boolean }): OidcProvider {
+export function createOidcProvider(
+  cfg: OidcConfig,
+  deps: { logger: Logger; fetch?: client.CustomFetch; groupsUsed?: boolean },
+): OidcProvider {
   const issuer = new URL(cfg.issuerUrl);
   if (issuer.protocol !== 'https:' && !(issuer.protocol === 'http:' && cfg.insecure)) {
-    throw ConfigError.at(['auth', 'oidc', 'issuerUrl'], `must be https:// (set insecure: true to allow ${issuer.protocol}//, tests only)`);
+    throw ConfigError.at(
+      ['auth', 'oidc', 'issuerUrl'],
+      `must be https:// (set insecure: true to allow ${issuer.protocol}//, tests only)`,
+    );
   }
   const secret = clientSecretOf(cfg);
-  const auth = cfg.clientAuthMethod === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
+  const auth =
+    cfg.clientAuthMethod === 'client_secret_post' ? client.ClientSecretPost(secret) : client.ClientSecretBasic(secret);
   const scope = defaultScopes(cfg, deps.groupsUsed).join(' ');
   let current: client.Configuration | undefined;
   let pending: Promise<client.Configuration> | undefined;
@@ -71,7 +78,10 @@ export function createOidcProvider(cfg: OidcConfig, deps: { logger: Logger; fetc
         pending = undefined;
         failedAt = Date.now();
         lastError = e;
-        deps.logger.error({ issuer: cfg.issuerUrl, err: e instanceof Error ? e.message : String(e) }, 'OpenID provider discovery failed');
+        deps.logger.error(
+          { issuer: cfg.issuerUrl, err: e instanceof Error ? e.message : String(e) },
+          'OpenID provider discovery failed',
+        );
         throw e;
       },
     );

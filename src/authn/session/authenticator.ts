@@ -14,7 +14,14 @@ import { createCsrfCookies } from '../oidc/csrf.js';
 import { createLoginFlow, type LoginFlow, type LoginResult } from '../oidc/login.js';
 import { parseCookies, hostOnly, type CookieJar } from './cookies.js';
 import { loadCookieSecrets } from './secret.js';
-import { clearCookieValues, createCookieStore, sessionEnd, storeOptions, type LoadedSession, type SessionStore } from './store.js';
+import {
+  clearCookieValues,
+  createCookieStore,
+  sessionEnd,
+  storeOptions,
+  type LoadedSession,
+  type SessionStore,
+} from './store.js';
 import { cookieNamesOf, joinCookieValue } from './chunk.js';
 import { createRedisStore } from './redis-store.js';
 import { createRefresher, refreshDueAt } from './refresh.js';
@@ -48,7 +55,10 @@ export interface SessionAuthenticator extends Authenticator {
   close(): Promise<void>;
   identityOf(state: SessionState, setCookies?: string[]): Identity;
   /** Turns a finished login into a stored session; throws PG_AUTHN_LOGIN_FAILED (403) when the user is not allowed. */
-  createSession(result: LoginResult, headers: IncomingHttpHeaders): Promise<{ state: SessionState; setCookies: string[] }>;
+  createSession(
+    result: LoginResult,
+    headers: IncomingHttpHeaders,
+  ): Promise<{ state: SessionState; setCookies: string[] }>;
   /** Ends the session (Redis: on every replica); the cookies to clear and the ID token for RP-initiated logout. */
   endSession(headers: IncomingHttpHeaders): Promise<{ setCookies: string[]; idToken?: string }>;
   /** Set-Cookie values deleting whatever session cookies the request carries (after a refused session); [] when it has none. */
@@ -77,20 +87,38 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
   const clock = deps.now ?? Date.now;
   const secrets = loadCookieSecrets(cfg.cookie);
   const opts = storeOptions(cfg);
-  if (cfg.sessionStore === 'redis' && !cfg.redisUrl && !deps.redis) throw ConfigError.at(['auth', 'oidc', 'redisUrl'], 'is required with sessionStore: redis');
+  if (cfg.sessionStore === 'redis' && !cfg.redisUrl && !deps.redis)
+    throw ConfigError.at(['auth', 'oidc', 'redisUrl'], 'is required with sessionStore: redis');
   const store: SessionStore =
     cfg.sessionStore === 'redis'
-      ? createRedisStore(secrets, { ...opts, url: cfg.redisUrl ?? '', keyPrefix: cfg.redisKeyPrefix, client: deps.redis, now: clock })
+      ? createRedisStore(secrets, {
+          ...opts,
+          url: cfg.redisUrl ?? '',
+          keyPrefix: cfg.redisKeyPrefix,
+          client: deps.redis,
+          now: clock,
+        })
       : createCookieStore(secrets, opts, clock);
   const provider = createOidcProvider(cfg, { logger: deps.logger, fetch: deps.fetch, groupsUsed: deps.groupsUsed });
   const names: ClaimNames = { userClaim: cfg.userClaim, emailClaim: cfg.emailClaim, groupsClaim: cfg.groupsClaim };
   const allowed = deps.allowed;
-  const csrf = createCsrfCookies(secrets, { cookieName: opts.cookieName, attrs: { ...opts.attrs, path: csrfPath(cfg) }, expireMs: cfg.cookie.csrfExpire });
+  const csrf = createCsrfCookies(secrets, {
+    cookieName: opts.cookieName,
+    attrs: { ...opts.attrs, path: csrfPath(cfg) },
+    expireMs: cfg.cookie.csrfExpire,
+  });
   // Providers that keep email or groups out of the ID token (conformant code flow) still have them at userinfo.
   const login = createLoginFlow(provider, csrf, {
     fetchUserinfo: (c) => claimAt(c, cfg.emailClaim) === undefined || claimAt(c, cfg.groupsClaim) === undefined,
   });
-  const refresher = createRefresher({ provider, store, names, refreshAfterMs: cfg.cookie.refresh, logger: deps.logger, now: clock });
+  const refresher = createRefresher({
+    provider,
+    store,
+    names,
+    refreshAfterMs: cfg.cookie.refresh,
+    logger: deps.logger,
+    now: clock,
+  });
 
   const identityOf = (s: SessionState, setCookies?: string[]): Identity => {
     const id: Identity = {
@@ -112,19 +140,30 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
   // Identity. Not for Redis: a sign-out on another replica must end the session at once.
   const opened = new LRUCache<string, { identity: Identity; until: number }>({ max: 10_000 });
 
-  async function slowAuthenticate(req: AuthRequest, cookies: CookieJar, openedKey: string | undefined): Promise<Identity | null> {
+  async function slowAuthenticate(
+    req: AuthRequest,
+    cookies: CookieJar,
+    openedKey: string | undefined,
+  ): Promise<Identity | null> {
     const loaded = await load(cookies);
     if (!loaded) return null;
     const fresh = await refresher.ensureFresh(loaded, cookies, cookieHost(req.headers)).catch((e: unknown) => {
-      throw e instanceof GatewayError ? e : new GatewayError('PG_AUTHN_UNAVAILABLE', 'session refresh failed', { cause: e });
+      throw e instanceof GatewayError
+        ? e
+        : new GatewayError('PG_AUTHN_UNAVAILABLE', 'session refresh failed', { cause: e });
     });
     // Rules are checked on every load, so tightening them (a reload, which builds a new authenticator and so
     // an empty cache) takes effect without waiting for cookies to expire.
-    if (!allowed(fresh.state)) throw new GatewayError('PG_AUTHZ_DENIED', 'this user is not allowed by the sign-in rules');
+    if (!allowed(fresh.state))
+      throw new GatewayError('PG_AUTHZ_DENIED', 'this user is not allowed by the sign-in rules');
     const identity = identityOf(fresh.state, fresh.setCookies);
     if (openedKey !== undefined && fresh.setCookies.length === 0) {
       const now = clock();
-      const until = Math.min(now + OPENED_TTL_MS, refreshDueAt(fresh.state, cfg.cookie.refresh), sessionEnd(fresh.state, opts.expireMs));
+      const until = Math.min(
+        now + OPENED_TTL_MS,
+        refreshDueAt(fresh.state, cfg.cookie.refresh),
+        sessionEnd(fresh.state, opts.expireMs),
+      );
       if (until > now) opened.set(openedKey, { identity: Object.freeze(identity), until });
     }
     return identity;
@@ -164,7 +203,8 @@ export function createSessionAuthenticator(cfg: OidcConfig, deps: SessionAuthDep
       }
       const state = sessionFromClaims(result.claims, names, result.tokens, clock());
       state.sid = randomBytes(16).toString('base64url');
-      if (!allowed(state)) throw new GatewayError('PG_AUTHN_LOGIN_FAILED', 'this user is not allowed by the sign-in rules');
+      if (!allowed(state))
+        throw new GatewayError('PG_AUTHN_LOGIN_FAILED', 'this user is not allowed by the sign-in rules');
       const cookies = parseCookies(headers);
       try {
         return { state, setCookies: await store.create(state, cookies, cookieHost(headers)) };

@@ -25,7 +25,8 @@ export function splitCookieValue(name: string, value: string, max = MAX_COOKIE_B
     parts.push({ name: n, value: rest.slice(0, room) });
     rest = rest.slice(room);
   }
-  if (parts.length > MAX_CHUNKS) throw new Error(`session too large for cookies (${value.length} bytes); use the redis session store`);
+  if (parts.length > MAX_CHUNKS)
+    throw new Error(`session too large for cookies (${value.length} bytes); use the redis session store`);
   return parts;
 }
 
@@ -54,7 +55,11 @@ export function cookieNamesOf(cookies: ReadonlyMap<string, string>, name: string
 }
 
 /** Names the client holds for `name` that the new parts do not overwrite: they must be cleared. */
-export function staleCookieNames(cookies: ReadonlyMap<string, string>, name: string, parts: readonly CookiePart[]): string[] {
+export function staleCookieNames(
+  cookies: ReadonlyMap<string, string>,
+  name: string,
+  parts: readonly CookiePart[],
+): string[] {
   const keep = new Set(parts.map((p) => p.name));
   return cookieNamesOf(cookies, name).filter((n) => !keep.has(n));
 }

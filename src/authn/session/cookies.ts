@@ -47,12 +47,20 @@ export function pickCookieDomain(domains: readonly string[], host: string): stri
   for (const d of domains) {
     const bare = d.replace(/^\./, '').toLowerCase();
     if (bare === '') continue;
-    if ((host === bare || host.endsWith('.' + bare)) && (!best || bare.length > best.replace(/^\./, '').length)) best = d;
+    if ((host === bare || host.endsWith('.' + bare)) && (!best || bare.length > best.replace(/^\./, '').length))
+      best = d;
   }
   return best;
 }
 
-export function serializeCookie(name: string, value: string, attrs: CookieAttributes, host: string, maxAgeMs: number | null, sameSiteOverride?: CookieAttributes['sameSite']): string {
+export function serializeCookie(
+  name: string,
+  value: string,
+  attrs: CookieAttributes,
+  host: string,
+  maxAgeMs: number | null,
+  sameSiteOverride?: CookieAttributes['sameSite'],
+): string {
   const parts = [`${name}=${value}`, `Path=${attrs.path || '/'}`];
   const domain = pickCookieDomain(attrs.domains, host);
   if (domain) parts.push(`Domain=${domain}`);

@@ -7,7 +7,14 @@ import type { CookieJar } from './cookies.js';
 import { joinCookieValue } from './chunk.js';
 import { createSealer, decodeSealed, openWithKey, sealWithKey } from './seal.js';
 import { decodeSession, encodeSession, type SessionState } from './state.js';
-import { clearCookieValues, sessionEnd, writeCookieValue, type LoadedSession, type SessionStore, type StoreOptions } from './store.js';
+import {
+  clearCookieValues,
+  sessionEnd,
+  writeCookieValue,
+  type LoadedSession,
+  type SessionStore,
+  type StoreOptions,
+} from './store.js';
 
 const TICKET = /^([A-Za-z0-9_-]{22})\.([A-Za-z0-9_-]{43})$/;
 const LOCK_MS = 5000;
@@ -29,7 +36,9 @@ export interface RedisStoreOptions extends StoreOptions {
 
 export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOptions): SessionStore {
   const sealer = createSealer(secrets, 'redis-ticket');
-  const redis = opts.client ?? new (loadRedis())(opts.url, { maxRetriesPerRequest: 1, connectTimeout: 5000, enableReadyCheck: true });
+  const redis =
+    opts.client ??
+    new (loadRedis())(opts.url, { maxRetriesPerRequest: 1, connectTimeout: 5000, enableReadyCheck: true });
   if (!opts.client) redis.on('error', () => {}); // state is visible through ready(); errors surface on the commands
   const dataKey = (id: string) => `${opts.keyPrefix}${id}`;
   const clock = opts.now ?? Date.now;
@@ -74,7 +83,8 @@ export function createRedisStore(secrets: readonly Buffer[], opts: RedisStoreOpt
       const end = sessionEnd(state, opts.expireMs);
       const ttl = end - clock();
       // XX: a session signed out meanwhile (on any replica) must not come back to life.
-      if (t && ttl > 0) await redis.set(dataKey(t.id), sealWithKey(t.key, encodeSession(state), t.id, end), 'PX', ttl, 'XX');
+      if (t && ttl > 0)
+        await redis.set(dataKey(t.id), sealWithKey(t.key, encodeSession(state), t.id, end), 'PX', ttl, 'XX');
       return [];
     },
     async reload(loaded) {

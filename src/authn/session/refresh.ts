@@ -133,7 +133,8 @@ export function createRefresher(deps: RefresherDeps) {
             if (r.state !== loaded.state) recent.set(loaded.key, { from, result: r });
           },
           (e: unknown) => {
-            if (e instanceof GatewayError && e.code === 'PG_AUTHN_TOKEN_EXPIRED') recent.set(loaded.key, { from, result: e });
+            if (e instanceof GatewayError && e.code === 'PG_AUTHN_TOKEN_EXPIRED')
+              recent.set(loaded.key, { from, result: e });
           },
         ).finally(() => inflight.delete(loaded.key));
       }

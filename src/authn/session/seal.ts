@@ -20,7 +20,11 @@ export function sealWithKey(key: Buffer, data: Buffer | string, aad: string, exp
   cipher.setAAD(Buffer.from(aad, 'utf8'));
   const exp = Buffer.alloc(8);
   exp.writeBigUInt64BE(BigInt(Math.max(0, Math.floor(expiresAt))));
-  const body = Buffer.concat([cipher.update(exp), cipher.update(typeof data === 'string' ? Buffer.from(data, 'utf8') : data), cipher.final()]);
+  const body = Buffer.concat([
+    cipher.update(exp),
+    cipher.update(typeof data === 'string' ? Buffer.from(data, 'utf8') : data),
+    cipher.final(),
+  ]);
   return Buffer.concat([Buffer.from([VERSION]), iv, body, cipher.getAuthTag()]).toString('base64url');
 }
 

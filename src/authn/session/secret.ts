@@ -44,10 +44,16 @@ export function cookieSecretProblems(texts: readonly string[]): ConfigIssue[] {
 }
 
 /** Every configured secret, newest first: the list itself, else the lines of secretFile. */
-export function loadCookieSecrets(cfg: { secret?: readonly string[] | undefined; secretFile?: string | undefined }): Buffer[] {
+export function loadCookieSecrets(cfg: {
+  secret?: readonly string[] | undefined;
+  secretFile?: string | undefined;
+}): Buffer[] {
   let texts: string[] = [...(cfg.secret ?? [])];
   if (texts.length === 0 && cfg.secretFile) {
-    texts = readFileSync(cfg.secretFile, 'utf8').split(/\r?\n/).map((l) => l.trim()).filter((l) => l !== '');
+    texts = readFileSync(cfg.secretFile, 'utf8')
+      .split(/\r?\n/)
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
   }
   const problems = cookieSecretProblems(texts);
   if (problems.length > 0) throw ConfigError.of(problems);

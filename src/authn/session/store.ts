@@ -38,7 +38,11 @@ export interface StoreOptions {
 
 export function storeOptions(cfg: OidcConfig): StoreOptions {
   const c = cfg.cookie;
-  return { cookieName: c.name, attrs: { domains: c.domains, path: c.path, secure: c.secure, sameSite: c.sameSite }, expireMs: c.expire };
+  return {
+    cookieName: c.name,
+    attrs: { domains: c.domains, path: c.path, secure: c.secure, sameSite: c.sameSite },
+    expireMs: c.expire,
+  };
 }
 
 export function sessionEnd(state: SessionState, expireMs: number): number {
@@ -46,7 +50,13 @@ export function sessionEnd(state: SessionState, expireMs: number): number {
 }
 
 /** Set-Cookie values writing `value` under the store's cookie name, chunked, and clearing chunks left over. */
-export function writeCookieValue(opts: StoreOptions, value: string, maxAgeMs: number, cookies: CookieJar, host: string): string[] {
+export function writeCookieValue(
+  opts: StoreOptions,
+  value: string,
+  maxAgeMs: number,
+  cookies: CookieJar,
+  host: string,
+): string[] {
   const parts = splitCookieValue(opts.cookieName, value);
   const out = parts.map((p) => serializeCookie(p.name, p.value, opts.attrs, host, maxAgeMs));
   for (const stale of staleCookieNames(cookies, opts.cookieName, parts)) out.push(clearCookie(stale, opts.attrs, host));
@@ -58,11 +68,21 @@ export function clearCookieValues(opts: StoreOptions, cookies: CookieJar, host: 
   return [...names].map((n) => clearCookie(n, opts.attrs, host));
 }
 
-export function createCookieStore(secrets: readonly Buffer[], opts: StoreOptions, clock: () => number = Date.now): SessionStore {
+export function createCookieStore(
+  secrets: readonly Buffer[],
+  opts: StoreOptions,
+  clock: () => number = Date.now,
+): SessionStore {
   const sealer = createSealer(secrets, 'session');
   const write = (state: SessionState, cookies: CookieJar, host: string): string[] => {
     const end = sessionEnd(state, opts.expireMs);
-    return writeCookieValue(opts, sealer.seal(encodeSession(state), opts.cookieName, end), end - clock(), cookies, host);
+    return writeCookieValue(
+      opts,
+      sealer.seal(encodeSession(state), opts.cookieName, end),
+      end - clock(),
+      cookies,
+      host,
+    );
   };
   return {
     kind: 'cookie',

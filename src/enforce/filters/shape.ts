@@ -39,7 +39,10 @@ function remembered(test: (v: string | undefined) => boolean): (v: string | unde
  * read as the backend reads them (`mode`: its `.` and "\n"); `unknown` shows only what every reading admits.
  */
 export function labelsTest(tenant: RestrictedTenant, mode: DotMode = 'unknown'): LabelsTest {
-  const checks = tenant.constraints.map((c) => ({ label: c.label, test: c.kind === 'regex' ? remembered(constraintTest(c, mode)) : constraintTest(c, mode) }));
+  const checks = tenant.constraints.map((c) => ({
+    label: c.label,
+    test: c.kind === 'regex' ? remembered(constraintTest(c, mode)) : constraintTest(c, mode),
+  }));
   return (labels) => {
     for (const { label, test } of checks) {
       if (!test(Object.hasOwn(labels, label) ? labels[label] : undefined)) return false;

@@ -40,9 +40,22 @@ export interface QueryFacts {
   readonly pinned: number;
 }
 
-export const NO_FACTS: QueryFacts = Object.freeze({ maxRange: 0, fromStart: -Infinity, fromEnd: -Infinity, pinned: Infinity });
+export const NO_FACTS: QueryFacts = Object.freeze({
+  maxRange: 0,
+  fromStart: -Infinity,
+  fromEnd: -Infinity,
+  pinned: Infinity,
+});
 
-const UNIT: Readonly<Record<string, number>> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000, w: 604_800_000, y: 31_536_000_000 };
+const UNIT: Readonly<Record<string, number>> = {
+  ms: 1,
+  s: 1000,
+  m: 60_000,
+  h: 3_600_000,
+  d: 86_400_000,
+  w: 604_800_000,
+  y: 31_536_000_000,
+};
 const PART = /(\d+)(ms|s|m|h|d|w|y)/y;
 
 /** A Prometheus duration literal (`1h30m`, `2w`) or a number of seconds (`300`, `1.5`), in ms; NaN when neither. */
@@ -62,7 +75,8 @@ export function promDuration(text: string): number {
 /** Evaluates a (possibly arithmetic) duration node; NaN for anything it does not know (step(), min(), …). */
 function durationOf(n: SyntaxNode, src: string): number {
   const id = n.type.id;
-  if (id === NumberDurationLiteralInDurationContext || id === NumberDurationLiteral) return promDuration(src.slice(n.from, n.to));
+  if (id === NumberDurationLiteralInDurationContext || id === NumberDurationLiteral)
+    return promDuration(src.slice(n.from, n.to));
   if (id !== DurationExpr && id !== OffsetDurationExpr) return NaN;
   const first = n.firstChild;
   if (!first) return NaN;
@@ -78,13 +92,20 @@ function durationOf(n: SyntaxNode, src: string): number {
   // The right-hand side of * / % ^ is a plain number (seconds would scale it twice).
   const b = durationOf(rhs, src);
   switch (op.type.id) {
-    case Add: return a + b;
-    case Sub: return a - b;
-    case Mul: return (a * b) / 1000;
-    case Div: return (a / b) * 1000;
-    case Mod: return a % b;
-    case Pow: return NaN;
-    default: return NaN;
+    case Add:
+      return a + b;
+    case Sub:
+      return a - b;
+    case Mul:
+      return (a * b) / 1000;
+    case Div:
+      return (a / b) * 1000;
+    case Mod:
+      return a % b;
+    case Pow:
+      return NaN;
+    default:
+      return NaN;
   }
 }
 
@@ -159,8 +180,14 @@ export class FactsCollector {
   }
 
   result(): QueryFacts {
-    if (this.maxRange === 0 && this.fromStart === -Infinity && this.fromEnd === -Infinity && this.pinned === Infinity) return NO_FACTS;
-    return Object.freeze({ maxRange: this.maxRange, fromStart: this.fromStart, fromEnd: this.fromEnd, pinned: this.pinned });
+    if (this.maxRange === 0 && this.fromStart === -Infinity && this.fromEnd === -Infinity && this.pinned === Infinity)
+      return NO_FACTS;
+    return Object.freeze({
+      maxRange: this.maxRange,
+      fromStart: this.fromStart,
+      fromEnd: this.fromEnd,
+      pinned: this.pinned,
+    });
   }
 }
 

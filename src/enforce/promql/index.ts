@@ -33,7 +33,11 @@ export function enforceMatch(selector: string, tenant: RestrictedTenant, opts?: 
 }
 
 /** Rewrite a query and report its time facts (query limits) from the same parse. */
-export function enforceQueryWithFacts(query: string, tenant: RestrictedTenant, opts?: EnforceOptions): { text: string; facts: QueryFacts } {
+export function enforceQueryWithFacts(
+  query: string,
+  tenant: RestrictedTenant,
+  opts?: EnforceOptions,
+): { text: string; facts: QueryFacts } {
   const text = rewrite(query, prepare(tenant), opts, false, collector);
   return { text, facts: collector.result() };
 }
@@ -77,7 +81,8 @@ export function createPromqlEnforcer(
   };
   const run = (kind: 'q' | 'm' | 'f', input: string, t: RestrictedTenant | undefined): Done => {
     // Oversize input is refused without building (or caching) a key as large as itself.
-    if (input.length > maxLength) throw new GatewayError('PG_QUERY_TOO_LONG', `query is longer than ${maxLength} bytes`);
+    if (input.length > maxLength)
+      throw new GatewayError('PG_QUERY_TOO_LONG', `query is longer than ${maxLength} bytes`);
     // The NUL cannot occur in tenantSelector output (JSON escapes control characters),
     // so the key splits back into exactly one (kind, tenant, input) triple.
     const key = `${kind}${t ? tenantSelector(t) : ''}\u0000${input}`;

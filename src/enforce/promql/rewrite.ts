@@ -43,7 +43,10 @@ export function prepare(t: RestrictedTenant): Prepared {
   }
   for (const c of t.constraints) {
     if (matchesEmpty(c)) {
-      throw new GatewayError('PG_ENFORCE_VERIFY_FAILED', `tenant constraint on ${JSON.stringify(c.label)} matches the empty string or is not a valid Go regex`);
+      throw new GatewayError(
+        'PG_ENFORCE_VERIFY_FAILED',
+        `tenant constraint on ${JSON.stringify(c.label)} matches the empty string or is not a valid Go regex`,
+      );
     }
   }
   const matchers = tenantMatchers(t);
@@ -83,7 +86,13 @@ function checkInfoCall(c: TreeCursor, src: string): void {
  * the pieces are joined front to back from the original offsets, so no offset ever moves.
  * With `facts`, the same walk also records how far back in time the expression reads (query limits).
  */
-export function rewrite(src: string, p: Prepared, opts: EnforceOptions | undefined, single: boolean, facts?: FactsCollector): string {
+export function rewrite(
+  src: string,
+  p: Prepared,
+  opts: EnforceOptions | undefined,
+  single: boolean,
+  facts?: FactsCollector,
+): string {
   const maxBytes = opts?.maxQueryLength ?? DEFAULT_MAX_QUERY_LENGTH;
   checkInput(src, maxBytes);
   // Each selector grows by the tenant text, so `sum(x,x,x,…)` could swell 64 KiB into
@@ -97,7 +106,10 @@ export function rewrite(src: string, p: Prepared, opts: EnforceOptions | undefin
   if (single) {
     const problem = singleSelectorProblem(tree);
     if (problem !== undefined && problem !== 'syntax') {
-      throw new GatewayError('PG_BAD_MATCH', `match[] must be a single series selector like up or {job="x"}, not ${problem}`);
+      throw new GatewayError(
+        'PG_BAD_MATCH',
+        `match[] must be a single series selector like up or {job="x"}, not ${problem}`,
+      );
     }
   }
   const conflicts = opts?.errorOnConflict === true;
@@ -119,7 +131,8 @@ export function rewrite(src: string, p: Prepared, opts: EnforceOptions | undefin
       }
       if (conflicts) checkConflict(p.tenant.constraints, scan, src);
       out += src.slice(last, scan.insertAt) + insertion(scan.insert, p.text);
-      if (out.length > maxOut) throw new GatewayError('PG_QUERY_TOO_LONG', `rewritten query would exceed ${maxOut} characters`);
+      if (out.length > maxOut)
+        throw new GatewayError('PG_QUERY_TOO_LONG', `rewritten query would exceed ${maxOut} characters`);
       last = scan.insertAt;
       selectors++;
     } else if (type.id === StringLiteral && decodePromString(src, c.from, c.to) === undefined) {

@@ -18,10 +18,14 @@ export interface AwsAuthConfig {
   credentialTimeout: number;
 }
 
-
 /** @smithy/signature-v4's checksum interface over node:crypto (no extra package for SHA-256). */
 type SourceData = string | ArrayBuffer | ArrayBufferView;
-const bytes = (d: SourceData): string | Uint8Array => (typeof d === 'string' ? d : d instanceof ArrayBuffer ? new Uint8Array(d) : new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+const bytes = (d: SourceData): string | Uint8Array =>
+  typeof d === 'string'
+    ? d
+    : d instanceof ArrayBuffer
+      ? new Uint8Array(d)
+      : new Uint8Array(d.buffer, d.byteOffset, d.byteLength);
 
 class Sha256 {
   private h: Hash | Hmac;
@@ -97,7 +101,11 @@ async function loadProvider(cfg: AwsAuthConfig, region: string): Promise<Provide
   // fromTemporaryCredentials calls STS AssumeRole on every call: the refresher in front of it is its only cache.
   const assume = fromTemporaryCredentials({
     masterCredentials: chain,
-    params: { RoleArn: cfg.roleArn, RoleSessionName: cfg.roleSessionName ?? 'promgate', ...(cfg.externalId ? { ExternalId: cfg.externalId } : {}) },
+    params: {
+      RoleArn: cfg.roleArn,
+      RoleSessionName: cfg.roleSessionName ?? 'promgate',
+      ...(cfg.externalId ? { ExternalId: cfg.externalId } : {}),
+    },
     clientConfig: { region },
   });
   return () => assume();
@@ -107,7 +115,11 @@ export function createAwsSigner(cfg: AwsAuthConfig, deps: SignerDeps & { clock?:
   const env = deps.env ?? process.env;
   const region = awsRegion(cfg, env);
   // Refused at config load already; kept as a guard for callers that build signers directly.
-  if (!region) throw ConfigError.at(['upstream', 'auth', 'region'], 'aws signing needs a region: set region, or AWS_REGION / AWS_DEFAULT_REGION');
+  if (!region)
+    throw ConfigError.at(
+      ['upstream', 'auth', 'region'],
+      'aws signing needs a region: set region, or AWS_REGION / AWS_DEFAULT_REGION',
+    );
   let provider: Promise<Provider> | undefined;
   let last: AwsCredentialIdentity | undefined;
   const creds = createRefresher<AwsCredentialIdentity>({
@@ -120,8 +132,13 @@ export function createAwsSigner(cfg: AwsAuthConfig, deps: SignerDeps & { clock?:
       last = c;
       return { value: c, expiresAt: c.expiration?.getTime() };
     },
-    onError: (reason) => deps.logger.error({ route: deps.route, reason: redact(reason) }, 'AWS credentials unavailable'),
-    onRefresh: (expiresAt) => deps.logger.info({ route: deps.route, expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt).toISOString() }, 'AWS credentials loaded'),
+    onError: (reason) =>
+      deps.logger.error({ route: deps.route, reason: redact(reason) }, 'AWS credentials unavailable'),
+    onRefresh: (expiresAt) =>
+      deps.logger.info(
+        { route: deps.route, expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt).toISOString() },
+        'AWS credentials loaded',
+      ),
   });
   const redact = redactWith(() => [last?.secretAccessKey, last?.sessionToken]);
   let signer: Promise<SmithySignatureV4.SignatureV4> | undefined;
@@ -165,7 +182,11 @@ export function createAwsSigner(cfg: AwsAuthConfig, deps: SignerDeps & { clock?:
         headers: toSign,
         body: req.body ?? undefined,
       },
-      { signingDate: deps.clock ? new Date(deps.clock.now()) : new Date(), signingRegion: region, signingService: cfg.service },
+      {
+        signingDate: deps.clock ? new Date(deps.clock.now()) : new Date(),
+        signingRegion: region,
+        signingService: cfg.service,
+      },
     );
     // The signed headers, and only they, are copied onto the request; nothing changes them afterwards.
     for (const [k, v] of Object.entries(signed.headers)) req.headers[k.toLowerCase()] = v;

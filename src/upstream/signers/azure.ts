@@ -3,7 +3,13 @@ import type * as AzureIdentity from '@azure/identity';
 import { resolveAzure, type AzureAuthConfig, type AzureResolved } from '../../config/cloud-auth.js';
 import { createRefresher, type Clock } from './refresh.js';
 
-export { azureProblems, resolveAzure, type AzureAuthConfig, type AzureMode, type AzureResolved } from '../../config/cloud-auth.js';
+export {
+  azureProblems,
+  resolveAzure,
+  type AzureAuthConfig,
+  type AzureMode,
+  type AzureResolved,
+} from '../../config/cloud-auth.js';
 import { redactWith, type SignerDeps, type UpstreamSigner } from './types.js';
 
 type TokenCredential = AzureIdentity.TokenCredential;
@@ -21,16 +27,29 @@ async function loadCredential(cfg: AzureAuthConfig, r: AzureResolved): Promise<T
     case 'clientSecret':
       return new id.ClientSecretCredential(r.tenantId!, r.clientId!, cfg.clientSecret!, common);
     case 'workloadIdentity':
-      return new id.WorkloadIdentityCredential({ ...common, tenantId: r.tenantId!, clientId: r.clientId!, tokenFilePath: r.federatedTokenFile! });
+      return new id.WorkloadIdentityCredential({
+        ...common,
+        tenantId: r.tenantId!,
+        clientId: r.clientId!,
+        tokenFilePath: r.federatedTokenFile!,
+      });
     case 'managedIdentity':
-      return r.clientId ? new id.ManagedIdentityCredential({ clientId: r.clientId, retryOptions: common.retryOptions }) : new id.ManagedIdentityCredential({ retryOptions: common.retryOptions });
+      return r.clientId
+        ? new id.ManagedIdentityCredential({ clientId: r.clientId, retryOptions: common.retryOptions })
+        : new id.ManagedIdentityCredential({ retryOptions: common.retryOptions });
   }
 }
 
 /** Entra ID's error text, first line only (the SDK appends a troubleshooting essay), without trace and correlation ids noise. */
 function reasonOf(e: unknown): string {
   const m = e instanceof Error ? e.message : String(e);
-  return m.split('\n').find((l) => l.trim() !== '')?.trim().slice(0, 500) ?? 'unknown error';
+  return (
+    m
+      .split('\n')
+      .find((l) => l.trim() !== '')
+      ?.trim()
+      .slice(0, 500) ?? 'unknown error'
+  );
 }
 
 export function createAzureSigner(cfg: AzureAuthConfig, deps: SignerDeps & { clock?: Clock }): UpstreamSigner {
@@ -55,8 +74,17 @@ export function createAzureSigner(cfg: AzureAuthConfig, deps: SignerDeps & { clo
       token = t.token;
       return { value: t.token, expiresAt: t.expiresOnTimestamp, refreshAfter: t.refreshAfterTimestamp };
     },
-    onError: (reason) => deps.logger.error({ route: deps.route, credential: r.mode, reason }, 'Entra ID token unavailable'),
-    onRefresh: (expiresAt) => deps.logger.info({ route: deps.route, credential: r.mode, expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt).toISOString() }, 'Entra ID token acquired'),
+    onError: (reason) =>
+      deps.logger.error({ route: deps.route, credential: r.mode, reason }, 'Entra ID token unavailable'),
+    onRefresh: (expiresAt) =>
+      deps.logger.info(
+        {
+          route: deps.route,
+          credential: r.mode,
+          expiresAt: expiresAt === undefined ? undefined : new Date(expiresAt).toISOString(),
+        },
+        'Entra ID token acquired',
+      ),
   });
   return {
     type: 'azure',

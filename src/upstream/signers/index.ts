@@ -64,7 +64,12 @@ export interface SignTarget {
  */
 export function signCall(signer: UpstreamSigner, t: SignTarget, call: UpstreamCall): void | Promise<void> {
   if (!signer.needsBody) {
-    const r = signer.sign({ method: call.method, url: new URL(t.origin + t.basePath + call.pathAndQuery), headers: call.headers, body: Buffer.isBuffer(call.body) ? call.body : null });
+    const r = signer.sign({
+      method: call.method,
+      url: new URL(t.origin + t.basePath + call.pathAndQuery),
+      headers: call.headers,
+      body: Buffer.isBuffer(call.body) ? call.body : null,
+    });
     return r ? r.catch((e: unknown) => rethrow(e, t.route)) : undefined;
   }
   return (async () => {
@@ -85,6 +90,11 @@ export function signCall(signer: UpstreamSigner, t: SignTarget, call: UpstreamCa
 }
 
 function rethrow(e: unknown, route: string): never {
-  if (e instanceof CredentialUnavailable) throw new GatewayError('PG_UPSTREAM_CREDENTIALS', `no credentials for the upstream of route ${route} (the log says why)`, { cause: e });
+  if (e instanceof CredentialUnavailable)
+    throw new GatewayError(
+      'PG_UPSTREAM_CREDENTIALS',
+      `no credentials for the upstream of route ${route} (the log says why)`,
+      { cause: e },
+    );
   throw e;
 }

@@ -7,13 +7,18 @@ import type { Identity } from '../../authn/identity.js';
  * Token header), the access token of its session, or the basic credentials it sent. Anonymous callers have
  * none, and nothing is sent.
  */
-export function callerAuthorization(id: Identity, incoming: IncomingHttpHeaders, tokenHeader = 'token'): string | undefined {
+export function callerAuthorization(
+  id: Identity,
+  incoming: IncomingHttpHeaders,
+  tokenHeader = 'token',
+): string | undefined {
   switch (id.method) {
     case 'session':
       return id.tokens?.accessToken ? `Bearer ${id.tokens.accessToken}` : undefined;
     case 'jwt': {
       const auth = incoming.authorization;
-      if (typeof auth === 'string' && /^bearer\s+/i.test(auth)) return `Bearer ${auth.replace(/^bearer\s+/i, '').trim()}`;
+      if (typeof auth === 'string' && /^bearer\s+/i.test(auth))
+        return `Bearer ${auth.replace(/^bearer\s+/i, '').trim()}`;
       const raw = incoming[tokenHeader.toLowerCase()];
       return typeof raw === 'string' && raw.trim() !== '' ? `Bearer ${raw.trim()}` : undefined;
     }

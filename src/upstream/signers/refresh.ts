@@ -67,7 +67,8 @@ export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
   let cancelTimer: (() => void) | undefined;
   let closed = false;
 
-  const usable = (f: typeof current, now: number): f is Fetched<T> & { hardAt: number } => f !== undefined && now < f.hardAt;
+  const usable = (f: typeof current, now: number): f is Fetched<T> & { hardAt: number } =>
+    f !== undefined && now < f.hardAt;
 
   function schedule(ms: number): void {
     cancelTimer?.();
@@ -80,7 +81,9 @@ export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
 
   function withTimeout(p: Promise<Fetched<T>>): Promise<Fetched<T>> {
     return new Promise((resolve, reject) => {
-      const cancel = clock.later(o.timeoutMs, () => reject(new CredentialUnavailable(`no answer within ${o.timeoutMs} ms`)));
+      const cancel = clock.later(o.timeoutMs, () =>
+        reject(new CredentialUnavailable(`no answer within ${o.timeoutMs} ms`)),
+      );
       p.then(
         (v) => {
           cancel();
@@ -102,7 +105,8 @@ export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
       .then((f) => {
         const previous = current;
         // Not used this close to expiry (clock skew, time in flight): 10 s, or a quarter of a short lifetime.
-        const hardAt = f.expiresAt === undefined ? Infinity : f.expiresAt - Math.min(HARD_MARGIN_MS, (f.expiresAt - started) / 4);
+        const hardAt =
+          f.expiresAt === undefined ? Infinity : f.expiresAt - Math.min(HARD_MARGIN_MS, (f.expiresAt - started) / 4);
         current = { ...f, hardAt };
         lastError = undefined;
         retryMs = RETRY_MIN_MS;
@@ -111,7 +115,8 @@ export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
           const lead = Math.min(margin, (f.expiresAt - started) / 2);
           refreshAt = Math.min(f.refreshAfter ?? Infinity, f.expiresAt - lead);
           // An issuer that hands back the credential it already gave (a cache of its own) is asked again later, not at once.
-          if (previous?.expiresAt !== undefined && f.expiresAt <= previous.expiresAt) refreshAt = Math.max(refreshAt, clock.now() + RETRY_MAX_MS);
+          if (previous?.expiresAt !== undefined && f.expiresAt <= previous.expiresAt)
+            refreshAt = Math.max(refreshAt, clock.now() + RETRY_MAX_MS);
           schedule(refreshAt - clock.now());
         } else refreshAt = Infinity;
         o.onRefresh?.(f.expiresAt);
@@ -143,7 +148,8 @@ export function createRefresher<T>(o: RefresherOptions<T>): Refresher<T> {
     },
     status() {
       const now = clock.now();
-      if (usable(current, now)) return { ok: true, detail: lastError ? `valid; last refresh failed: ${lastError}` : 'valid' };
+      if (usable(current, now))
+        return { ok: true, detail: lastError ? `valid; last refresh failed: ${lastError}` : 'valid' };
       if (lastError) return { ok: false, detail: lastError };
       return { ok: false, detail: current ? 'expired; refreshing' : 'not fetched yet' };
     },

@@ -32,7 +32,11 @@ export interface UpstreamSigner {
 }
 
 export interface SignerDeps {
-  logger: { info(o: object, msg: string): void; warn(o: object, msg: string): void; error(o: object, msg: string): void };
+  logger: {
+    info(o: object, msg: string): void;
+    warn(o: object, msg: string): void;
+    error(o: object, msg: string): void;
+  };
   /** Environment for AWS_REGION, AZURE_* (defaults to process.env). */
   env?: NodeJS.ProcessEnv;
   route: string;

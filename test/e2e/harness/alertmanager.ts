@@ -48,7 +48,9 @@ const CONFIG = {
   receivers: [{ name: 'null' }],
 };
 
-export async function startAlertmanager(opts: { extraArgs?: string[]; timeoutMs?: number } = {}): Promise<AlertmanagerInstance> {
+export async function startAlertmanager(
+  opts: { extraArgs?: string[]; timeoutMs?: number } = {},
+): Promise<AlertmanagerInstance> {
   return withFreePort(async (port) => {
     const dir = makeTempDir('alertmanager');
     writeFileSync(dir.file('alertmanager.yml'), stringify(CONFIG));
@@ -99,7 +101,8 @@ export async function waitForAlertmanagerAlerts(am: AlertmanagerInstance, timeou
   return waitFor(
     async () => {
       const alerts = await getAlerts(am.url);
-      const ok = labelValues(alerts, 'namespace').join(',') === all && alerts.some((a) => a.labels.alertname === 'InfraCPU');
+      const ok =
+        labelValues(alerts, 'namespace').join(',') === all && alerts.some((a) => a.labels.alertname === 'InfraCPU');
       return ok ? alerts : undefined;
     },
     { what: `alerts for all tenants at ${am.url}/api/v2/alerts`, timeoutMs, procs: [am.proc] },
@@ -117,7 +120,12 @@ export async function createSilence(
     : Object.entries(matchers as Record<string, string>).map(([name, value]) => ({ name, value }));
   const now = Date.now();
   const body = {
-    matchers: list.map((m) => ({ name: m.name, value: m.value, isRegex: m.isRegex ?? false, isEqual: m.isEqual ?? true })),
+    matchers: list.map((m) => ({
+      name: m.name,
+      value: m.value,
+      isRegex: m.isRegex ?? false,
+      isEqual: m.isEqual ?? true,
+    })),
     startsAt: new Date(now).toISOString(),
     endsAt: new Date(now + (opts.durationMs ?? 3_600_000)).toISOString(),
     createdBy: opts.createdBy ?? 'promgate-e2e',

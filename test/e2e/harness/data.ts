@@ -67,12 +67,48 @@ export interface MetricDescription {
 }
 
 export const METRICS: readonly MetricDescription[] = [
-  { name: 'http_requests_total', type: 'counter', help: 'Requests by pod and code.', labels: ['namespace', 'pod', 'code'], tenantScoped: true },
-  { name: 'tenant_info', type: 'gauge', help: 'Tenant to team mapping, always 1.', labels: ['namespace', 'team'], tenantScoped: true },
-  { name: 'node_cpu_seconds_total', type: 'counter', help: 'Shared node CPU; no tenant.', labels: ['cpu', 'mode'], tenantScoped: false },
-  { name: 'build_version', type: 'gauge', help: 'Deployed version, always 1.', labels: ['namespace', 'version'], tenantScoped: true },
-  { name: 'request_duration_seconds', type: 'histogram', help: 'Request latency.', labels: ['namespace', 'le'], tenantScoped: true },
-  { name: 'bench_series', type: 'gauge', help: 'Benchmark cardinality, value = index.', labels: ['namespace', 'pod', 'instance_id'], tenantScoped: true },
+  {
+    name: 'http_requests_total',
+    type: 'counter',
+    help: 'Requests by pod and code.',
+    labels: ['namespace', 'pod', 'code'],
+    tenantScoped: true,
+  },
+  {
+    name: 'tenant_info',
+    type: 'gauge',
+    help: 'Tenant to team mapping, always 1.',
+    labels: ['namespace', 'team'],
+    tenantScoped: true,
+  },
+  {
+    name: 'node_cpu_seconds_total',
+    type: 'counter',
+    help: 'Shared node CPU; no tenant.',
+    labels: ['cpu', 'mode'],
+    tenantScoped: false,
+  },
+  {
+    name: 'build_version',
+    type: 'gauge',
+    help: 'Deployed version, always 1.',
+    labels: ['namespace', 'version'],
+    tenantScoped: true,
+  },
+  {
+    name: 'request_duration_seconds',
+    type: 'histogram',
+    help: 'Request latency.',
+    labels: ['namespace', 'le'],
+    tenantScoped: true,
+  },
+  {
+    name: 'bench_series',
+    type: 'gauge',
+    help: 'Benchmark cardinality, value = index.',
+    labels: ['namespace', 'pod', 'instance_id'],
+    tenantScoped: true,
+  },
 ];
 
 export interface Sample {
@@ -87,7 +123,11 @@ export function samplesAt(scrape: number, benchSeries = 0): Sample[] {
   for (const ns of TENANTS) {
     podsOf(ns).forEach((pod, p) => {
       for (const code of CODES) {
-        s.push({ name: 'http_requests_total', labels: { namespace: ns, pod, code }, value: httpRequestsValue(ns, p, code, scrape) });
+        s.push({
+          name: 'http_requests_total',
+          labels: { namespace: ns, pod, code },
+          value: httpRequestsValue(ns, p, code, scrape),
+        });
       }
     });
   }
@@ -97,10 +137,15 @@ export function samplesAt(scrape: number, benchSeries = 0): Sample[] {
       s.push({ name: 'node_cpu_seconds_total', labels: { cpu, mode }, value: nodeCpuValue(cpu, mode, scrape) });
     }
   }
-  for (const ns of TENANTS) s.push({ name: 'build_version', labels: { namespace: ns, version: versionOf(ns) }, value: 1 });
+  for (const ns of TENANTS)
+    s.push({ name: 'build_version', labels: { namespace: ns, version: versionOf(ns) }, value: 1 });
   for (const ns of TENANTS) {
     for (const le of BUCKETS) {
-      s.push({ name: 'request_duration_seconds_bucket', labels: { namespace: ns, le }, value: bucketValue(ns, le, scrape) });
+      s.push({
+        name: 'request_duration_seconds_bucket',
+        labels: { namespace: ns, le },
+        value: bucketValue(ns, le, scrape),
+      });
     }
     s.push({ name: 'request_duration_seconds_sum', labels: { namespace: ns }, value: histogramSum(ns, scrape) });
     s.push({ name: 'request_duration_seconds_count', labels: { namespace: ns }, value: histogramCount(ns, scrape) });

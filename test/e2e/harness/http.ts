@@ -47,7 +47,10 @@ export async function promQuery(base: string, query: string): Promise<PromVector
 }
 
 /** Distinct values of `label` across a result set. */
-export function labelValues(samples: readonly { metric?: Record<string, string>; labels?: Record<string, string> }[], label: string): string[] {
+export function labelValues(
+  samples: readonly { metric?: Record<string, string>; labels?: Record<string, string> }[],
+  label: string,
+): string[] {
   const out = new Set<string>();
   for (const s of samples) {
     const v = (s.metric ?? s.labels ?? {})[label];
@@ -57,7 +60,11 @@ export function labelValues(samples: readonly { metric?: Record<string, string>;
 }
 
 /** An undici answer read whole: status, headers, text, and the JSON it holds (undefined when it is not JSON). */
-export async function readAnswer(r: { statusCode: number; headers: IncomingHttpHeaders; body: { text(): Promise<string> } }): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; json: unknown }> {
+export async function readAnswer(r: {
+  statusCode: number;
+  headers: IncomingHttpHeaders;
+  body: { text(): Promise<string> };
+}): Promise<{ status: number; headers: IncomingHttpHeaders; text: string; json: unknown }> {
   const text = await r.body.text();
   let json: unknown;
   try {

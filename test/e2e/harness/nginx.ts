@@ -52,7 +52,12 @@ export async function startNginx(o: NginxOptions): Promise<NginxInstance> {
       // -e: the log used before the config is read (otherwise the compiled-in /var/log/nginx/error.log).
       const proc = spawnProc(`nginx:${port}`, NGINX_BIN, ['-e', 'stderr', '-p', dir.path, '-c', conf, '-g', globals]);
       try {
-        await waitFor(() => isPortOpen(port), { what: `nginx on ${port}`, timeoutMs: 10_000, intervalMs: 50, procs: [proc] });
+        await waitFor(() => isPortOpen(port), {
+          what: `nginx on ${port}`,
+          timeoutMs: 10_000,
+          intervalMs: 50,
+          procs: [proc],
+        });
       } catch (e) {
         await proc.stop('SIGKILL');
         if (/Address already in use/i.test(proc.logs())) throw new Error(`EADDRINUSE: ${proc.logs()}`);

@@ -37,12 +37,26 @@ export async function lateServer(): Promise<LateServer> {
  * Mounts the endpoints the way the pipeline does: /oauth2/* and /ping, /ready to the endpoints; /protected/*
  * authenticated by the session authenticator, answering 200 with the identity headers it would send upstream.
  */
-export function mountGateway(at: LateServer, oidc: OidcConfigInput, opts: { trustedProxies?: string[]; redis?: Redis; now?: () => number } = {}): TestGateway {
+export function mountGateway(
+  at: LateServer,
+  oidc: OidcConfigInput,
+  opts: { trustedProxies?: string[]; redis?: Redis; now?: () => number } = {},
+): TestGateway {
   const cfg = authSchema.parse({ oidc }).oidc!;
   const logger = pino({ level: process.env.TEST_LOG_LEVEL ?? 'silent' });
-  const session = createSessionAuthenticator(cfg, { logger, redis: opts.redis, now: opts.now, allowed: signInCheck(cfg) });
+  const session = createSessionAuthenticator(cfg, {
+    logger,
+    redis: opts.redis,
+    now: opts.now,
+    allowed: signInCheck(cfg),
+  });
   const trust = createProxyTrust(opts.trustedProxies ?? []);
-  const endpoints = createOAuth2Endpoints(cfg, { logger, trust, session, authenticate: async (r) => session.authenticate(r) });
+  const endpoints = createOAuth2Endpoints(cfg, {
+    logger,
+    trust,
+    session,
+    authenticate: async (r) => session.authenticate(r),
+  });
   at.server.removeAllListeners('request');
   at.server.on('request', (req: IncomingMessage, res: ServerResponse) => {
     const url = new URL(req.url ?? '/', at.url);
@@ -58,7 +72,10 @@ export function mountGateway(at: LateServer, oidc: OidcConfigInput, opts: { trus
       }
       if (!id) return endpoints.unauthenticated(req, res, url);
       const body = JSON.stringify({ user: id.user, upstream: upstreamIdentityHeaders(id, cfg) });
-      res.writeHead(200, { 'content-type': 'application/json', ...(id.setCookies ? { 'set-cookie': id.setCookies } : {}) });
+      res.writeHead(200, {
+        'content-type': 'application/json',
+        ...(id.setCookies ? { 'set-cookie': id.setCookies } : {}),
+      });
       res.end(body);
     };
     run().catch((e: unknown) => {
@@ -81,7 +98,12 @@ export function mountGateway(at: LateServer, oidc: OidcConfigInput, opts: { trus
 }
 
 /** Base gateway settings for a test IdP client: http everywhere, a fresh cookie secret. */
-export function gatewayOidc(idp: OidcProviderFixture, client: ClientCreds, extra: Partial<OidcConfigInput> = {}, secret = randomBytes(32).toString('base64')): OidcConfigInput {
+export function gatewayOidc(
+  idp: OidcProviderFixture,
+  client: ClientCreds,
+  extra: Partial<OidcConfigInput> = {},
+  secret = randomBytes(32).toString('base64'),
+): OidcConfigInput {
   return {
     issuerUrl: idp.issuer,
     clientId: client.clientId,

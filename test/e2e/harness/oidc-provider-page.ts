@@ -24,9 +24,17 @@ export interface ProviderInstance {
   on(event: 'refresh_token.saved', fn: (token: { destroy(): Promise<void> }) => void): void;
   on(event: 'server_error', fn: (ctx: unknown, err: Error) => void): void;
   interactionDetails(req: IncomingMessage, res: ServerResponse): Promise<InteractionDetails>;
-  interactionFinished(req: IncomingMessage, res: ServerResponse, result: Record<string, unknown>, opts?: { mergeWithLastSubmission?: boolean }): Promise<void>;
+  interactionFinished(
+    req: IncomingMessage,
+    res: ServerResponse,
+    result: Record<string, unknown>,
+    opts?: { mergeWithLastSubmission?: boolean },
+  ): Promise<void>;
   callback(): (req: IncomingMessage, res: ServerResponse) => void;
-  Grant: { new (o: { accountId: string; clientId: string }): GrantLike; find(id: string): Promise<GrantLike | undefined> };
+  Grant: {
+    new (o: { accountId: string; clientId: string }): GrantLike;
+    find(id: string): Promise<GrantLike | undefined>;
+  };
 }
 export type ProviderCtor = new (issuer: string, config: Record<string, unknown>) => ProviderInstance;
 export const PROVIDER_MODULE = 'oidc-provider';

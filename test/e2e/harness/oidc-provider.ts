@@ -48,9 +48,30 @@ export interface OidcProviderFixture {
 }
 
 export const DEFAULT_USERS: TestUser[] = [
-  { id: 'alice', password: 'alice-pw', email: 'alice@example.com', emailVerified: true, preferredUsername: 'alice', groups: ['team-a', 'admins'] },
-  { id: 'bob', password: 'bob-pw', email: 'bob@other.org', emailVerified: true, preferredUsername: 'bob', groups: ['team-b'] },
-  { id: 'mallory', password: 'mallory-pw', email: 'mallory@example.com', emailVerified: false, preferredUsername: 'mallory', groups: [] },
+  {
+    id: 'alice',
+    password: 'alice-pw',
+    email: 'alice@example.com',
+    emailVerified: true,
+    preferredUsername: 'alice',
+    groups: ['team-a', 'admins'],
+  },
+  {
+    id: 'bob',
+    password: 'bob-pw',
+    email: 'bob@other.org',
+    emailVerified: true,
+    preferredUsername: 'bob',
+    groups: ['team-b'],
+  },
+  {
+    id: 'mallory',
+    password: 'mallory-pw',
+    email: 'mallory@example.com',
+    emailVerified: false,
+    preferredUsername: 'mallory',
+    groups: [],
+  },
 ];
 
 export async function startOidcProvider(opts: OidcProviderOptions): Promise<OidcProviderFixture> {
@@ -79,20 +100,40 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
     clients: [clientMeta(clients.basic, 'client_secret_basic'), clientMeta(clients.post, 'client_secret_post')],
     jwks: { keys: [jwk] },
     cookies: { keys: [randomBytes(32).toString('hex')] },
-    claims: { openid: ['sub'], email: ['email', 'email_verified'], profile: ['preferred_username', 'name'], groups: ['groups'] },
+    claims: {
+      openid: ['sub'],
+      email: ['email', 'email_verified'],
+      profile: ['preferred_username', 'name'],
+      groups: ['groups'],
+    },
     scopes: ['openid', 'offline_access', 'email', 'profile', 'groups'],
     conformIdTokenClaims: opts.claimsInIdToken === false,
     features: { devInteractions: { enabled: false }, rpInitiatedLogout: { enabled: true } },
-    ttl: { AccessToken: opts.accessTokenTtl ?? 3600, IdToken: 3600, Interaction: 600, Session: 3600, Grant: 3600, RefreshToken: 86_400 },
+    ttl: {
+      AccessToken: opts.accessTokenTtl ?? 3600,
+      IdToken: 3600,
+      Interaction: 600,
+      Session: 3600,
+      Grant: 3600,
+      RefreshToken: 86_400,
+    },
     pkce: { required: () => true },
     interactions: { url: (_ctx: unknown, interaction: { uid: string }) => `/interaction/${interaction.uid}` },
-    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(g: string): boolean }) => opts.refreshTokens !== false && client.grantTypeAllowed('refresh_token'),
+    issueRefreshToken: async (_ctx: unknown, client: { grantTypeAllowed(g: string): boolean }) =>
+      opts.refreshTokens !== false && client.grantTypeAllowed('refresh_token'),
     findAccount: async (_ctx: unknown, id: string) => {
       const u = users.find((x) => x.id === id);
       if (!u) return undefined;
       return {
         accountId: id,
-        claims: async () => ({ sub: id, email: u.email, email_verified: u.emailVerified, preferred_username: u.preferredUsername, name: u.preferredUsername, groups: u.groups }),
+        claims: async () => ({
+          sub: id,
+          email: u.email,
+          email_verified: u.emailVerified,
+          preferred_username: u.preferredUsername,
+          name: u.preferredUsername,
+          groups: u.groups,
+        }),
       };
     },
   });
@@ -120,9 +161,15 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
     }
     if (details.prompt.name === 'login') return loginForm(res, uid, false);
     // Consent is granted automatically: the tests are about the relying party, not about consent screens.
-    const grant = details.grantId ? await provider.Grant.find(details.grantId) : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
+    const grant = details.grantId
+      ? await provider.Grant.find(details.grantId)
+      : new provider.Grant({ accountId: details.session!.accountId, clientId: String(details.params.client_id) });
     if (!grant) throw new Error('grant not found');
-    const d = details.prompt.details as { missingOIDCScope?: string[]; missingOIDCClaims?: string[]; missingResourceScopes?: Record<string, string[]> };
+    const d = details.prompt.details as {
+      missingOIDCScope?: string[];
+      missingOIDCClaims?: string[];
+      missingResourceScopes?: Record<string, string[]>;
+    };
     if (d.missingOIDCScope) grant.addOIDCScope(d.missingOIDCScope.join(' '));
     if (d.missingOIDCClaims) grant.addOIDCClaims(d.missingOIDCClaims);
     for (const [ind, sc] of Object.entries(d.missingResourceScopes ?? {})) grant.addResourceScope(ind, sc.join(' '));
@@ -144,15 +191,16 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
     issuer,
     clients,
     users,
-    tokenRequests: (gt) => (gt === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : counts.get(gt) ?? 0),
+    tokenRequests: (gt) => (gt === undefined ? [...counts.values()].reduce((a, b) => a + b, 0) : (counts.get(gt) ?? 0)),
     async revokeRefreshTokens() {
       const all = refreshTokens.splice(0);
       await Promise.all(all.map((t) => t.destroy()));
       return all.length;
     },
-    close: () => new Promise<void>((r) => {
-      server.closeAllConnections();
-      server.close(() => r());
-    }),
+    close: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
   };
 }

@@ -107,8 +107,7 @@ export function spawnProc(name: string, cmd: string, args: readonly string[], op
   child.stderr?.on('data', (c: Buffer) => se.feed(c));
   child.stderr?.on('end', () => se.end());
 
-  const exitSuffix = (): string =>
-    info ? `\n[exited code=${String(info.code)} signal=${String(info.signal)}]` : '';
+  const exitSuffix = (): string => (info ? `\n[exited code=${String(info.code)} signal=${String(info.signal)}]` : '');
 
   return {
     name,

@@ -55,7 +55,12 @@ function configYaml(o: PrometheusOptions, jobName: string, metricsPath: string, 
     global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
     rule_files: [rulesFile],
     scrape_configs: [
-      { job_name: jobName, honor_labels: true, metrics_path: metricsPath, static_configs: [{ targets: [o.expo.target] }] },
+      {
+        job_name: jobName,
+        honor_labels: true,
+        metrics_path: metricsPath,
+        static_configs: [{ targets: [o.expo.target] }],
+      },
     ],
   };
   if (o.alertmanagerUrl) {
@@ -90,7 +95,10 @@ export async function waitForPrometheusData(p: PrometheusInstance, timeoutMs = 2
   }
   await waitFor(
     async () => {
-      const { alerts } = await promApi<{ alerts: { state: string; labels: Record<string, string> }[] }>(p.base, '/api/v1/alerts');
+      const { alerts } = await promApi<{ alerts: { state: string; labels: Record<string, string> }[] }>(
+        p.base,
+        '/api/v1/alerts',
+      );
       const firing = alerts.filter((a) => a.state === 'firing' && a.labels.alertname === RULES.highErrorRate);
       return labelValues(firing, 'namespace').join(',') === all;
     },

@@ -41,9 +41,32 @@ export async function startRedis(port?: number): Promise<RedisInstance> {
   const onPort = port === undefined ? withFreePort : <T>(start: (p: number) => Promise<T>) => start(port);
   try {
     return await onPort(async (port) => {
-      const proc = spawnProc(`redis:${port}`, REDIS_BIN, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir.path, '--protected-mode', 'no'], { cwd: dir.path });
+      const proc = spawnProc(
+        `redis:${port}`,
+        REDIS_BIN,
+        [
+          '--port',
+          String(port),
+          '--bind',
+          '127.0.0.1',
+          '--save',
+          '',
+          '--appendonly',
+          'no',
+          '--dir',
+          dir.path,
+          '--protected-mode',
+          'no',
+        ],
+        { cwd: dir.path },
+      );
       try {
-        await waitFor(async () => (await inline(port, 'PING')) === '+PONG', { what: `redis-server on ${port}`, timeoutMs: 10_000, intervalMs: 50, procs: [proc] });
+        await waitFor(async () => (await inline(port, 'PING')) === '+PONG', {
+          what: `redis-server on ${port}`,
+          timeoutMs: 10_000,
+          intervalMs: 50,
+          procs: [proc],
+        });
       } catch (e) {
         await proc.stop('SIGKILL');
         // A port taken in the meantime shows up in redis's own log line.

@@ -27,7 +27,9 @@ export class CookieJar {
         else if (key === 'max-age') c.expires = Date.now() + Number(v) * 1000;
         else if (key === 'expires' && c.expires === undefined) c.expires = Date.parse(v);
       }
-      this.cookies = this.cookies.filter((x) => !(x.name === c.name && x.path === c.path && (x.domain ?? x.host) === (c.domain ?? c.host)));
+      this.cookies = this.cookies.filter(
+        (x) => !(x.name === c.name && x.path === c.path && (x.domain ?? x.host) === (c.domain ?? c.host)),
+      );
       if (c.expires === undefined || c.expires > Date.now()) this.cookies.push(c);
     }
   }
@@ -36,7 +38,12 @@ export class CookieJar {
     const u = new URL(url);
     const now = Date.now();
     return this.cookies
-      .filter((c) => (c.expires === undefined || c.expires > now) && (c.domain ? u.hostname === c.domain || u.hostname.endsWith('.' + c.domain) : u.hostname === c.host) && u.pathname.startsWith(c.path))
+      .filter(
+        (c) =>
+          (c.expires === undefined || c.expires > now) &&
+          (c.domain ? u.hostname === c.domain || u.hostname.endsWith('.' + c.domain) : u.hostname === c.host) &&
+          u.pathname.startsWith(c.path),
+      )
       .map((c) => `${c.name}=${c.value}`)
       .join('; ');
   }
@@ -72,7 +79,10 @@ export interface Hop {
 
 export class TestBrowser {
   readonly jar: CookieJar;
-  constructor(jar = new CookieJar(), private readonly extraHeaders: Record<string, string> = {}) {
+  constructor(
+    jar = new CookieJar(),
+    private readonly extraHeaders: Record<string, string> = {},
+  ) {
     this.jar = jar;
   }
 
@@ -82,7 +92,10 @@ export class TestBrowser {
   }
 
   /** One request, no redirect following; cookies sent and stored. */
-  async request(url: string, init: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Response> {
+  async request(
+    url: string,
+    init: { method?: string; headers?: Record<string, string>; body?: string } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = { ...this.extraHeaders, ...init.headers };
     const cookie = this.jar.header(url);
     if (cookie) headers.cookie = cookie;
@@ -92,7 +105,11 @@ export class TestBrowser {
   }
 
   /** Follows redirects until a non-redirect answer, or until `stop(nextUrl)` says to stop before requesting it. */
-  async follow(url: string, stop: (next: string) => boolean = () => false, max = 20): Promise<{ res: Response; url: string; hops: Hop[] }> {
+  async follow(
+    url: string,
+    stop: (next: string) => boolean = () => false,
+    max = 20,
+  ): Promise<{ res: Response; url: string; hops: Hop[] }> {
     const hops: Hop[] = [];
     let current = url;
     for (let i = 0; i < max; i++) {
@@ -112,7 +129,11 @@ export class TestBrowser {
    * Starts at `startUrl` (the gateway's /oauth2/start or a protected page), signs in at the test IdP and
    * follows redirects up to the gateway's callback, which is returned without being requested.
    */
-  async reachCallback(startUrl: string, user: { id: string; password: string }, callbackPath = '/oauth2/callback'): Promise<{ callbackUrl: string; hops: Hop[] }> {
+  async reachCallback(
+    startUrl: string,
+    user: { id: string; password: string },
+    callbackPath = '/oauth2/callback',
+  ): Promise<{ callbackUrl: string; hops: Hop[] }> {
     let callbackUrl: string | undefined;
     const stopAtCallback = (next: string) => {
       if (new URL(next).pathname !== callbackPath) return false;
@@ -124,7 +145,8 @@ export class TestBrowser {
     if (callbackUrl) return { callbackUrl, hops: first.hops };
     const html = await first.res.text();
     const action = /<form[^>]*action="([^"]+)"/.exec(html)?.[1];
-    if (first.res.status !== 200 || !action) throw new Error(`no login form at ${first.url} (${first.res.status}): ${html.slice(0, 300)}`);
+    if (first.res.status !== 200 || !action)
+      throw new Error(`no login form at ${first.url} (${first.res.status}): ${html.slice(0, 300)}`);
     const formUrl = new URL(action.replace(/&amp;/g, '&'), first.url).href;
     const posted = await this.request(formUrl, {
       method: 'POST',
@@ -135,12 +157,17 @@ export class TestBrowser {
     if (!loc) throw new Error(`login refused (${posted.status}): ${(await posted.text()).slice(0, 300)}`);
     const rest = await this.follow(new URL(loc, formUrl).href, stopAtCallback);
     const reached = callbackUrl as string | undefined;
-    if (!reached) throw new Error(`never reached ${callbackPath}: ${rest.hops.map((h) => `${h.status} ${h.url}`).join(' -> ')}`);
+    if (!reached)
+      throw new Error(`never reached ${callbackPath}: ${rest.hops.map((h) => `${h.status} ${h.url}`).join(' -> ')}`);
     return { callbackUrl: reached, hops: [...first.hops, ...rest.hops] };
   }
 
   /** reachCallback, then the callback itself: its answer is normally a 302 to rd with the session cookie. */
-  async login(startUrl: string, user: { id: string; password: string }, callbackPath = '/oauth2/callback'): Promise<{ res: Response; callbackUrl: string }> {
+  async login(
+    startUrl: string,
+    user: { id: string; password: string },
+    callbackPath = '/oauth2/callback',
+  ): Promise<{ res: Response; callbackUrl: string }> {
     const { callbackUrl } = await this.reachCallback(startUrl, user, callbackPath);
     return { res: await this.request(callbackUrl), callbackUrl };
   }
