@@ -33,17 +33,14 @@ function micros(n: number, rounds: number, fn: () => void): number {
   return out.sort((a, b) => a - b)[Math.floor(out.length / 2)]!;
 }
 
-/** A dispatcher that answers every call at once, so only the guard's own work is timed. */
+/** A dispatcher that answers every call at once on undici's controller interface, so only the guard's own work is timed. */
 class Instant extends Dispatcher {
   override dispatch(_o: Dispatcher.DispatchOptions, h: Dispatcher.DispatchHandler): boolean {
-    const l = h as unknown as {
-      onConnect(a: () => void): void;
-      onHeaders(s: number, r: Buffer[], x: () => void, t: string): boolean;
-      onComplete(t: null): void;
-    };
-    l.onConnect(() => {});
-    l.onHeaders(200, [], () => {}, 'OK');
-    l.onComplete(null);
+    const controller = { abort() {}, pause() {}, resume() {}, paused: false, aborted: false, reason: null };
+    const c = controller as unknown as Dispatcher.DispatchController;
+    h.onRequestStart?.(c, {});
+    h.onResponseStart?.(c, 200, {}, 'OK');
+    h.onResponseEnd?.(c, {});
     return true;
   }
 }
@@ -116,13 +113,13 @@ export function limiterMicros(n = 200_000, rounds = 7): LimiterCost {
     new RetryPolicy({ attempts: 2, backoff: 100, maxBackoff: 2000, budget: 0.2, minRetries: 3 }, systemClock),
     { clock: systemClock, onRetry: () => {} },
   );
-  const handler = {
-    onConnect() {},
-    onHeaders: () => true,
-    onData: () => true,
-    onComplete() {},
-    onError() {},
-  } as unknown as Dispatcher.DispatchHandler;
+  const handler: Dispatcher.DispatchHandler = {
+    onRequestStart() {},
+    onResponseStart() {},
+    onResponseData() {},
+    onResponseEnd() {},
+    onResponseError() {},
+  };
   const bare = new Instant();
   const opts = { path: '/', method: 'GET' } as Dispatcher.DispatchOptions;
   const withGuard = micros(n, rounds, () => guard.dispatch(opts, handler));
