@@ -162,6 +162,11 @@ test('the dashboard references only metrics promgate exports, and covers each of
     'promgate_cache_requests_total',
     'promgate_upstream_up',
     'promgate_upstream_errors_total',
+    'promgate_limit_rejections_total',
+    'promgate_inflight_requests',
+    'promgate_circuit_state',
+    'promgate_upstream_retries_total',
+    'promgate_limit_store_failures_total',
   ]) {
     assert.ok(used.has(family), `the dashboard shows ${family}`);
   }
