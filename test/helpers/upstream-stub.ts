@@ -14,6 +14,8 @@ export interface Stub {
   url: string;
   port: number;
   received: Received[];
+  /** promgate's own build-info probes (readiness, on its own timer), kept apart so `received` is only what clients sent. */
+  probes: Received[];
   /** Requests whose connection closed before the stub finished answering. */
   aborted: number;
   close(): Promise<void>;
@@ -24,15 +26,19 @@ export type StubHandler = (req: IncomingMessage, res: ServerResponse, body: stri
 /** `port` 0 (the default) lets the kernel choose; a given port lets a test bring an upstream up where promgate already points. */
 export async function startStub(handler: StubHandler, listenPort = 0): Promise<Stub> {
   const received: Received[] = [];
+  const probes: Received[] = [];
   const stub = { aborted: 0 } as Stub;
   const server: Server = createServer((req, res) => {
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
       const body = Buffer.concat(chunks).toString('utf8');
-      // promgate's readiness probes come on its own timer, at any moment of a test: they are not recorded.
-      if (!(req.url ?? '').endsWith('/-/ready'))
-        received.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, body });
+      // promgate's readiness and build-info probes come on its own timer, at any moment of a test: readiness
+      // probes are not recorded, build-info probes go to `probes`.
+      const url = req.url ?? '';
+      const seen = { method: req.method ?? '', url, headers: req.headers, body };
+      if (url.endsWith('/api/v1/status/buildinfo')) probes.push(seen);
+      else if (!url.endsWith('/-/ready')) received.push(seen);
       res.on('close', () => {
         if (!res.writableFinished) stub.aborted++;
       });
@@ -45,6 +51,7 @@ export async function startStub(handler: StubHandler, listenPort = 0): Promise<S
     url: `http://127.0.0.1:${port}`,
     port,
     received,
+    probes,
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();

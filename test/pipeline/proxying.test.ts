@@ -72,8 +72,9 @@ after(async () => {
   await slow?.close();
 });
 
-/** What the echo upstream received from clients: the readiness probes (every 200 ms) left out. */
-const forwarded = () => echo.received.filter((r) => !r.url.endsWith('/-/ready'));
+/** What the echo upstream received from clients: the readiness and build-info probes (every 200 ms) left out. */
+const forwarded = () =>
+  echo.received.filter((r) => !r.url.endsWith('/-/ready') && !r.url.endsWith('/api/v1/status/buildinfo'));
 
 async function get(path: string, headers: Record<string, string> = {}) {
   const r = await request(`${pg.url}${path}`, { headers });

@@ -208,14 +208,14 @@ describe('readiness checks read the version from /api/v1/status/buildinfo', () =
   });
 
   it('asks under the upstream path and apiPrefix; Alertmanager and explicit routes are never asked', async () => {
-    stub.received.length = 0;
+    stub.probes.length = 0;
     const prefixed = routeOf({ url: `${stub.url}/base`, readyPath: '/-/ready' }, { apiPrefix: '/prometheus' });
     const am = routeOf({ type: 'alertmanager' }, { prefix: '/am' });
     const fixed = routeOf({ regexDotAll: true }, { prefix: '/fixed' });
     const readiness = new Readiness(createMetrics(), 3_600_000);
     try {
       await readiness.track([prefixed, am, fixed]);
-      const asked = stub.received.filter((r) => r.url.includes('buildinfo')).map((r) => r.url);
+      const asked = stub.probes.map((r) => r.url);
       assert.deepEqual(asked, ['/base/prometheus/api/v1/status/buildinfo']);
       assert.deepEqual([am.dotMode.current(), fixed.dotMode.current()], ['plain', 'dotall']);
     } finally {
@@ -256,7 +256,7 @@ tenants: {rules: [{regex: {namespace: "team-.*"}}]}
     assert.equal(r.statusCode, 200);
     return namespaces(await r.body.json());
   };
-  const probes = () => stub.received.filter((r) => r.url === '/api/v1/status/buildinfo').length;
+  const probes = () => stub.probes.filter((r) => r.url === '/api/v1/status/buildinfo').length;
 
   it('Prometheus 2: hidden; upgraded to 3: shown; back to 2: hidden again', async () => {
     // Two probes of 2.42 have answered: the mode is settled on plain.
