@@ -35,44 +35,28 @@ const jwtIssuerSchema = z.strictObject({
   audience: z.union([z.string(), z.array(z.string())]).optional(),
 });
 
+const JWT_ALGORITHMS = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+  'HS256',
+  'HS384',
+  'HS512',
+] as const;
+
 const jwtSchema = z.strictObject({
   jwks: z.string().optional().describe('JWKS file path or http(s) URL (prometheus-multi-tenant-proxy --auth-config).'),
   issuer: z.string().optional(),
   audience: z.union([z.string(), z.array(z.string())]).optional(),
   issuers: z.array(jwtIssuerSchema).default([]).describe('Several issuers, each with its own JWKS.'),
-  algorithms: z
-    .array(
-      z.enum([
-        'RS256',
-        'RS384',
-        'RS512',
-        'PS256',
-        'PS384',
-        'PS512',
-        'ES256',
-        'ES384',
-        'ES512',
-        'EdDSA',
-        'HS256',
-        'HS384',
-        'HS512',
-      ]),
-    )
-    .default([
-      'RS256',
-      'RS384',
-      'RS512',
-      'PS256',
-      'PS384',
-      'PS512',
-      'ES256',
-      'ES384',
-      'ES512',
-      'EdDSA',
-      'HS256',
-      'HS384',
-      'HS512',
-    ]),
+  algorithms: z.array(z.enum(JWT_ALGORITHMS)).default([...JWT_ALGORITHMS]),
   clockSkew: duration().prefault('30s'),
   namespacesClaim: z.string().default('namespaces'),
   labelsClaim: z.string().default('labels'),
