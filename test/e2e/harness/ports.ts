@@ -1,8 +1,11 @@
 // Free-port allocation for e2e fixtures, plus a retry for the rare race where another process grabs the port.
 import { createServer, connect } from 'node:net';
 
+/** Ports this process has handed out: a test may hold one unbound (an upstream it starts later), so never twice. */
+const handedOut = new Set<number>();
+
 /** Binds 127.0.0.1:0, reads the port the kernel chose, and releases it for the caller to use. */
-export function freePort(): Promise<number> {
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const srv = createServer();
     srv.unref();
@@ -18,6 +21,22 @@ export function freePort(): Promise<number> {
       srv.close((err) => (err ? reject(err) : resolve(port)));
     });
   });
+}
+
+/**
+ * A free port on 127.0.0.1 that this process has not handed out before. The kernel may give a just-released
+ * port again, and a test that keeps a port unbound on purpose (an upstream that comes up later) would then
+ * share it with the next process it starts.
+ */
+export async function freePort(): Promise<number> {
+  for (let i = 0; i < 50; i++) {
+    const port = await kernelPort();
+    if (!handedOut.has(port)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error('freePort: the kernel kept returning ports already handed out');
 }
 
 /** True when something accepts TCP connections on 127.0.0.1:port. */
