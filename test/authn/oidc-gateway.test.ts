@@ -6,7 +6,7 @@ import { mkdtempSync, writeFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from '../e2e/harness/oidc-provider.js';
-import { freePort } from '../e2e/harness/ports.js';
+import { reservePort, type ReservedPort } from '../e2e/harness/ports.js';
 import { startStub, echoJson, type Stub } from '../helpers/upstream-stub.js';
 import { startRuntime, startScope, type RuntimeGateway, type RuntimeOptions } from './oidc-runtime.js';
 
@@ -16,24 +16,31 @@ const NAMES = ['groups', 'secure', 'secretFile', 'wrongSecret', 'limits', 'open'
 let idp: OidcProviderFixture;
 let app: Stub;
 let ports: Record<(typeof NAMES)[number], number>;
+/** Each port stays bound by a placeholder until its gateway starts: chosen early for the IdP's redirect URIs. */
+const reserved = new Map<number, ReservedPort>();
 let dir: string;
 const gateways: RuntimeGateway[] = [];
 
 before(async () => {
   app = await startStub(echoJson);
-  ports = Object.fromEntries(await Promise.all(NAMES.map(async (n) => [n, await freePort()] as const))) as typeof ports;
+  const held = await Promise.all(NAMES.map(() => reservePort()));
+  for (const r of held) reserved.set(r.port, r);
+  ports = Object.fromEntries(NAMES.map((n, i) => [n, held[i]!.port] as const)) as typeof ports;
   idp = await startOidcProvider({
     redirectUris: Object.values(ports).map((p) => `http://127.0.0.1:${p}/oauth2/callback`),
   });
   dir = mkdtempSync(join(tmpdir(), 'pg-oidc-gateway-'));
 });
 after(async () => {
+  await Promise.all([...reserved.values()].map((r) => r.release()));
   await Promise.all(gateways.map((g) => g.close()));
   await Promise.all([idp?.close(), app?.close()]);
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
 async function gateway(port: number, o: RuntimeOptions = {}): Promise<RuntimeGateway> {
+  await reserved.get(port)?.release();
+  reserved.delete(port);
   const gw = await startRuntime(port, idp, idp.clients.basic, app, o);
   gateways.push(gw);
   return gw;

@@ -76,3 +76,27 @@ export async function withFreePort<T>(start: (port: number) => Promise<T>, attem
   }
   throw last;
 }
+
+/** A port held by a placeholder listener until `release()`, so no other process can take it meanwhile. */
+export interface ReservedPort {
+  port: number;
+  /** Frees the port; call it right before binding it for real. */
+  release(): Promise<void>;
+}
+
+/**
+ * Reserves a free port for a server that must be known before it starts (an OpenID provider's registered
+ * redirect URI), keeping it bound until the real server is about to listen on it.
+ */
+export async function reservePort(): Promise<ReservedPort> {
+  const srv = createServer();
+  srv.unref();
+  await new Promise<void>((resolve, reject) => {
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => resolve());
+  });
+  const addr = srv.address();
+  if (addr === null || typeof addr === 'string') throw new Error('reservePort: server has no TCP address');
+  handedOut.add(addr.port);
+  return { port: addr.port, release: () => new Promise<void>((r) => srv.close(() => r())) };
+}
