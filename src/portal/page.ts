@@ -22,6 +22,7 @@ ul.cards{list-style:none;margin:0;padding:0;display:grid;gap:1rem;grid-template-
 ul.cards>li{background:#fff;border-radius:8px;padding:1rem;box-shadow:0 1px 3px rgba(0,0,0,.12);display:flex;flex-direction:column;gap:.4rem}
 .card a.open{font-weight:600;color:#0b4fb3;overflow-wrap:anywhere}
 .card p{margin:0}
+.card .path{display:block;font-weight:400;font-size:.85rem;color:#4a4f57}
 code{font-family:ui-monospace,SFMono-Regular,Menlo,monospace;font-size:.9em;background:#eef0f3;padding:.05rem .3rem;border-radius:3px;overflow-wrap:anywhere}
 .badge{display:inline-block;padding:.1rem .5rem;border-radius:999px;font-size:.85rem;font-weight:600}
 .up{background:#dff3e4;color:#14532d}.down{background:#fde2e1;color:#8a1c14}.unknown{background:#e9eaec;color:#3a3d42}
@@ -62,7 +63,7 @@ function card(r: PortalRoute, i: number): string {
 <h2 id="${id}">${e(r.name)}</h2>
 ${r.description !== undefined ? `<p>${e(r.description)}</p>` : ''}
 <dl><dt>Tenant</dt><dd>${tenantText(r.tenant)}</dd><dt>Health</dt><dd>${health}</dd>${circuit}</dl>
-<p><a class="open" href="${e(r.link)}">Open ${e(r.name)}<span class="muted"> (${e(r.link)})</span></a></p>
+<p><a class="open" href="${e(r.link)}">Open ${e(r.name)}<span class="path">${e(r.link)}</span></a></p>
 </li>`;
 }
 
