@@ -214,6 +214,7 @@ const routeSchema = z.strictObject({
     .optional()
     .describe('One line shown on the portal card of this route.'),
   link: urlPath
+    .refine((v) => !v.startsWith('//') && !v.includes('\\'), 'must be a path on this gateway, not //host')
     .optional()
     .describe(
       'The page the portal card links to (e.g. /clusters/east/prometheus/graph); default: the prefix with a trailing slash.',

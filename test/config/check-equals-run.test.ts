@@ -82,6 +82,11 @@ const BAD: { name: string; yaml: string; key: string }[] = [
     yaml: `routes: [{prefix: /a, ${UP}}]\n${oidc('')}portal: {path: /oauth2/portal}\n`,
   },
   {
+    name: 'a portal link to another host',
+    key: 'routes[0].link',
+    yaml: `routes: [{link: "//evil.example/x", ${UP}}]\n${ANON}\n`,
+  },
+  {
     name: 'a route description of two lines',
     key: 'routes[0].description',
     yaml: `routes: [{description: "one\\ntwo", ${UP}}]\n${ANON}\n`,

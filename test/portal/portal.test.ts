@@ -37,7 +37,12 @@ before(async () => {
           allowedGroups: ['east', 'ops'],
           upstream,
         },
-        { name: 'west', prefix: '/clusters/west/prometheus', allowedGroups: ['ops'], upstream },
+        {
+          name: 'west',
+          prefix: '/clusters/west/prometheus',
+          allowedGroups: ['ops'],
+          upstream: { ...upstream, breaker: { failures: 3 } },
+        },
         { name: 'secret', prefix: '/secret', hidden: true, upstream },
         { name: 'passwords-only', prefix: '/pw', authMethods: ['basic'], upstream },
         { name: 'wiki', prefix: '/wiki', description: 'A web app', upstream: { ...upstream, type: 'http' } },
@@ -74,6 +79,7 @@ interface View {
     link: string;
     tenant: { unrestricted: boolean; matchers: string[] } | { refused: true } | null;
     health: { state: string; detail: string };
+    circuit?: string;
   }[];
 }
 
@@ -120,6 +126,15 @@ test('a member of "east" sees east only, with its tenant matchers and live healt
 
 test('ops sees every listed route with "all series"; a caller with no tenant sees the route marked refused', async () => {
   const ops = await view(await asBearer({ preferred_username: 'olga', groups: ['ops'] }));
+  // A route with a circuit breaker shows its state; one without has no circuit field.
+  assert.deepEqual(
+    ops.routes.map((r) => [r.name, r.circuit]),
+    [
+      ['east', undefined],
+      ['west', 'closed'],
+      ['wiki', undefined],
+    ],
+  );
   assert.deepEqual(
     ops.routes.map((r) => [r.name, r.tenant]),
     [
