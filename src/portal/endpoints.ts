@@ -48,8 +48,10 @@ export function createPortal(
     } catch (e) {
       const err = toGatewayError(e);
       ctx.errorCode = err.code;
-      // A browser without a (valid) session goes to sign-in and comes back here, as on any session route.
-      if (!asJson && rt.oauth && err.status === 401) {
+      // A browser without a session (or with an expired one) goes to sign-in and comes back here, as on any
+      // session route (pipeline/identify.ts); a bad credential of another kind stays a 401.
+      if (!asJson && rt.oauth && (err.code === 'PG_AUTHN_REQUIRED' || err.code === 'PG_AUTHN_TOKEN_EXPIRED')) {
+        rt.metrics.authFailure('session', err.code);
         rt.oauth.unauthenticated(req, res, new URL(req.url ?? '/', 'http://promgate'));
         return;
       }
