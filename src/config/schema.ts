@@ -207,6 +207,19 @@ const routeSchema = z.strictObject({
     .optional()
     .describe('Used in logs and metrics; defaults to the prefix.'),
   prefix: urlPath.default('/').describe('Path prefix this route owns, e.g. /clusters/host/prometheus.'),
+  description: z
+    .string()
+    .max(300)
+    .regex(/^[^\r\n]*$/, 'one line')
+    .optional()
+    .describe('One line shown on the portal card of this route.'),
+  link: urlPath
+    .refine((v) => !v.startsWith('//') && !v.includes('\\'), 'must be a path on this gateway, not //host')
+    .optional()
+    .describe(
+      'The page the portal card links to (e.g. /clusters/east/prometheus/graph); default: the prefix with a trailing slash.',
+    ),
+  hidden: z.boolean().default(false).describe('Served as usual but not listed on the portal.'),
   apiPrefix: z
     .string()
     .default('')
@@ -281,6 +294,13 @@ const tenantsSchema = z.strictObject({
   rules: z.array(tenantRuleSchema).default([]),
 });
 
+const portalSchema = z.strictObject({
+  path: urlPath
+    .default('/')
+    .describe('Where the portal page is served; its JSON twin is <path>/portal.json. Must not be a route prefix.'),
+  title: z.string().max(100).default('promgate').describe('Title of the portal page.'),
+});
+
 export const configSchema = z.strictObject({
   server: serverSchema.default(() => serverSchema.parse({})),
   routes: z.array(routeSchema).default([]).describe('At least one, unless auth.oidc is set (forward-auth only).'),
@@ -289,6 +309,11 @@ export const configSchema = z.strictObject({
   limits: limitsSchema
     .default(() => limitsSchema.parse({}))
     .describe('Protecting the backends: query limits, rate and concurrency limits.'),
+  portal: portalSchema
+    .optional()
+    .describe(
+      'A page listing the routes the signed-in person may open (served only when this block is present; `portal: {}` for the defaults).',
+    ),
 });
 
 export type Config = z.output<typeof configSchema>;
@@ -296,6 +321,7 @@ export type ConfigInput = z.input<typeof configSchema>;
 export type RouteConfig = Config['routes'][number];
 export type UpstreamConfig = RouteConfig['upstream'];
 export type ServerConfig = Config['server'];
+export type PortalConfig = NonNullable<Config['portal']>;
 export type TenantsConfig = Config['tenants'];
 export type TenantRuleConfig = TenantsConfig['rules'][number];
 export type { LimitsConfig } from './schema-limits.js';

@@ -93,6 +93,39 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
   if (a.jwt && !a.jwt.jwks && a.jwt.issuers.length === 0)
     problems.push({ path: ['auth', 'jwt'], message: 'needs jwks or issuers' });
   problems.push(...limitProblems(cfg));
+  problems.push(...portalProblems(cfg));
+  return problems;
+}
+
+/** The two exact paths the portal serves: the page, and its JSON twin `<path>/portal.json`. */
+export function portalPaths(path: string): { page: string; json: string } {
+  const page = normalizePrefix(path);
+  return { page, json: `${page === '/' ? '' : page}/portal.json` };
+}
+
+/**
+ * The portal answers its two paths before any route, so it would hide whatever a route serves there: a portal
+ * path equal to a route prefix, or to one of promgate's own endpoints, is refused.
+ */
+function portalProblems(cfg: Config): SemanticProblem[] {
+  if (!cfg.portal) return [];
+  const { page, json } = portalPaths(cfg.portal.path);
+  const problems: SemanticProblem[] = [];
+  const at = ['portal', 'path'];
+  cfg.routes.forEach((r, i) => {
+    const p = normalizePrefix(r.prefix);
+    if (p === page || p === json)
+      problems.push({
+        path: at,
+        message: `"${cfg.portal!.path}" collides with the prefix of routes[${i}] ("${r.prefix}"): the portal would hide that route's ${p === page ? 'page' : 'path'}; choose another portal.path (e.g. /portal)`,
+      });
+  });
+  const own = ['/-/healthy', '/-/ready', cfg.server.metricsPath];
+  const oauth = cfg.auth.oidc ? cfg.auth.oidc.proxyPrefix.replace(/\/+$/, '') : undefined;
+  for (const p of [page, json]) {
+    if (own.includes(p) || (oauth !== undefined && (p === oauth || p.startsWith(oauth + '/'))))
+      problems.push({ path: at, message: `"${p}" is one of promgate's own endpoints` });
+  }
   return problems;
 }
 

@@ -1,8 +1,9 @@
-// The gateway's own endpoints: /-/healthy, /-/ready and /metrics (when it shares the main port).
+// The gateway's own endpoints: /-/healthy, /-/ready, /metrics (when it shares the main port), sign-in and the portal.
 import type { ServerResponse } from 'node:http';
 import type { RequestContext } from '../pipeline/runtime.js';
 import type { Runtime } from '../wiring/runtime.js';
 import type { Readiness } from './readiness.js';
+import { createPortal } from '../portal/endpoints.js';
 
 export interface OwnDeps {
   readiness: Readiness;
@@ -62,6 +63,7 @@ export function readyReport(rt: Runtime, deps: OwnDeps): { ok: boolean; lines: s
 
 export function createOwnEndpoints(rt: Runtime, deps: OwnDeps): (ctx: RequestContext) => Promise<boolean> | boolean {
   const metricsPath = rt.cfg.server.metricsPort === undefined ? rt.cfg.server.metricsPath : undefined;
+  const portal = createPortal(rt, { health: () => deps.readiness.snapshot() });
   return (ctx) => {
     const p = ctx.path;
     if (p === '/-/healthy') {
@@ -79,7 +81,7 @@ export function createOwnEndpoints(rt: Runtime, deps: OwnDeps): (ctx: RequestCon
     if (rt.oauth?.handles(p)) {
       return rt.oauth.handle(ctx.req, ctx.res, new URL(ctx.req.url ?? '/', 'http://promgate')).then(() => true);
     }
-    return false;
+    return portal ? portal(ctx) : false;
   };
 }
 

@@ -68,7 +68,10 @@ export function wireOidc(
         r.match.groups !== undefined ||
         JSON.stringify(r.labels).includes('{{ group') ||
         JSON.stringify(r.labels).includes('{{group'),
-    ) || cfg.routes.some((r) => r.allowedGroups.length > 0);
+    ) ||
+    cfg.routes.some((r) => r.allowedGroups.length > 0) ||
+    // The portal shows the person's groups.
+    cfg.portal !== undefined;
   const session = createSessionAuthenticator(oidc, { logger: deps.logger, groupsUsed, allowed: signInCheck(oidc) });
   const bearer = oidc.skipJwtBearerTokens ? lazyBearer(cfg, session, deps) : undefined;
   const chain = { authenticators: bearer ? [session, bearer] : [session], anonymous: false };

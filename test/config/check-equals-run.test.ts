@@ -65,11 +65,38 @@ const BAD: { name: string; yaml: string; key: string }[] = [
     yaml: `routes:\n  - {prefix: /a, ${UP}}\n  - {prefix: /a/, ${UP}}\n${ANON}\n`,
   },
   { name: 'a JWKS file that is not JSON', key: 'auth.jwt.jwks', yaml: `${ROUTE}\nauth: {jwt: {jwks: ${USERS}}}\n` },
+  { name: 'the default portal path / over a route at /', key: 'portal.path', yaml: `${ROUTE}\n${ANON}\nportal: {}\n` },
+  {
+    name: 'a portal path equal to a route prefix (trailing slash aside)',
+    key: 'portal.path',
+    yaml: `routes: [{prefix: /clusters/east, ${UP}}]\n${ANON}\nportal: {path: /clusters/east/}\n`,
+  },
+  {
+    name: "a portal whose portal.json is a route's prefix",
+    key: 'portal.path',
+    yaml: `routes: [{prefix: /home/portal.json, ${UP}}]\n${ANON}\nportal: {path: /home}\n`,
+  },
+  {
+    name: 'a portal path under the sign-in endpoints',
+    key: 'portal.path',
+    yaml: `routes: [{prefix: /a, ${UP}}]\n${oidc('')}portal: {path: /oauth2/portal}\n`,
+  },
+  {
+    name: 'a portal link to another host',
+    key: 'routes[0].link',
+    yaml: `routes: [{link: "//evil.example/x", ${UP}}]\n${ANON}\n`,
+  },
+  {
+    name: 'a route description of two lines',
+    key: 'routes[0].description',
+    yaml: `routes: [{description: "one\\ntwo", ${UP}}]\n${ANON}\n`,
+  },
 ];
 
 const CONTROL = `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID, template: "t-{{values.namespace}}"}}}]
 auth: {anonymous: true, basic: {usersFile: ${USERS}}}
 tenants: {rules: [{match: {users: ["*"]}, labels: {namespace: "{{ user }}"}}]}
+portal: {path: /portal, title: Clusters}
 `;
 
 // No region may come from the environment of the machine running the tests.

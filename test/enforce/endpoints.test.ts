@@ -28,6 +28,16 @@ const CASES: [kind: 'prometheus' | 'alertmanager', path: string, expected: strin
   ['prometheus', '/static/js/main.js', 'public'],
   ['prometheus', '/classic/static/x.css', 'public'],
   ['prometheus', '/classic/targets', undefined],
+  // The UI under a cluster's path (docs/portal.md): the graph pages and their assets; not the pages that print
+  // every tenant's data on the server.
+  ['prometheus', '/classic/graph', 'public'],
+  ['prometheus', '/query', 'public'],
+  ['prometheus', '/manifest.json', 'public'],
+  ['prometheus', '/favicon.ico', 'public'],
+  ...['service-discovery', 'config', 'flags', 'status', 'alerts', 'rules', 'tsdb-status'].map(
+    (p): [kind: 'prometheus', path: string, expected: undefined] => ['prometheus', `/classic/${p}`, undefined],
+  ),
+  ['prometheus', '/version', undefined],
   ['prometheus', '/consoles/index.html', undefined],
   ['prometheus', '/api/v1/label//values', undefined],
   ['prometheus', '/api/v1/label/a/b/values', undefined],

@@ -19,6 +19,11 @@ export interface PrometheusOptions {
   alertmanagerUrl?: string;
   /** Serve everything under this path, e.g. '/prometheus' (sets --web.external-url and --web.route-prefix). */
   routePrefix?: string;
+  /**
+   * The URL people reach this Prometheus at (a gateway's), e.g. http://127.0.0.1:9092/clusters/east/prometheus/:
+   * only --web.external-url is set, so Prometheus serves under its path by its own default --web.route-prefix.
+   */
+  externalUrl?: string;
   /** Scrape job name (default 'tenants'). */
   jobName?: string;
   extraArgs?: string[];
@@ -107,7 +112,9 @@ export async function waitForPrometheusData(p: PrometheusInstance, timeoutMs = 2
 }
 
 export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusInstance> {
-  const routePrefix = normalizePrefix(o.routePrefix);
+  if (o.externalUrl !== undefined && o.routePrefix !== undefined)
+    throw new Error('startPrometheus: give routePrefix or externalUrl, not both');
+  const routePrefix = normalizePrefix(o.externalUrl !== undefined ? new URL(o.externalUrl).pathname : o.routePrefix);
   const jobName = o.jobName ?? 'tenants';
   const metricsPath = `/metrics/prom-${randomBytes(4).toString('hex')}`;
   const p = await withFreePort(async (port) => {
@@ -123,7 +130,11 @@ export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusI
       '--web.enable-lifecycle',
       // Alerts that fire before Alertmanager is discovered are otherwise resent only after a minute.
       '--rules.alert.resend-delay=1s',
-      ...(routePrefix ? [`--web.external-url=${url}${routePrefix}`, `--web.route-prefix=${routePrefix}`] : []),
+      ...(o.externalUrl !== undefined
+        ? [`--web.external-url=${o.externalUrl}`]
+        : routePrefix
+          ? [`--web.external-url=${url}${routePrefix}`, `--web.route-prefix=${routePrefix}`]
+          : []),
       ...(o.extraArgs ?? []),
     ];
     const proc = spawnProc(`prometheus:${port}`, PROMETHEUS_BIN, args);
