@@ -402,6 +402,29 @@ describe('global view through VictoriaMetrics', { skip }, () => {
     });
   }
 
+  test('VictoriaMetrics 1.79 reads "." both ways, so regexDotAll stays unknown for it', async () => {
+    // Written straight into VictoriaMetrics (not through promgate), under a name no other test reads.
+    const ts = Date.now();
+    const body = `pg_dot_probe{v="a"} 1 ${ts}\npg_dot_probe{v="a\\nb"} 2 ${ts}\n`;
+    const r = await direct.request({ method: 'POST', path: '/api/v1/import/prometheus', body });
+    assert.equal(r.statusCode, 204, await r.body.text());
+    await r.body.dump();
+    const matches = async (re: string): Promise<string[]> => {
+      const a = await call('vm', '/api/v1/query', [['query', `pg_dot_probe{v=~${JSON.stringify(re)}}`]]);
+      return metricsOf(a)
+        .map((m) => m.v!)
+        .sort();
+    };
+    await waitFor(async () => (await matches('.+')).length === 2, {
+      what: 'the two probe series',
+      procs: [stack.vm.proc],
+    });
+    // A fast path (lib/storage/tag_filters.go: `prefix.*`) matches a newline; the general RE2 path does not.
+    assert.deepEqual(await matches('a.*'), ['a', 'a\nb']);
+    assert.deepEqual(await matches('a.b'), []);
+    assert.deepEqual(await matches('(a.*)|z'), ['a']);
+  });
+
   test('the raw-string trick: MetricsQL tokenizes the rewritten text differently from PromQL', async () => {
     // VictoriaMetrics' lexer runs the first raw string on to the second selector's opening backtick, so
     // `{__name__=~"http_requests_total"}` stands outside every string and without the tenant matcher. 1.79
