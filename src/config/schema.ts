@@ -134,65 +134,53 @@ const upstreamAuthSchema = z.discriminatedUnion('type', [
   }),
 ]);
 
-const upstreamSchema = z
-  .strictObject({
-    url: httpUrl.describe('Base URL; a path is kept as a prefix (e.g. http://mimir/prometheus).'),
-    type: z
-      .enum(['prometheus', 'alertmanager', 'thanos', 'mimir', 'victoriametrics', 'http'])
-      .default('prometheus')
-      .describe(
-        "http: any web app behind sign-in (all paths forwarded with identity headers, no tenant enforcement). victoriametrics: single-node VictoriaMetrics or vmselect's Prometheus API; the PromQL rewrite plus VictoriaMetrics' own extra_filters[] carrying the tenant's matchers (see docs/global-view.md).",
-      ),
-    connectTimeout: duration().prefault('5s'),
-    headersTimeout: duration().prefault('2m').describe('Time to the first response byte.'),
-    bodyTimeout: duration().prefault('5m').describe('Longest gap between response body chunks.'),
-    connections: z
-      .number()
-      .int()
-      .min(1)
-      .max(4096)
-      .default(128)
-      .describe('Pooled keep-alive connections to this upstream.'),
-    readyPath: urlPath.default('/-/ready').describe('Path probed for /-/ready (relative to the URL).'),
-    regexDotAll: z
-      .union([z.literal('auto'), z.boolean()])
-      .default('auto')
-      .describe(
-        'Whether the backend\'s regex "." matches a newline (Prometheus 3: yes; 2.x and Alertmanager: no). auto: from /api/v1/status/buildinfo for type prometheus, no for alertmanager; until known, and for thanos/mimir, filters assume the reading that shows less. victoriametrics: must stay auto (it reads "." both ways, see docs/global-view.md).',
-      ),
-    tenantHeader: tenantHeaderSchema.optional(),
-    auth: upstreamAuthSchema.default({ type: 'none' }),
-    tls: z
-      .strictObject({
-        caFile: z.string().optional().describe('CA bundle for the upstream certificate; re-read when it changes.'),
-        certFile: z
-          .string()
-          .optional()
-          .describe(
-            'Client certificate (mTLS); re-read with keyFile when either changes (a broken new pair keeps the old one).',
-          ),
-        keyFile: z.string().optional(),
-        insecureSkipVerify: z.boolean().default(false),
-      })
-      .optional(),
-    breaker: breakerSchema
-      .optional()
-      .describe('Circuit breaker for this upstream: fail fast with 503 while it is down. Off when absent.'),
-    retries: retrySchema
-      .optional()
-      .describe('Retry idempotent requests whose connection failed before anything was sent. Off when absent.'),
-  })
-  .superRefine((u, ctx) => {
-    // VictoriaMetrics compiles label regexes `^(…)$` without (?s), but its fast paths for `.*`, `.+`,
-    // `prefix.*`, `.*suffix` and `.*middle.*` match any byte (lib/storage/tag_filters.go): neither reading.
-    if (u.type === 'victoriametrics' && u.regexDotAll !== 'auto')
-      ctx.addIssue({
-        code: 'custom',
-        path: ['regexDotAll'],
-        message:
-          'must be auto for type victoriametrics: VictoriaMetrics reads "." as matching a newline in some regexes and not in others',
-      });
-  });
+const upstreamSchema = z.strictObject({
+  url: httpUrl.describe('Base URL; a path is kept as a prefix (e.g. http://mimir/prometheus).'),
+  type: z
+    .enum(['prometheus', 'alertmanager', 'thanos', 'mimir', 'victoriametrics', 'http'])
+    .default('prometheus')
+    .describe(
+      "http: any web app behind sign-in (all paths forwarded with identity headers, no tenant enforcement). victoriametrics: single-node VictoriaMetrics or vmselect's Prometheus API; the PromQL rewrite plus VictoriaMetrics' own extra_filters[] carrying the tenant's matchers (see docs/global-view.md).",
+    ),
+  connectTimeout: duration().prefault('5s'),
+  headersTimeout: duration().prefault('2m').describe('Time to the first response byte.'),
+  bodyTimeout: duration().prefault('5m').describe('Longest gap between response body chunks.'),
+  connections: z
+    .number()
+    .int()
+    .min(1)
+    .max(4096)
+    .default(128)
+    .describe('Pooled keep-alive connections to this upstream.'),
+  readyPath: urlPath.default('/-/ready').describe('Path probed for /-/ready (relative to the URL).'),
+  regexDotAll: z
+    .union([z.literal('auto'), z.boolean()])
+    .default('auto')
+    .describe(
+      'Whether the backend\'s regex "." matches a newline (Prometheus 3: yes; 2.x and Alertmanager: no). auto: from /api/v1/status/buildinfo for type prometheus, no for alertmanager; until known, and for thanos/mimir, filters assume the reading that shows less. victoriametrics: must stay auto (it reads "." both ways, see docs/global-view.md).',
+    ),
+  tenantHeader: tenantHeaderSchema.optional(),
+  auth: upstreamAuthSchema.default({ type: 'none' }),
+  tls: z
+    .strictObject({
+      caFile: z.string().optional().describe('CA bundle for the upstream certificate; re-read when it changes.'),
+      certFile: z
+        .string()
+        .optional()
+        .describe(
+          'Client certificate (mTLS); re-read with keyFile when either changes (a broken new pair keeps the old one).',
+        ),
+      keyFile: z.string().optional(),
+      insecureSkipVerify: z.boolean().default(false),
+    })
+    .optional(),
+  breaker: breakerSchema
+    .optional()
+    .describe('Circuit breaker for this upstream: fail fast with 503 while it is down. Off when absent.'),
+  retries: retrySchema
+    .optional()
+    .describe('Retry idempotent requests whose connection failed before anything was sent. Off when absent.'),
+});
 
 const resultsCacheSchema = z
   .strictObject({
