@@ -9,6 +9,7 @@ declare -A BIN=(
   [chromium]=/usr/bin/chromium
   [wrk]=/usr/bin/wrk
   [openssl]=/usr/bin/openssl
+  [victoria-metrics]=/usr/bin/victoria-metrics
 )
 missing=()
 for pkg in "${!BIN[@]}"; do
@@ -23,7 +24,7 @@ if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   apt-get update -qq >&2
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >&2
   # The Debian packages start their services; the tests start their own copies on free ports.
-  for svc in prometheus prometheus-alertmanager nginx redis-server prometheus-node-exporter; do
+  for svc in prometheus prometheus-alertmanager nginx redis-server prometheus-node-exporter victoria-metrics; do
     (command -v systemctl >/dev/null && systemctl stop "$svc") >/dev/null 2>&1 || true
     (command -v service >/dev/null && service "$svc" stop) >/dev/null 2>&1 || true
   done

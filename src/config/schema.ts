@@ -137,9 +137,11 @@ const upstreamAuthSchema = z.discriminatedUnion('type', [
 const upstreamSchema = z.strictObject({
   url: httpUrl.describe('Base URL; a path is kept as a prefix (e.g. http://mimir/prometheus).'),
   type: z
-    .enum(['prometheus', 'alertmanager', 'thanos', 'mimir', 'http'])
+    .enum(['prometheus', 'alertmanager', 'thanos', 'mimir', 'victoriametrics', 'http'])
     .default('prometheus')
-    .describe('http: any web app behind sign-in (all paths forwarded with identity headers, no tenant enforcement).'),
+    .describe(
+      "http: any web app behind sign-in (all paths forwarded with identity headers, no tenant enforcement). victoriametrics: single-node VictoriaMetrics or vmselect's Prometheus API; the PromQL rewrite plus VictoriaMetrics' own extra_filters[] carrying the tenant's matchers (see docs/global-view.md).",
+    ),
   connectTimeout: duration().prefault('5s'),
   headersTimeout: duration().prefault('2m').describe('Time to the first response byte.'),
   bodyTimeout: duration().prefault('5m').describe('Longest gap between response body chunks.'),
@@ -155,7 +157,7 @@ const upstreamSchema = z.strictObject({
     .union([z.literal('auto'), z.boolean()])
     .default('auto')
     .describe(
-      'Whether the backend\'s regex "." matches a newline (Prometheus 3: yes; 2.x and Alertmanager: no). auto: from /api/v1/status/buildinfo for type prometheus, no for alertmanager; until known, and for thanos/mimir, filters assume the reading that shows less.',
+      'Whether the backend\'s regex "." matches a newline (Prometheus 3: yes; 2.x and Alertmanager: no). auto: from /api/v1/status/buildinfo for type prometheus, no for alertmanager; until known, and for thanos/mimir, filters assume the reading that shows less. victoriametrics: must stay auto (it reads "." both ways, see docs/global-view.md).',
     ),
   tenantHeader: tenantHeaderSchema.optional(),
   auth: upstreamAuthSchema.default({ type: 'none' }),

@@ -38,6 +38,14 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
       });
     if (up.type === 'azure')
       for (const p of azureProblems(up, env)) problems.push({ path: at('auth', p.key), message: p.message });
+    // VictoriaMetrics compiles label regexes `^(…)$` without (?s), but its fast paths for `.*`, `.+`,
+    // `prefix.*`, `.*suffix` and `.*middle.*` match any byte (lib/storage/tag_filters.go): neither reading.
+    if (r.upstream.type === 'victoriametrics' && r.upstream.regexDotAll !== 'auto')
+      problems.push({
+        path: at('regexDotAll'),
+        message:
+          'must be auto for type victoriametrics: it reads "." as matching a newline in some regexes and not in others',
+      });
     // Two things would want the Authorization header: the caller's token and the service credential.
     if (up.type !== 'none' && up.type !== 'passthrough' && cfg.auth.oidc?.passAuthorizationHeader) {
       problems.push({

@@ -1,7 +1,7 @@
 // The endpoint table: every Prometheus and Alertmanager path promgate serves, its methods, and how it is enforced.
 // Anything not listed here is refused with 404. Read top to bottom, this file is the security policy.
 
-export type UpstreamKind = 'prometheus' | 'alertmanager';
+export type UpstreamKind = 'prometheus' | 'alertmanager' | 'victoriametrics';
 
 export type Enforcement =
   /** Rewrite every `query` parameter (URL and form body). */
@@ -131,6 +131,57 @@ export const ENDPOINTS: readonly Endpoint[] = [
   // Server-rendered pages that print cross-tenant data are not listed (so refused): /classic/{targets,config,status,
   // flags,rules,alerts,service-discovery,tsdb-status}, /consoles/*, /api/v1/status/* above.
 
+  // ---- VictoriaMetrics (single node, or vmselect below /select/<accountID>/prometheus): its Prometheus API only ----
+  // Every series read also carries promgate's extra_filters[] (enforce/request.ts). VictoriaMetrics reads
+  // `match` beside `match[]` on every endpoint below, so both are rewritten. Not listed, so 404: the same API
+  // again under /prometheus/*, the Graphite API (/render, /metrics/find, /tags/*: /tags/tagSeries writes),
+  // /vmui/*, /graph/*, /vmalert/*, /flags, /metrics, /snapshot/*, /internal/*, /-/reload.
+  ...(['/api/v1/query', '/api/v1/query_range', '/api/v1/query_exemplars'] as const).map((path): Endpoint => ({
+    path,
+    methods: RP,
+    upstream: 'victoriametrics',
+    enforce: { kind: 'query' },
+  })),
+  ...(
+    [
+      '/api/v1/series',
+      '/api/v1/labels',
+      '/api/v1/label/<name>/values',
+      '/federate',
+      // Raw samples of the selected series; the same getCommonParams (match[], match, extra_filters[]) as /series.
+      '/api/v1/export',
+      '/api/v1/export/csv',
+      '/api/v1/export/native',
+    ] as const
+  ).map((path): Endpoint => ({ path, methods: RP, upstream: 'victoriametrics', enforce: { kind: 'match' } })),
+  // Served by vmalert when VictoriaMetrics runs with -vmalert.proxyURL, else an empty list: filtered either way.
+  { path: '/api/v1/rules', methods: R, upstream: 'victoriametrics', enforce: { kind: 'filter', filter: 'rules' } },
+  { path: '/api/v1/alerts', methods: R, upstream: 'victoriametrics', enforce: { kind: 'filter', filter: 'alerts' } },
+  { path: '/api/v1/targets', methods: R, upstream: 'victoriametrics', enforce: { kind: 'filter', filter: 'targets' } },
+  { path: '/api/v1/metadata', methods: R, upstream: 'victoriametrics', enforce: { kind: 'metadata' } },
+  { path: '/api/v1/status/buildinfo', methods: R, upstream: 'victoriametrics', enforce: { kind: 'public' } },
+  {
+    // tsdb (cardinality), active_queries and top_queries (other tenants' query texts).
+    path: '/api/v1/status/*',
+    methods: R,
+    upstream: 'victoriametrics',
+    enforce: { kind: 'refuse', reason: TSDB, adminOk: true },
+  },
+  {
+    path: '/api/v1/series/count',
+    methods: R,
+    upstream: 'victoriametrics',
+    enforce: { kind: 'refuse', reason: "counts every tenant's series", adminOk: true },
+  },
+  ...['/api/v1/admin/*', '/api/v1/import', '/api/v1/import/*', '/api/v1/write', '/api/v1/read'].map(
+    (path): Endpoint => ({
+      path,
+      methods: ANY,
+      upstream: 'victoriametrics',
+      enforce: { kind: 'refuse', reason: WRITE, adminOk: false },
+    }),
+  ),
+
   // ---- Alertmanager API v2 ----
   { path: '/api/v2/alerts', methods: R, upstream: 'alertmanager', enforce: { kind: 'am-alerts', groups: false } },
   { path: '/api/v2/alerts/groups', methods: R, upstream: 'alertmanager', enforce: { kind: 'am-alerts', groups: true } },
@@ -189,6 +240,7 @@ function buildIndex(kind: UpstreamKind): Index {
 const INDEXES: Record<UpstreamKind, Index> = {
   prometheus: buildIndex('prometheus'),
   alertmanager: buildIndex('alertmanager'),
+  victoriametrics: buildIndex('victoriametrics'),
 };
 
 const PARAM_SEGMENT = /^[^/]+$/;

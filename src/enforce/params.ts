@@ -32,19 +32,40 @@ export function rewriteParams(
   tenant: RestrictedTenant,
   enf: QueryEnforcer,
   facts?: QueryFacts[],
+  backend: ParamBackend = 'prometheus',
 ): ParamRewrite {
-  const key = kind === 'query' ? 'query' : 'match[]';
+  const keys = backend === 'victoriametrics' && kind === 'match' ? VM_MATCH_KEYS : kind === 'query' ? QUERY : MATCH;
   const input = new URLSearchParams(raw);
   const out = new URLSearchParams();
   const rewritten: string[] = [];
   for (const [k, v] of input) {
-    if (k === key) {
+    if (backend === 'victoriametrics' && VM_TENANT_KEYS.has(k)) continue;
+    if (keys.has(k)) {
       const r = kind === 'query' ? enf.query(v, tenant, facts) : enf.match(v, tenant);
       rewritten.push(r);
       out.append(k, r);
     } else out.append(k, v);
   }
   return { text: out.toString(), count: rewritten.length, rewritten, params: out };
+}
+
+/** Which API reads the parameters: VictoriaMetrics reads more of them (below). */
+export type ParamBackend = 'prometheus' | 'victoriametrics';
+
+const QUERY: ReadonlySet<string> = new Set(['query']);
+const MATCH: ReadonlySet<string> = new Set(['match[]']);
+/** VictoriaMetrics' getCommonParams reads `match` beside `match[]` and ORs them: both are rewritten. */
+const VM_MATCH_KEYS: ReadonlySet<string> = new Set(['match[]', 'match']);
+/**
+ * VictoriaMetrics' own tenant parameters (app/vmselect/searchutils GetExtraTagFilters): each `extra_filters`
+ * or `extra_filters[]` is one more alternative (ORed), `extra_label` is ANDed. A client's copies are dropped;
+ * promgate adds its own (`vmExtraFilters`).
+ */
+const VM_TENANT_KEYS: ReadonlySet<string> = new Set(['extra_filters', 'extra_filters[]', 'extra_label']);
+
+/** The `extra_filters[]` parameter carrying the tenant's matchers: VictoriaMetrics ANDs it to every selector it reads. */
+export function vmExtraFilters(tenant: RestrictedTenant): string {
+  return 'extra_filters%5B%5D=' + encodeURIComponent(tenantSelector(tenant));
 }
 
 /** The `match[]` added when a request gives none: the tenant's matchers alone. */

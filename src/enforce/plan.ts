@@ -2,7 +2,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Tenant } from '../tenancy/tenant.js';
 import type { Enforcement } from './endpoints.js';
-import type { QueryEnforcer } from './params.js';
+import type { ParamBackend, QueryEnforcer } from './params.js';
 import type { DotMode } from '../lib/re2.js';
 import type { QueryLimitsConfig } from '../config/schema-limits.js';
 
@@ -35,6 +35,8 @@ export interface EnforceInput {
   lookup: Lookup;
   /** How the backend reads "." in label regexes right now (the route's DotModeState); filters read tenant regexes the same way. */
   dotMode: DotMode;
+  /** Which API reads the request (default prometheus); victoriametrics adds the extra_filters[] layer. */
+  backend?: ParamBackend;
   /** Query limits of this route and tenant (query and match endpoints); absent: none. */
   queryLimits?: QueryLimits;
 }

@@ -1,7 +1,7 @@
 // The enforce stage: turns an authenticated request into the exact upstream request (or response filter) for its tenant.
 import { GatewayError } from '../errors.js';
 import { tenantSelector } from '../tenancy/tenant.js';
-import { rewriteParams, defaultMatch, type ParamRewrite } from './params.js';
+import { rewriteParams, defaultMatch, vmExtraFilters, type ParamRewrite } from './params.js';
 import type { QueryFacts } from './promql/facts.js';
 import { checkQueryLimits, type QueryAdjust } from './query-limits.js';
 import { filterAlerts, filterRules, filterTargets } from './filters/index.js';
@@ -52,7 +52,8 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
 
   if (e.kind === 'query' || e.kind === 'match') {
     const facts: QueryFacts[] = [];
-    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts);
+    const backend = x.backend ?? 'prometheus';
+    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts, backend);
     let form: ParamRewrite | undefined;
     let count = url.count;
     const logged = [...url.rewritten];
@@ -62,7 +63,7 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
         const mt = mediaType(x.req.headers['content-type']);
         if (mt !== FORM)
           throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
-        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts);
+        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts, backend);
         count += form.count;
         logged.push(...form.rewritten);
       }
@@ -75,6 +76,9 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
       search = search === '' ? defaultMatch(t) : `${search}&${defaultMatch(t)}`;
       logged.push(tenantSelector(t));
     }
+    // VictoriaMetrics: the tenant's matchers once more, as its own extra_filters[], a second layer that does
+    // not depend on the PromQL rewrite (every client copy was dropped above).
+    if (backend === 'victoriametrics') search = search === '' ? vmExtraFilters(t) : `${search}&${vmExtraFilters(t)}`;
     return {
       plan: {
         type: 'stream',

@@ -81,6 +81,7 @@ export async function planRequest(
     enforcer: route.enforcer,
     lookup,
     dotMode: route.dotMode.current(),
+    backend: route.kind === 'victoriametrics' ? 'victoriametrics' : 'prometheus',
     queryLimits: enforce.kind === 'query' || enforce.kind === 'match' ? route.queryLimits(ctx) : undefined,
   });
   ctx.logQuery = result.logQuery;

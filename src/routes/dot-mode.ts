@@ -30,6 +30,8 @@ export class DotModeState {
     else if (s === false) this.mode = 'plain';
     // Alertmanager compiles matcher regexes `^(?:…)$` at every version (pkg/labels/matcher.go). Thanos
     // and Mimir report their own version, not that of the Prometheus library they embed: unknown.
+    // VictoriaMetrics reads "." both ways (its fast paths for `.*`, `prefix.*`, … match "\n"): unknown,
+    // and the config check (semantics.ts) refuses a fixed regexDotAll for it.
     else this.mode = upstream.type === 'alertmanager' ? 'plain' : 'unknown';
   }
 

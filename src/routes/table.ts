@@ -29,7 +29,8 @@ export function compileRoute(
   onCacheLookup?: (hit: boolean) => void,
 ): CompiledRoute {
   const prefix = normalizePrefix(cfg.prefix);
-  const kind: UpstreamKind = cfg.upstream.type === 'alertmanager' ? 'alertmanager' : 'prometheus';
+  const t = cfg.upstream.type;
+  const kind: UpstreamKind = t === 'alertmanager' || t === 'victoriametrics' ? t : 'prometheus';
   return {
     name: routeNameOf(cfg),
     prefix,
@@ -42,7 +43,7 @@ export function compileRoute(
     passthrough: new Set(cfg.unsafePassthroughPaths),
     dotMode: new DotModeState(cfg.upstream),
     resultsCache:
-      cfg.resultsCache.ttl > 0 && kind === 'prometheus'
+      cfg.resultsCache.ttl > 0 && kind !== 'alertmanager'
         ? new ResultsCache(
             { ...cfg.resultsCache, instantAlign: cfg.resultsCache.instantAlign ?? cfg.resultsCache.ttl },
             onCacheLookup,

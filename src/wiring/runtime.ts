@@ -76,9 +76,13 @@ function assemble(
   const cookiePrefix = oidcCfg?.cookie.name;
 
   const usedPools = new Set<string>();
-  const enforcers = {
-    lenient: createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength }),
-    strict: createPromqlEnforcer({ maxQueryLength: cfg.server.maxQueryLength, errorOnConflict: true }),
+  const maxQueryLength = cfg.server.maxQueryLength;
+  const enforcers: Enforcers = {
+    lenient: createPromqlEnforcer({ maxQueryLength }),
+    strict: createPromqlEnforcer({ maxQueryLength, errorOnConflict: true }),
+    // VictoriaMetrics routes: PromQL that MetricsQL would tokenize differently is refused (enforce/promql/rewrite.ts).
+    vmLenient: createPromqlEnforcer({ maxQueryLength, refuseRawBackslash: true }),
+    vmStrict: createPromqlEnforcer({ maxQueryLength, errorOnConflict: true, refuseRawBackslash: true }),
   };
   const limitState = deps.limits ?? new LimitsState();
   const compiled = cfg.routes.map((r) => {
@@ -156,10 +160,23 @@ function tlsReloaded(url: string, deps: RuntimeDeps): (ok: boolean, reason?: str
   };
 }
 
+interface Enforcers {
+  lenient: QueryEnforcer;
+  strict: QueryEnforcer;
+  vmLenient: QueryEnforcer;
+  vmStrict: QueryEnforcer;
+}
+
+function enforcerOf(route: CompiledRoute, e: Enforcers): QueryEnforcer {
+  const vm = route.kind === 'victoriametrics';
+  if (route.cfg.errorOnConflict) return vm ? e.vmStrict : e.strict;
+  return vm ? e.vmLenient : e.lenient;
+}
+
 interface RouteDeps {
   cfg: Config;
   byMethod: ReadonlyMap<string, Authenticator>;
-  enforcers: { lenient: QueryEnforcer; strict: QueryEnforcer };
+  enforcers: Enforcers;
   logger: Logger;
   /** Every signer made, so a refused build or a closed runtime stops their credential refreshers. */
   signers: UpstreamSigner[];
@@ -198,7 +215,7 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
   return {
     ...route,
     auth: { authenticators, anonymous: cfg.auth.anonymous && methods.includes('anonymous'), challenge },
-    enforcer: route.cfg.errorOnConflict ? deps.enforcers.strict : deps.enforcers.lenient,
+    enforcer: enforcerOf(route, deps.enforcers),
     stripHeaders: th ? new Set([normalizeHeaderName(th.name)]) : undefined,
     tenantHeaders(tenant, id, headers) {
       if (!header) return;

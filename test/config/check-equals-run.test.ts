@@ -64,6 +64,11 @@ const BAD: { name: string; yaml: string; key: string }[] = [
     key: 'routes[1].prefix',
     yaml: `routes:\n  - {prefix: /a, ${UP}}\n  - {prefix: /a/, ${UP}}\n${ANON}\n`,
   },
+  {
+    name: 'a fixed regexDotAll on a victoriametrics upstream',
+    key: 'routes[0].upstream.regexDotAll',
+    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", type: victoriametrics, regexDotAll: true}}]\n${ANON}\n`,
+  },
   { name: 'a JWKS file that is not JSON', key: 'auth.jwt.jwks', yaml: `${ROUTE}\nauth: {jwt: {jwks: ${USERS}}}\n` },
   { name: 'the default portal path / over a route at /', key: 'portal.path', yaml: `${ROUTE}\n${ANON}\nportal: {}\n` },
   {

@@ -3,7 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { matchEndpoint } from '../../src/enforce/endpoints.js';
 
-const CASES: [kind: 'prometheus' | 'alertmanager', path: string, expected: string | undefined][] = [
+const CASES: [kind: 'prometheus' | 'alertmanager' | 'victoriametrics', path: string, expected: string | undefined][] = [
   ['prometheus', '/api/v1/query', 'query'],
   ['prometheus', '/api/v1/query_range', 'query'],
   ['prometheus', '/api/v1/query_exemplars', 'query'],
@@ -44,6 +44,34 @@ const CASES: [kind: 'prometheus' | 'alertmanager', path: string, expected: strin
   ['prometheus', '/api/v1/unknown', undefined],
   ['prometheus', '/api/v2/alerts', undefined],
   ['prometheus', '/metrics', undefined],
+  ['victoriametrics', '/api/v1/query', 'query'],
+  ['victoriametrics', '/api/v1/query_range', 'query'],
+  ['victoriametrics', '/api/v1/series', 'match'],
+  ['victoriametrics', '/api/v1/labels', 'match'],
+  ['victoriametrics', '/api/v1/label/cluster/values', 'match'],
+  ['victoriametrics', '/federate', 'match'],
+  ['victoriametrics', '/api/v1/export', 'match'],
+  ['victoriametrics', '/api/v1/export/csv', 'match'],
+  ['victoriametrics', '/api/v1/export/native', 'match'],
+  ['victoriametrics', '/api/v1/rules', 'filter'],
+  ['victoriametrics', '/api/v1/status/buildinfo', 'public'],
+  ['victoriametrics', '/api/v1/status/tsdb', 'refuse'],
+  ['victoriametrics', '/api/v1/status/top_queries', 'refuse'],
+  ['victoriametrics', '/api/v1/status/active_queries', 'refuse'],
+  ['victoriametrics', '/api/v1/series/count', 'refuse'],
+  ['victoriametrics', '/api/v1/import', 'refuse'],
+  ['victoriametrics', '/api/v1/import/prometheus', 'refuse'],
+  ['victoriametrics', '/api/v1/admin/tsdb/delete_series', 'refuse'],
+  ['victoriametrics', '/api/v1/write', 'refuse'],
+  // The Prometheus web UI's pages and VictoriaMetrics' own extras are not served on a victoriametrics route.
+  ['victoriametrics', '/graph', undefined],
+  ['victoriametrics', '/targets', undefined],
+  ['victoriametrics', '/config', undefined],
+  ['victoriametrics', '/flags', undefined],
+  ['victoriametrics', '/vmui/', undefined],
+  ['victoriametrics', '/prometheus/api/v1/query', undefined],
+  ['victoriametrics', '/tags/autoComplete/tags', undefined],
+  ['victoriametrics', '/api/v1/format_query', undefined],
   ['alertmanager', '/api/v2/alerts', 'am-alerts'],
   ['alertmanager', '/api/v2/alerts/groups', 'am-alerts'],
   ['alertmanager', '/api/v2/silences', 'am-silences'],

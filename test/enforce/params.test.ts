@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { GatewayError } from '../../src/errors.js';
-import { defaultMatch, rewriteParams, type QueryEnforcer } from '../../src/enforce/params.js';
+import { defaultMatch, rewriteParams, vmExtraFilters, type QueryEnforcer } from '../../src/enforce/params.js';
 import { createPromqlEnforcer } from '../../src/enforce/promql/index.js';
 import type { RestrictedTenant } from '../../src/tenancy/tenant.js';
 
@@ -171,5 +171,46 @@ describe('rewriteParams: match[]', () => {
       ],
     };
     assert.deepEqual(entries(defaultMatch(two)), [['match[]', '{cluster="c1",namespace=~"a|b"}']]);
+  });
+});
+
+describe('rewriteParams: victoriametrics', () => {
+  it("drops every client copy of VictoriaMetrics' tenant parameters, in any spelling it decodes", () => {
+    const enf = recorder();
+    const r = rewriteParams(
+      'query=up&extra_filters%5B%5D=%7Bnamespace%3D%22b%22%7D&extra_filters=x&extra_label=namespace%3Db&%65xtra_label=y&extra_filters[]=z',
+      'query',
+      A,
+      enf,
+      undefined,
+      'victoriametrics',
+    );
+    assert.deepEqual(entries(r.text), [['query', 'Q(up)']]);
+  });
+
+  it('rewrites `match` beside `match[]` (VictoriaMetrics reads and ORs both)', () => {
+    const enf = recorder();
+    const r = rewriteParams('match[]=up&match=x&start=1', 'match', A, enf, undefined, 'victoriametrics');
+    assert.deepEqual(enf.calls, ['m:up', 'm:x']);
+    assert.equal(r.count, 2);
+    assert.deepEqual(entries(r.text), [
+      ['match[]', 'M(up)'],
+      ['match', 'M(x)'],
+      ['start', '1'],
+    ]);
+  });
+
+  it('leaves `match` and extra_filters alone for a Prometheus upstream (it reads neither)', () => {
+    const enf = recorder();
+    const r = rewriteParams('match=x&extra_filters[]=y', 'match', A, enf);
+    assert.equal(r.count, 0);
+    assert.deepEqual(entries(r.text), [
+      ['match', 'x'],
+      ['extra_filters[]', 'y'],
+    ]);
+  });
+
+  it("promgate's own extra_filters[] is the tenant selector", () => {
+    assert.deepEqual(entries(vmExtraFilters(A)), [['extra_filters[]', `{${TA}}`]]);
   });
 });

@@ -545,3 +545,31 @@ describe('createPromqlEnforcer', () => {
     );
   });
 });
+
+describe('refuseRawBackslash (victoriametrics routes)', () => {
+  const vm = { refuseRawBackslash: true };
+  // MetricsQL's scanString reads a backslash before a backtick as an escape; PromQL's raw strings have none.
+  const refused = [
+    'foo{a=`\\`}',
+    'foo{a=~`\\d+`}',
+    'label_replace(up, "a", `\\1`, "b", "(.*)")',
+    'x{code=`\\`} or x{code=`} or {__name__=~".+"} #`}',
+  ];
+  for (const q of refused) {
+    it(`refuses ${q}`, () => {
+      assert.throws(
+        () => enforceQuery(q, A, vm),
+        (e: unknown) => e instanceof GatewayError && e.code === 'PG_BAD_QUERY' && /raw string/.test(e.message),
+      );
+      // The same query is fine for Prometheus, which reads it as the enforcer does.
+      assert.doesNotThrow(() => enforceQuery(q, A));
+    });
+  }
+  it('refuses it in match[] too', () => {
+    assert.throws(() => enforceMatch('{a=~`\\w`}', A, vm), /raw string/);
+  });
+  it('keeps raw strings without a backslash, and backslashes in quoted strings', () => {
+    assert.equal(enforceQuery('foo{a=~`x|y`}', A, vm), `foo{a=~\`x|y\`,${TA}}`);
+    assert.equal(enforceQuery('foo{a=~"\\\\d+"}', A, vm), `foo{a=~"\\\\d+",${TA}}`);
+  });
+});

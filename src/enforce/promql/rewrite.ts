@@ -1,5 +1,5 @@
 // The rewrite proper: one cursor pass that checks the tree and splices the tenant text into each selector.
-import type { TreeCursor } from '@lezer/common';
+import type { Tree, TreeCursor } from '@lezer/common';
 import { Info, LineComment, StringLiteral, VectorSelector } from '@prometheus-io/lezer-promql';
 import { GatewayError } from '../../errors.js';
 import { formatMatcher, tenantMatchers } from '../../tenancy/tenant.js';
@@ -18,6 +18,12 @@ export interface EnforceOptions {
   errorOnConflict?: boolean;
   /** Longest query accepted, in UTF-8 bytes. Default 65536. */
   maxQueryLength?: number;
+  /**
+   * Refuse a raw (backtick) string holding a backslash. VictoriaMetrics' MetricsQL lexer (scanString) reads
+   * a backslash before a backtick as an escape, where PromQL ends the raw string: the two would see different
+   * tokens, and a tenant matcher spliced after such a string could end up inside one for VictoriaMetrics.
+   */
+  refuseRawBackslash?: boolean;
 }
 
 export interface Prepared {
@@ -81,6 +87,20 @@ function checkInfoCall(c: TreeCursor, src: string): void {
   }
 }
 
+/** Every string literal, selectors' matcher values included: a raw one holding a backslash is refused. */
+function checkRawStrings(tree: Tree, src: string): void {
+  tree.iterate({
+    enter(n) {
+      if (n.type.id !== StringLiteral || src.charCodeAt(n.from) !== 0x60 /* ` */) return;
+      if (!src.slice(n.from, n.to).includes('\\')) return;
+      throw new GatewayError(
+        'PG_BAD_QUERY',
+        `the raw string at char ${charNumber(src, n.from)} holds a backslash, which VictoriaMetrics reads as an escape and PromQL does not; write it as a double-quoted string`,
+      );
+    },
+  });
+}
+
 /**
  * The rewrite itself. Every VectorSelector gets the tenant text; nothing else changes, and
  * the pieces are joined front to back from the original offsets, so no offset ever moves.
@@ -112,6 +132,7 @@ export function rewrite(
       );
     }
   }
+  if (opts?.refuseRawBackslash) checkRawStrings(tree, src);
   const conflicts = opts?.errorOnConflict === true;
   const c = tree.cursor();
   facts?.reset();

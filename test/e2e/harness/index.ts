@@ -11,3 +11,4 @@ export * from './promgate.js';
 export * from './rules.js';
 export * from './stack.js';
 export * from '../../helpers/wait.js';
+export * from './victoria.js';

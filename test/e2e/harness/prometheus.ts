@@ -27,6 +27,10 @@ export interface PrometheusOptions {
   /** Scrape job name (default 'tenants'). */
   jobName?: string;
   extraArgs?: string[];
+  /** `global.external_labels`, e.g. `{cluster: 'east'}` (added to what it sends by remote_write). */
+  externalLabels?: Record<string, string>;
+  /** A `remote_write` URL (e.g. VictoriaMetrics' /api/v1/write); one shard, so samples arrive in time order. */
+  remoteWriteUrl?: string;
   /** Wait for data, recording rules and alerts of all tenants (default true); otherwise only for /-/ready. */
   waitForData?: boolean;
   timeoutMs?: number;
@@ -57,7 +61,12 @@ function normalizePrefix(p: string | undefined): string {
 
 function configYaml(o: PrometheusOptions, jobName: string, metricsPath: string, rulesFile: string): string {
   const cfg: Record<string, unknown> = {
-    global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
+    global: {
+      scrape_interval: '1s',
+      scrape_timeout: '1s',
+      evaluation_interval: '1s',
+      ...(o.externalLabels ? { external_labels: o.externalLabels } : {}),
+    },
     rule_files: [rulesFile],
     scrape_configs: [
       {
@@ -68,6 +77,14 @@ function configYaml(o: PrometheusOptions, jobName: string, metricsPath: string, 
       },
     ],
   };
+  if (o.remoteWriteUrl) {
+    cfg.remote_write = [
+      {
+        url: o.remoteWriteUrl,
+        queue_config: { max_shards: 1, min_shards: 1, batch_send_deadline: '500ms', min_backoff: '50ms' },
+      },
+    ];
+  }
   if (o.alertmanagerUrl) {
     const am = new URL(o.alertmanagerUrl);
     cfg.alerting = {
