@@ -128,12 +128,14 @@ export function compileValue(text: string, opts: CompileOptions): Value {
     getters.set(e, () => p.constant);
     return e;
   });
+  const constant = rendered.every((p) => typeof p === 'string' || getters.has(p));
   for (const p of rendered) if (typeof p !== 'string' && !getters.has(p)) getters.set(p, variable(p));
-  if (rendered.every((p) => typeof p === 'string')) {
-    const constant = rendered.join('');
-    if (BAD_VALUE.test(constant))
+  if (constant) {
+    // Literals, env and files only: rendered once here, so a bad value is a config error, not a dropped header.
+    const fixed = renderParts(rendered, (e) => getters.get(e)!(undefined as unknown as TemplateRequest));
+    if (fixed !== undefined && BAD_VALUE.test(fixed))
       throw new TemplateError('a header value may not contain CR, LF, NUL or control characters');
-    return () => constant;
+    return () => fixed;
   }
   return (r) => {
     const v = renderParts(rendered, (e) => getters.get(e)!(r));

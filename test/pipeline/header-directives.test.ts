@@ -48,6 +48,7 @@ routes:
           X-Missing-Claim: 'team {{ claims.nosuch }}'
           X-From-Env: '{{ env "${ENV_NAME}" }}'
           X-From-File: '{{ file "${join(dir, 'secret.txt')}" }}'
+          Host: 'app.internal'
         add:
           X-Added: 'first'
       response:
@@ -115,6 +116,7 @@ test('the KubeSphere cookie becomes Authorization: Bearer; forged identity heade
   assert.equal(h['x-debug-level'], undefined);
   assert.equal(h['x-remove-me'], undefined);
   assert.equal(h['x-user'], 'ALICE');
+  assert.equal(h.host, 'app.internal');
   assert.equal(h['x-from-env'], 'from-the-env');
   assert.equal(h['x-from-file'], 'from-a-file');
   // The client's own X-Added is kept and the directive adds a second value.
@@ -139,8 +141,9 @@ test('methods: a method outside the route list gets 405 with Allow, as Prometheu
   const r = await get('/clusters/host/app/api/v1/query', {}, 'DELETE');
   assert.equal(r.status, 405);
   assert.equal(r.headers.allow, 'GET, POST');
-  const body = JSON.parse(r.text) as { status: string; errorType: string };
+  const body = JSON.parse(r.text) as { status: string; errorType: string; code: string };
   assert.equal(body.status, 'error');
+  assert.equal(body.code, 'PG_METHOD_NOT_ALLOWED');
   assert.equal(body.errorType, 'bad_data');
   assert.equal(app.received.length, before);
 });

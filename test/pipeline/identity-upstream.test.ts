@@ -115,8 +115,9 @@ test('identity values that are not DNS labels are refused with 403 PG_UPSTREAM_I
   for (const [name, user] of HOSTILE) {
     const r = await as({ preferred_username: user }, '/ide/x');
     assert.equal(r.status, 403, `${name}: ${r.text}`);
-    const body = JSON.parse(r.text) as { status: string; errorType: string; error: string };
+    const body = JSON.parse(r.text) as { status: string; errorType: string; error: string; code: string };
     assert.equal(body.errorType, 'forbidden', name);
+    assert.equal(body.code, 'PG_UPSTREAM_IDENTITY_REFUSED', name);
     assert.match(body.error, /DNS label/, name);
   }
   assert.equal(ide.received.length, seen, 'nothing reached any upstream');
@@ -130,7 +131,7 @@ test('an empty or missing value is refused too (no "ide-" upstream)', async () =
   assert.ok(empty.status === 403 || empty.status === 401, empty.text);
   const missing = await as({ preferred_username: 'x' }, '/byclaim/x');
   assert.equal(missing.status, 403, missing.text);
-  assert.match(missing.text, /lacks/);
+  assert.equal((JSON.parse(missing.text) as { code: string }).code, 'PG_UPSTREAM_IDENTITY_REFUSED');
   const list = await as({ preferred_username: 'x', workspace: ['a', 'b'] }, '/byclaim/x');
   assert.equal(list.status, 403, list.text);
 });
