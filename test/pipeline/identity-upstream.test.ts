@@ -147,6 +147,8 @@ test('1,000 distinct users keep the pools bounded by maxPools', async () => {
     assert.ok(route.router!.size <= MAX_POOLS, `${route.router!.size} pools`);
   }
   assert.equal(route.router!.size, MAX_POOLS);
+  const metrics = await (await request(`${pg.url}/metrics`)).body.text();
+  assert.match(metrics, new RegExp(`^promgate_upstream_pools\\{route="ide"\\} ${MAX_POOLS}$`, 'm'));
   assert.ok(ide.received.some((r) => r.url === '/ide-user-999/p'));
   assert.ok(ide.received.some((r) => r.url === '/ide-user-0/p'));
 });
