@@ -169,3 +169,14 @@ test('rewrite: a replacement that makes a dot segment is refused like a client p
   assert.equal((JSON.parse(r.text) as { errorType: string }).errorType, 'bad_data');
   assert.equal(app.received.length, before);
 });
+
+test('file and env values are read at load and again on reload, not per request', async () => {
+  writeFileSync(join(dir, 'secret.txt'), 'rotated\n');
+  assert.equal((await get('/clusters/host/app/x')).status, 200);
+  assert.equal(last().headers['x-from-file'], 'from-a-file', 'the loaded value until a reload');
+  process.env[ENV_NAME] = 'env-after-reload';
+  assert.equal(await pg.reload(), true);
+  assert.equal((await get('/clusters/host/app/x')).status, 200);
+  assert.equal(last().headers['x-from-file'], 'rotated');
+  assert.equal(last().headers['x-from-env'], 'env-after-reload');
+});
