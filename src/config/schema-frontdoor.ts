@@ -3,12 +3,21 @@ import { z } from 'zod';
 import { goRegexError } from '../lib/re2.js';
 import { parseTemplate } from '../lib/template.js';
 import { httpUrl, ruleMatchSchema } from './schema-common.js';
-import { HEADER_VOCAB, URL_VOCAB, templateProblem } from './templates.js';
+import { HEADER_VOCAB, RESPONSE_HEADER_VOCAB, URL_VOCAB, templateProblem } from './templates.js';
+import type { TemplateVocabulary } from '../lib/template.js';
 
 /** An RFC 9110 field name. */
 const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name');
 /** A field name where `*` stands for any run of characters (`X-Debug-*`). */
 const headerPattern = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name or pattern');
+
+/** A `remove` entry as a test of lowercase header names: case-insensitive, `*` any run of characters. */
+export function headerNamePattern(p: string): (name: string) => boolean {
+  const lower = p.toLowerCase();
+  if (!lower.includes('*')) return (n) => n === lower;
+  const re = new RegExp(`^${lower.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replace(/\*/g, '.*')}$`, 's');
+  return (n) => re.test(n);
+}
 
 /** Headers whose framing or connection meaning promgate owns; a directive may not touch them. */
 export const RESERVED_HEADERS = new Set([
@@ -23,37 +32,46 @@ export const RESERVED_HEADERS = new Set([
   'http2-settings',
 ]);
 
-const headerValue = z.string().superRefine((v, ctx) => {
-  if (/[\0\r\n]/.test(v)) ctx.addIssue({ code: 'custom', message: 'a header value may not contain CR, LF or NUL' });
-  const problem = templateProblem(v, HEADER_VOCAB);
-  if (problem) ctx.addIssue({ code: 'custom', message: problem });
-});
+const headerValue = (vocab: TemplateVocabulary) =>
+  z.string().superRefine((v, ctx) => {
+    if (/[\0\r\n]/.test(v)) ctx.addIssue({ code: 'custom', message: 'a header value may not contain CR, LF or NUL' });
+    const problem = templateProblem(v, vocab);
+    if (problem) ctx.addIssue({ code: 'custom', message: problem });
+  });
 
-const headerMap = z.record(headerName, headerValue).superRefine((m, ctx) => {
-  for (const k of Object.keys(m))
-    if (RESERVED_HEADERS.has(k.toLowerCase()))
-      ctx.addIssue({ code: 'custom', path: [k], message: `"${k}" is a connection header promgate manages` });
-});
+const headerMap = (vocab: TemplateVocabulary) =>
+  z.record(headerName, headerValue(vocab)).superRefine((m, ctx) => {
+    for (const k of Object.keys(m))
+      if (RESERVED_HEADERS.has(k.toLowerCase()))
+        ctx.addIssue({ code: 'custom', path: [k], message: `"${k}" is a connection header promgate manages` });
+  });
 
-const headerOpsSchema = z.strictObject({
-  remove: z
-    .array(headerPattern)
-    .default([])
-    .describe('Header names to remove (case-insensitive; * matches any run of characters: X-Debug-*). Applied first.'),
-  set: headerMap
-    .default({})
-    .describe(
-      'Headers to set, replacing any value. Values are templates ({{ user }}, {{ cookie "name" }}, …); one that resolves to nothing removes the header.',
-    ),
-  add: headerMap.default({}).describe('Headers to add beside any existing value (a second field line). Applied last.'),
-});
+const headerOpsSchema = (vocab: TemplateVocabulary) =>
+  z.strictObject({
+    remove: z
+      .array(headerPattern)
+      .default([])
+      .describe(
+        'Header names to remove (case-insensitive; * matches any run of characters: X-Debug-*). Applied first.',
+      ),
+    set: headerMap(vocab)
+      .default({})
+      .describe(
+        'Headers to set, replacing any value. Values are templates ({{ user }}, {{ cookie "name" }}, …); one that resolves to nothing removes the header.',
+      ),
+    add: headerMap(vocab)
+      .default({})
+      .describe('Headers to add beside any existing value (a second field line). Applied last.'),
+  });
 
 export const headerDirectivesSchema = z
   .strictObject({
-    request: headerOpsSchema
+    request: headerOpsSchema(HEADER_VOCAB)
       .optional()
       .describe('Applied to the upstream request after header hygiene, before signing.'),
-    response: headerOpsSchema.optional().describe('Applied to the answer before it reaches the client.'),
+    response: headerOpsSchema(RESPONSE_HEADER_VOCAB)
+      .optional()
+      .describe("Applied to the answer before it reaches the client (the session's tokens are not available here)."),
   })
   .describe('Header directives (see docs/front-door.md): remove, then set, then add.');
 

@@ -5,6 +5,7 @@ import { createProxyTrust } from '../lib/trusted-proxies.js';
 import { awsRegion, azureProblems } from './cloud-auth.js';
 import type { QueryLimitsConfig } from './schema-limits.js';
 import { isTemplate } from '../lib/template.js';
+import { headerNamePattern } from './schema-frontdoor.js';
 
 export type { ConfigIssue as SemanticProblem } from './errors.js';
 import type { ConfigIssue as SemanticProblem } from './errors.js';
@@ -217,6 +218,25 @@ function frontDoorProblems(r: Config['routes'][number], i: number): SemanticProb
         path: at('upstream', 'auth', 'type'),
         message: 'aws signing needs a fixed host; it cannot be used with an upstream chosen by identity',
       });
+  }
+  // The tenant header is enforcement on Mimir, Thanos and Cortex: no directive may set, add or remove it.
+  const th = r.upstream.tenantHeader?.name.toLowerCase();
+  const req = r.headers?.request;
+  if (th && req) {
+    for (const op of ['set', 'add'] as const)
+      for (const name of Object.keys(req[op]))
+        if (name.toLowerCase() === th)
+          out.push({
+            path: at('headers', 'request', op, name),
+            message: `${name} is this route's tenant header, which only the tenant decides`,
+          });
+    req.remove.forEach((pattern, n) => {
+      if (headerNamePattern(pattern)(th))
+        out.push({
+          path: at('headers', 'request', 'remove', n),
+          message: `"${pattern}" would remove this route's tenant header, which only the tenant decides`,
+        });
+    });
   }
   const signs = !['none', 'passthrough'].includes(r.upstream.auth.type);
   for (const op of ['set', 'add'] as const)

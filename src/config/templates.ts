@@ -20,6 +20,14 @@ export const HEADER_VOCAB: TemplateVocabulary = {
   filters: ['join', 'lower', 'upper', 'trim'],
 };
 
+/** Response header directives: the same, without the session's tokens (they must never reach the browser). */
+export const RESPONSE_HEADER_VOCAB: TemplateVocabulary = {
+  ...HEADER_VOCAB,
+  variables: Object.fromEntries(
+    Object.entries(HEADER_VOCAB.variables).filter(([k]) => k !== 'id_token' && k !== 'access_token'),
+  ),
+};
+
 /** Upstream URL templates (upstream.url, upstream.urls[].url): single identity values, each checked as a DNS label. */
 export const URL_VOCAB: TemplateVocabulary = {
   variables: { user: 'string', email: 'string', subject: 'string', claims: 'path' },

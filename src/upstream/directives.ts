@@ -5,6 +5,7 @@ import type { Identity } from '../authn/identity.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { RouteConfig } from '../config/schema.js';
 import { HEADER_VOCAB } from '../config/templates.js';
+import { headerNamePattern } from '../config/schema-frontdoor.js';
 import { claimAt, claimStrings } from '../tenancy/claims.js';
 import {
   TemplateError,
@@ -143,18 +144,10 @@ export function compileValue(text: string, opts: CompileOptions): Value {
   };
 }
 
-/** `X-Debug-*` → a test of lowercase names. */
-function namePattern(p: string): (name: string) => boolean {
-  const lower = p.toLowerCase();
-  if (!lower.includes('*')) return (n) => n === lower;
-  const re = new RegExp(`^${lower.replace(/[.+^${}()|[\]\\?]/g, '\\$&').replace(/\*/g, '.*')}$`, 's');
-  return (n) => re.test(n);
-}
-
 type Ops = NonNullable<NonNullable<RouteConfig['headers']>['request']>;
 
 function compileOps(ops: Ops, at: (string | number)[], opts: CompileOptions, issues: ConfigIssue[]): DirectiveFn {
-  const removes = ops.remove.map(namePattern);
+  const removes = ops.remove.map(headerNamePattern);
   const compile = (op: 'set' | 'add') =>
     Object.entries(ops[op]).flatMap(([name, text]) => {
       try {

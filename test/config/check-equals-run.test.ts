@@ -116,6 +116,21 @@ const BAD: { name: string; yaml: string; key: string }[] = [
     yaml: `routes: [{${UP}, tenants: {rules: [{labels: {namespace: "{{ nosuch }}"}}]}}]\n${ANON}\n`,
   },
   {
+    name: "a header directive that sets the route's tenant header",
+    key: 'routes[0].headers.request.set.x-scope-orgid',
+    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID}}, headers: {request: {set: {x-scope-orgid: "{{ user }}"}}}}]\n${ANON}\n`,
+  },
+  {
+    name: "a header directive whose wildcard removes the route's tenant header",
+    key: 'routes[0].headers.request.remove[0]',
+    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID}}, headers: {request: {remove: ["X-Scope-*"]}}}]\n${ANON}\n`,
+  },
+  {
+    name: "a response header directive that would hand the session's token to the browser",
+    key: 'routes[0].headers.response.set.X-Token',
+    yaml: `routes: [{${UP}, headers: {response: {set: {X-Token: "{{ access_token }}"}}}}]\n${ANON}\n`,
+  },
+  {
     name: 'a results cache on an identity-chosen upstream',
     key: 'routes[0].resultsCache.ttl',
     yaml: `routes: [{upstream: {url: "http://ide-{{ user }}.svc:1"}, resultsCache: {ttl: 5s}}]\n${ANON}\n`,
