@@ -78,6 +78,11 @@ export const CODES = {
     when: "The route's allowedUsers/Groups/Emails do not include the caller.",
   },
   PG_TENANT_NONE: { status: 403, type: 'forbidden', when: 'The identity maps to no tenant.' },
+  PG_UPSTREAM_IDENTITY_REFUSED: {
+    status: 403,
+    type: 'forbidden',
+    when: 'A templated upstream URL needs a value this identity lacks, or its value is not a DNS label (a-z, 0-9, inner -, at most 63 characters), so it cannot choose an upstream.',
+  },
   PG_TENANT_UNREPRESENTABLE: {
     status: 403,
     type: 'forbidden',
@@ -104,7 +109,11 @@ export const CODES = {
     when: "An endpoint that would show other tenants' data (e.g. metadata without `allowMetadata`).",
   },
   PG_PATH_NOT_PROTECTED: { status: 403, type: 'forbidden', when: "A path outside the route's `protectedPaths`." },
-  PG_METHOD_NOT_ALLOWED: { status: 405, type: 'bad_data', when: 'A method the endpoint does not accept.' },
+  PG_METHOD_NOT_ALLOWED: {
+    status: 405,
+    type: 'bad_data',
+    when: "A method the endpoint does not accept, or one outside the route's `methods`.",
+  },
   PG_NOT_FOUND: {
     status: 404,
     type: 'not_found',

@@ -6,7 +6,7 @@ import { ConfigError, closest, formatPath, type ConfigIssue } from './errors.js'
 import { keysAt } from './introspect.js';
 import { parseYamlSource, type YamlSource } from './yaml-source.js';
 import { resolveSecretFiles } from './secrets.js';
-import { validateSemantics } from './semantics.js';
+import { prefixProblems, validateSemantics } from './semantics.js';
 
 export interface LoadOptions {
   /** Path of the YAML file; optional when flags describe everything. */
@@ -67,6 +67,9 @@ export function loadConfig(opts: LoadOptions): Config {
     }
   }
   secretProblems.forEach(add);
+  // Cross-route problems are found on the raw routes too when the schema refused something else.
+  const rawRoutes = (raw as { routes?: unknown } | null)?.routes;
+  if (!result.success && Array.isArray(rawRoutes)) prefixProblems(rawRoutes).forEach(add);
   if (result.success) validateSemantics(result.data, opts.env ?? {}).forEach(add);
   if (result.success && opts.check) opts.check(result.data).forEach(add);
   if (problems.length > 0) throw new ConfigError(problems, keys);

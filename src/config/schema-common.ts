@@ -56,3 +56,11 @@ export const goRegex = z.string().superRefine((v, ctx) => {
   const error = goRegexError(v);
   if (error !== undefined) ctx.addIssue({ code: 'custom', message: `not a valid Go (RE2) regex: ${error}` });
 });
+
+/** Who a tenant rule or an identity-chosen upstream applies to: every field given must match; globs allowed. */
+export const ruleMatchSchema = z.strictObject({
+  users: z.array(z.string()).optional(),
+  emails: z.array(z.string()).optional(),
+  groups: z.array(z.string()).optional(),
+  claims: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
+});

@@ -1,7 +1,8 @@
 // The one config schema: every key, its type and its default. Everything else derives from it.
 import { z } from 'zod';
 import { byteSize, duration } from './duration.js';
-import { checkTenantRegex, commaList, httpUrl, labelName, labelValues, urlPath } from './schema-common.js';
+import { checkTenantRegex, commaList, labelName, labelValues, ruleMatchSchema, urlPath } from './schema-common.js';
+import { routeFrontDoorFields, upstreamFrontDoorFields, upstreamUrl } from './schema-frontdoor.js';
 import { authSchema } from './schema-auth.js';
 import { breakerSchema, limitsSchema, retrySchema, tenantLimitsSchema } from './schema-limits.js';
 
@@ -135,7 +136,10 @@ const upstreamAuthSchema = z.discriminatedUnion('type', [
 ]);
 
 const upstreamSchema = z.strictObject({
-  url: httpUrl.describe('Base URL; a path is kept as a prefix (e.g. http://mimir/prometheus).'),
+  url: upstreamUrl.describe(
+    'Base URL; a path is kept as a prefix (e.g. http://mimir/prometheus). May be a template ({{ user }}, {{ claims.x }}): see docs/front-door.md.',
+  ),
+  ...upstreamFrontDoorFields,
   type: z
     .enum(['prometheus', 'alertmanager', 'thanos', 'mimir', 'victoriametrics', 'http'])
     .default('prometheus')
@@ -202,6 +206,40 @@ const resultsCacheSchema = z
       ctx.addIssue({ code: 'custom', path: ['maxEntryBytes'], message: 'larger than maxBytes' });
   });
 
+const tenantRuleSchema = z
+  .strictObject({
+    name: z.string().optional(),
+    match: ruleMatchSchema.default({}),
+    unrestricted: z.boolean().default(false),
+    labels: z
+      .record(labelName, labelValues)
+      .default({})
+      .describe('Exact values; may use {{ user }}, {{ email }}, {{ claims.x }}, {{ group }}.'),
+    regex: z.record(labelName, z.string()).default({}).describe('Regex patterns (used as =~); must not match "".'),
+    groupPrefix: z.string().optional().describe('With {{ group }}: only groups with this prefix, prefix stripped.'),
+    limits: tenantLimitsSchema
+      .optional()
+      .describe(
+        'Limits for the identities this rule matches (the first matching rule with limits wins), over limits and limits.routes.',
+      ),
+  })
+  .superRefine((r, ctx) => {
+    if (!r.unrestricted && Object.keys(r.labels).length + Object.keys(r.regex).length === 0) {
+      ctx.addIssue({ code: 'custom', message: 'a rule needs labels, regex, or unrestricted: true' });
+    }
+    for (const [k, p] of Object.entries(r.regex)) {
+      const problem = checkTenantRegex(p);
+      if (problem) ctx.addIssue({ code: 'custom', path: ['regex', k], message: problem });
+    }
+  });
+
+/** A route's own tenant policy; what it leaves out comes from the global tenants. */
+const routeTenantsSchema = z.strictObject({
+  fromClaims: z.boolean().optional().describe('Default: tenants.fromClaims.'),
+  namespaceLabel: labelName.optional().describe('Default: tenants.namespaceLabel.'),
+  rules: z.array(tenantRuleSchema).optional().describe('Default: tenants.rules. Rules here may not carry limits.'),
+});
+
 const routeSchema = z.strictObject({
   name: z
     .string()
@@ -254,41 +292,11 @@ const routeSchema = z.strictObject({
   resultsCache: resultsCacheSchema
     .default(() => resultsCacheSchema.parse({}))
     .describe('Opt-in short cache of query answers, keyed by tenant and the rewritten, time-aligned request.'),
+  ...routeFrontDoorFields,
+  tenants: routeTenantsSchema
+    .optional()
+    .describe("This route's tenant policy (clusters label tenants differently); falls back to the global tenants."),
 });
-
-const ruleMatchSchema = z.strictObject({
-  users: z.array(z.string()).optional(),
-  emails: z.array(z.string()).optional(),
-  groups: z.array(z.string()).optional(),
-  claims: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
-});
-
-const tenantRuleSchema = z
-  .strictObject({
-    name: z.string().optional(),
-    match: ruleMatchSchema.default({}),
-    unrestricted: z.boolean().default(false),
-    labels: z
-      .record(labelName, labelValues)
-      .default({})
-      .describe('Exact values; may use {{ user }}, {{ email }}, {{ claims.x }}, {{ group }}.'),
-    regex: z.record(labelName, z.string()).default({}).describe('Regex patterns (used as =~); must not match "".'),
-    groupPrefix: z.string().optional().describe('With {{ group }}: only groups with this prefix, prefix stripped.'),
-    limits: tenantLimitsSchema
-      .optional()
-      .describe(
-        'Limits for the identities this rule matches (the first matching rule with limits wins), over limits and limits.routes.',
-      ),
-  })
-  .superRefine((r, ctx) => {
-    if (!r.unrestricted && Object.keys(r.labels).length + Object.keys(r.regex).length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'a rule needs labels, regex, or unrestricted: true' });
-    }
-    for (const [k, p] of Object.entries(r.regex)) {
-      const problem = checkTenantRegex(p);
-      if (problem) ctx.addIssue({ code: 'custom', path: ['regex', k], message: problem });
-    }
-  });
 
 const tenantsSchema = z.strictObject({
   fromClaims: z.boolean().default(true).describe('Use namespaces/labels from users-file entries and token claims.'),
@@ -326,4 +334,5 @@ export type ServerConfig = Config['server'];
 export type PortalConfig = NonNullable<Config['portal']>;
 export type TenantsConfig = Config['tenants'];
 export type TenantRuleConfig = TenantsConfig['rules'][number];
+export type RouteTenantsConfig = NonNullable<RouteConfig['tenants']>;
 export type { LimitsConfig } from './schema-limits.js';

@@ -4,6 +4,8 @@ import { accessSync, constants } from 'node:fs';
 import { createProxyTrust } from '../lib/trusted-proxies.js';
 import { awsRegion, azureProblems } from './cloud-auth.js';
 import type { QueryLimitsConfig } from './schema-limits.js';
+import { isTemplate } from '../lib/template.js';
+import { headerNamePattern } from './schema-frontdoor.js';
 
 export type { ConfigIssue as SemanticProblem } from './errors.js';
 import type { ConfigIssue as SemanticProblem } from './errors.js';
@@ -11,22 +13,15 @@ import type { ConfigIssue as SemanticProblem } from './errors.js';
 /** `env` supplies AWS_REGION and the AZURE_* variables that may complete an upstream's credentials. */
 export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): SemanticProblem[] {
   const problems: SemanticProblem[] = [];
-  const prefixes = new Map<string, number>();
+  problems.push(...prefixProblems(cfg.routes));
   cfg.routes.forEach((r, i) => {
-    const p = normalizePrefix(r.prefix);
-    const prev = prefixes.get(p);
-    if (prev !== undefined)
-      problems.push({
-        path: ['routes', i, 'prefix'],
-        message: `prefix "${r.prefix}" is already used by routes[${prev}]`,
-      });
-    prefixes.set(p, i);
     if (r.apiPrefix !== '' && (!r.apiPrefix.startsWith('/') || r.apiPrefix.endsWith('/'))) {
       problems.push({
         path: ['routes', i, 'apiPrefix'],
         message: 'must start with / and not end with / (e.g. /prometheus)',
       });
     }
+    problems.push(...frontDoorProblems(r, i));
     const up = r.upstream.auth;
     if (up.type === 'bearer' && !up.token && !up.tokenFile)
       problems.push({ path: ['routes', i, 'upstream', 'auth'], message: 'bearer needs token or tokenFile' });
@@ -207,6 +202,92 @@ function limitProblems(cfg: Config): SemanticProblem[] {
   costCheck(l.rate, ['limits', 'rate']);
   for (const [name, over] of Object.entries(l.routes)) costCheck(over.rate, ['limits', 'routes', name, 'rate']);
   return problems;
+}
+
+/**
+ * Two routes with one prefix, and stripPrefix on the root route. Also run on the raw routes when the schema
+ * refused something else (a route without an upstream), so every problem is listed at once.
+ */
+export function prefixProblems(routes: readonly { prefix?: unknown; stripPrefix?: unknown }[]): SemanticProblem[] {
+  const out: SemanticProblem[] = [];
+  const prefixes = new Map<string, number>();
+  routes.forEach((r, i) => {
+    if (r === null || typeof r !== 'object') return;
+    const raw = r.prefix ?? '/';
+    if (typeof raw !== 'string') return;
+    const p = normalizePrefix(raw);
+    const prev = prefixes.get(p);
+    if (prev !== undefined)
+      out.push({ path: ['routes', i, 'prefix'], message: `prefix "${raw}" is already used by routes[${prev}]` });
+    else prefixes.set(p, i);
+    if (r.stripPrefix === true && p === '/')
+      out.push({ path: ['routes', i, 'stripPrefix'], message: 'the route prefix is /, so there is nothing to strip' });
+  });
+  return out;
+}
+
+/** The route's tenant header template: its own, or the values of its namespace label (the route's, else the global). */
+export function tenantHeaderTemplate(cfg: Config, route: Config['routes'][number]): string {
+  const th = route.upstream.tenantHeader;
+  return th?.template ?? `{{values.${route.tenants?.namespaceLabel ?? cfg.tenants.namespaceLabel}}}`;
+}
+
+/** Whether the route's upstream is chosen per identity: a templated url, or a urls list. */
+export function identityRouted(u: Config['routes'][number]['upstream']): boolean {
+  return u.urls.length > 0 || isTemplate(u.url);
+}
+
+/** The front-door keys of route i that only make sense together with others. */
+function frontDoorProblems(r: Config['routes'][number], i: number): SemanticProblem[] {
+  const out: SemanticProblem[] = [];
+  const at = (...k: (string | number)[]) => ['routes', i, ...k];
+  r.tenants?.rules?.forEach((rule, n) => {
+    if (rule.limits)
+      out.push({
+        path: at('tenants', 'rules', n, 'limits'),
+        message: 'limits belong to the global tenants.rules (a route tenant rule only decides the tenant)',
+      });
+  });
+  if (identityRouted(r.upstream)) {
+    if (r.resultsCache.ttl > 0)
+      out.push({
+        path: at('resultsCache', 'ttl'),
+        message: 'a route whose upstream is chosen by identity cannot share cached answers between upstreams',
+      });
+    if (r.upstream.auth.type === 'aws')
+      out.push({
+        path: at('upstream', 'auth', 'type'),
+        message: 'aws signing needs a fixed host; it cannot be used with an upstream chosen by identity',
+      });
+  }
+  // The tenant header is enforcement on Mimir, Thanos and Cortex: no directive may set, add or remove it.
+  const th = r.upstream.tenantHeader?.name.toLowerCase();
+  const req = r.headers?.request;
+  if (th && req) {
+    for (const op of ['set', 'add'] as const)
+      for (const name of Object.keys(req[op]))
+        if (name.toLowerCase() === th)
+          out.push({
+            path: at('headers', 'request', op, name),
+            message: `${name} is this route's tenant header, which only the tenant decides`,
+          });
+    req.remove.forEach((pattern, n) => {
+      if (headerNamePattern(pattern)(th))
+        out.push({
+          path: at('headers', 'request', 'remove', n),
+          message: `"${pattern}" would remove this route's tenant header, which only the tenant decides`,
+        });
+    });
+  }
+  const signs = !['none', 'passthrough'].includes(r.upstream.auth.type);
+  for (const op of ['set', 'add'] as const)
+    for (const name of Object.keys(r.headers?.request?.[op] ?? {}))
+      if (signs && name.toLowerCase() === 'authorization')
+        out.push({
+          path: at('headers', 'request', op, name),
+          message: `upstream.auth ${r.upstream.auth.type} sets Authorization when signing, which would replace this`,
+        });
+  return out;
 }
 
 export function normalizePrefix(p: string): string {

@@ -93,3 +93,13 @@ export function searchMatcher(pattern: string): Re2Test {
   if (!(c instanceof RE2JS)) throw new Error(c.error);
   return (v) => c.test(goString(v));
 }
+
+/**
+ * Replaces the first match of `pattern` (RE2, unanchored, as Go's regexp reads it) with `replacement`, where
+ * `$1` and `$<name>` are groups. Throws an Error with Go's text when Go refuses the pattern.
+ */
+export function firstReplacer(pattern: string, replacement: string): (value: string) => string {
+  const c = compile(pattern, false);
+  if (!(c instanceof RE2JS)) throw new Error(c.error);
+  return (v) => c.matcher(v).replaceFirst(replacement);
+}

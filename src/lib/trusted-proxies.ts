@@ -1,5 +1,6 @@
 // Decides whether a peer may set X-Forwarded-* headers: only addresses inside configured CIDRs.
 import { BlockList, isIPv4, isIPv6 } from 'node:net';
+import type { IncomingMessage } from 'node:http';
 
 export type ProxyTrust = (remoteAddress: string | undefined) => boolean;
 
@@ -31,4 +32,24 @@ export function createProxyTrust(cidrs: readonly string[]): ProxyTrust {
     }
     return ok;
   };
+}
+
+/**
+ * Walks X-Forwarded-For from the right (each proxy appends the address it saw) while the hop that wrote the entry
+ * is a trusted proxy; the first address not vouched for is the client. A caller that is not a trusted proxy
+ * cannot choose its bucket by sending the header: its own socket address is used.
+ */
+export function clientAddress(req: IncomingMessage, trust: ProxyTrust): string {
+  let addr = req.socket.remoteAddress ?? '';
+  if (!trust(addr)) return addr;
+  const xff = req.headers['x-forwarded-for'];
+  if (typeof xff !== 'string' || xff === '') return addr;
+  const hops = xff.split(',');
+  for (let i = hops.length - 1; i >= 0; i--) {
+    const hop = hops[i]!.trim();
+    if (hop === '') continue;
+    addr = hop;
+    if (!trust(hop)) return hop;
+  }
+  return addr;
 }

@@ -19,6 +19,8 @@ export interface GatewayMetrics {
   circuitsFrom(read: () => Iterable<readonly [string, number]>): void;
   /** Read at scrape time: requests in flight per route. */
   inflightFrom(read: () => Iterable<readonly [string, number]>): void;
+  /** Read at scrape time: connection pools open per route whose upstream is chosen by identity. */
+  poolsFrom(read: () => Iterable<readonly [string, number]>): void;
 }
 
 export interface MetricsOptions {
@@ -115,6 +117,17 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
   // Both gauges are read from the limiters and breakers when scraped; the request path only moves plain numbers.
   let circuits: () => Iterable<readonly [string, number]> = () => [];
   let inflight: () => Iterable<readonly [string, number]> = () => [];
+  let pools: () => Iterable<readonly [string, number]> = () => [];
+  new Gauge({
+    name: 'promgate_upstream_pools',
+    help: 'Connection pools open for upstreams chosen by identity, per route (at most upstream.maxPools).',
+    labelNames: ['route'] as const,
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [route, n] of pools()) this.labels(route).set(n);
+    },
+  });
   new Gauge({
     name: 'promgate_circuit_state',
     help: 'Circuit breaker state per upstream: 0 closed, 1 open, 2 half-open.',
@@ -159,6 +172,9 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
     },
     inflightFrom(read) {
       inflight = read;
+    },
+    poolsFrom(read) {
+      pools = read;
     },
   };
 }

@@ -2,6 +2,7 @@
 import { GatewayError } from '../errors.js';
 import { matchEndpoint } from '../enforce/endpoints.js';
 import { isProtectedPath } from '../routes/table.js';
+import { encodePath, parseTarget } from '../lib/path.js';
 import type { RequestContext } from './runtime.js';
 import type { Runtime, RouteRuntime } from './runtime.js';
 
@@ -23,14 +24,34 @@ export function matchRoute(rt: Runtime, ctx: RequestContext): RouteRuntime {
   if (!m) throw new GatewayError('PG_NO_ROUTE', `no route serves ${ctx.path}`);
   const api = m.route.cfg.apiPrefix;
   ctx.route = m.route;
-  ctx.rel = m.rel;
-  ctx.apiPath = api !== '' && (m.rel === api || m.rel.startsWith(api + '/')) ? m.rel.slice(api.length) || '/' : m.rel;
+  const rel = m.route.rewrite ? rewritten(ctx, m.route.rewrite, m.rel) : m.rel;
+  ctx.rel = rel;
+  ctx.apiPath = api !== '' && (rel === api || rel.startsWith(api + '/')) ? rel.slice(api.length) || '/' : rel;
   return m.route;
+}
+
+/**
+ * The route's rewrite, before the endpoint table reads the path: what the enforcer checks is the rewritten
+ * path, and that is what is forwarded. The result is read like a client's path (no dot segments, no empty
+ * segments, no encoded slashes), so a replacement cannot produce a path promgate would refuse from a client.
+ */
+function rewritten(ctx: RequestContext, rewrite: (rel: string) => string, rel: string): string {
+  const out = rewrite(rel);
+  if (out === rel) return rel;
+  if (!out.startsWith('/'))
+    throw new GatewayError('PG_BAD_REQUEST', `the route's rewrite turned ${rel} into "${out}", which is not a path`);
+  const t = parseTarget(encodePath(out));
+  ctx.rewritten = t.wire ?? t.path;
+  return t.path;
 }
 
 /** Endpoint match: protected paths, then the endpoint table (404 off the table, 405 for a method it does not list). */
 export function matchEndpointStage(rt: Runtime, ctx: RequestContext, route: RouteRuntime): Matched {
   const method = ctx.req.method ?? 'GET';
+  if (route.methods && !route.methods.has(method))
+    throw new GatewayError('PG_METHOD_NOT_ALLOWED', `${method} is not allowed on this route`, {
+      headers: { allow: [...route.methods].join(', ') },
+    });
   const apiPath = ctx.apiPath!;
   const unprotected =
     route.unprotected.has(apiPath) || route.unprotected.has(ctx.rel!) || (rt.skipAuth?.(method, ctx.path) ?? false);

@@ -1,5 +1,6 @@
 // The request pipeline, and the only place that knows the stage order:
-// own endpoints → route → endpoint → authenticate/authorize → headers → tenant → admit (rate, concurrency) → plan (+ query limits) → send.
+// own endpoints → route (+ rewrite) → endpoint (+ methods) → authenticate/authorize → headers → tenant → upstream (+ header directives)
+// → admit (rate, concurrency) → plan (+ query limits) → send (+ response directives).
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { renderError, toGatewayError, wantsJson } from '../errors.js';
 import type { RequestContext } from './runtime.js';
@@ -8,7 +9,7 @@ import { refusingMethod } from './authenticate.js';
 import { logAccess, nextRequestId } from './access-log.js';
 import { matchEndpointStage, matchRoute } from './match.js';
 import { identify } from './identify.js';
-import { planRequest, prepareHeaders, resolveTenant } from './plan.js';
+import { chooseUpstream, planRequest, prepareHeaders, resolveTenant } from './plan.js';
 import { send } from './send.js';
 import type { Runtime } from './runtime.js';
 
@@ -44,6 +45,7 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   if (known === false || (known !== true && !(await known))) return;
   const headers = prepareHeaders(rt, ctx, m);
   resolveTenant(rt, ctx, m, headers);
+  chooseUpstream(rt, ctx, route, headers);
   // Rate limit and concurrency slot, once the caller and its tenant are known.
   const admitted = route.admit(ctx);
   if (admitted) await admitted;

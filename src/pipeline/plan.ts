@@ -1,5 +1,6 @@
 // The header, tenant and plan stages: the upstream headers, the caller's tenant, and the exact upstream request (enforced).
-import { wireBelow } from '../lib/path.js';
+import { encodePath, wireBelow } from '../lib/path.js';
+import { templateRequest } from './templates.js';
 import { upstreamHeaders } from './upstream-headers.js';
 import { enforceRequest, type Plan } from '../enforce/request.js';
 import { forwardWhole } from '../upstream/forward.js';
@@ -10,9 +11,17 @@ import type { Matched } from './match.js';
 import type { RequestContext, RouteRuntime, Runtime, UpstreamHeaders } from './runtime.js';
 import type { Lookup } from '../enforce/plan.js';
 
-/** The path below the route in the client's own spelling, re-serialised segment by segment ("%3B" stays "%3B"). */
+/**
+ * The path the upstream sees, in the client's own spelling re-serialised segment by segment ("%3B" stays
+ * "%3B"), or the rewritten path: below the route prefix (stripPrefix, the default), or the whole path.
+ */
 function upstreamPath(ctx: RequestContext): string {
-  return wireBelow(ctx.wire ?? ctx.path, ctx.route!.prefix);
+  const route = ctx.route!;
+  if (ctx.rewritten === undefined) {
+    const wire = ctx.wire ?? ctx.path;
+    return route.stripPrefix ? wireBelow(wire, route.prefix) : wire;
+  }
+  return route.stripPrefix || route.prefix === '/' ? ctx.rewritten : encodePath(route.prefix) + ctx.rewritten;
 }
 
 function withQuery(path: string, search: string): string {
@@ -43,8 +52,18 @@ function asItCame(ctx: RequestContext, m: Matched, withBody: boolean): Plan {
 /** The tenant the identity maps to (403 when none) and its tenant header; none for passthrough and public endpoints. */
 export function resolveTenant(rt: Runtime, ctx: RequestContext, m: Matched, headers: UpstreamHeaders): void {
   if (m.passthrough || ctx.endpoint!.endpoint.enforce.kind === 'public') return;
-  ctx.tenant = rt.tenants.resolve(ctx.identity!);
+  ctx.tenant = m.route.resolveTenant(ctx.identity!);
   m.route.tenantHeaders(ctx.tenant, ctx.identity!, headers);
+}
+
+/**
+ * The upstream stage: the route's upstream, or the one the identity chooses (403 when its values cannot
+ * name one); then the route's request header directives, after hygiene, identity and tenant headers and
+ * before signing.
+ */
+export function chooseUpstream(rt: Runtime, ctx: RequestContext, route: RouteRuntime, headers: UpstreamHeaders): void {
+  ctx.upstream = route.router ? route.router.resolve(ctx.identity!) : route.upstream;
+  route.directives.request?.(templateRequest(rt, ctx), headers);
 }
 
 /**
@@ -101,7 +120,7 @@ function ownerLookup(rt: Runtime, ctx: RequestContext, route: RouteRuntime, head
     const signing = route.sign(call);
     if (signing) await signing;
     const r = await forwardWhole(
-      route.upstream,
+      ctx.upstream ?? route.upstream,
       { method: 'GET', pathAndQuery: call.pathAndQuery, headers: call.headers },
       rt.cfg.server.maxFilteredResponseBytes,
     );

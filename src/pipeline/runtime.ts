@@ -15,6 +15,9 @@ import type { UpstreamCall, UpstreamSigner } from '../upstream/signers/index.js'
 import type { EndpointMatch } from '../enforce/endpoints.js';
 import type { QueryLimits } from '../enforce/plan.js';
 import type { RuntimeLimits } from '../limits/limits.js';
+import type { UpstreamRouter } from '../upstream/identity-upstream.js';
+import type { CompiledDirectives, TemplateRequest } from '../upstream/directives.js';
+import type { Upstream } from '../upstream/pool.js';
 
 export type UpstreamHeaders = Record<string, string | string[]>;
 
@@ -30,6 +33,12 @@ export interface RouteRuntime extends CompiledRoute {
   admit(ctx: RequestContext): void | Promise<void>;
   /** The query limits of this route and caller, for the plan stage. */
   queryLimits(ctx: RequestContext): QueryLimits;
+  /** The tenant of this identity under the route's own tenants policy, or the global one when it has none (403 when none). */
+  resolveTenant(id: Identity): Tenant;
+  /** Present when the upstream is chosen by identity (a templated url, or urls): 403 when a value cannot name one. */
+  readonly router?: UpstreamRouter;
+  /** The route's header directives (routes[].headers), compiled once. */
+  readonly directives: CompiledDirectives;
   /** Adds the route's tenant header (X-Scope-OrgID, …) for this tenant and identity. */
   tenantHeaders(tenant: Tenant, id: Identity, headers: UpstreamHeaders): void;
   /**
@@ -84,6 +93,12 @@ export interface RequestContext {
   route?: RouteRuntime;
   /** Path below the route prefix (what the upstream sees, before the upstream base path). */
   rel?: string;
+  /** The wire form of `rel` when the route's rewrite changed it (forwarded instead of the client's spelling). */
+  rewritten?: string;
+  /** The upstream this request goes to: the route's, or the one its identity chose. */
+  upstream?: Upstream;
+  /** What header templates read (identity, cookies, client address), made once per request when needed. */
+  templates?: TemplateRequest;
   /** Path looked up in the endpoint table (rel without the route's apiPrefix). */
   apiPath?: string;
   endpoint?: EndpointMatch;

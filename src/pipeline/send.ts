@@ -10,6 +10,7 @@ import type { UpstreamCall } from '../upstream/signers/index.js';
 import { RefusalCapture, UpstreamRefused, isRefusal } from '../upstream/refusal.js';
 import type { RequestContext } from './runtime.js';
 import type { RouteRuntime, Runtime, UpstreamHeaders } from './runtime.js';
+import { templateRequest } from './templates.js';
 
 type StreamPlan = Extract<Plan, { type: 'stream' }>;
 type FilterPlan = Extract<Plan, { type: 'filter' }>;
@@ -43,6 +44,7 @@ export async function send(
     const refuseAuth = refusesAuth(route);
     if (shared)
       return await sendShared(
+        rt,
         ctx,
         route,
         { ...shared, pathAndQuery: call.pathAndQuery },
@@ -54,7 +56,7 @@ export async function send(
     const kind = ctx.endpoint?.endpoint.enforce.kind;
     const idempotent = Buffer.isBuffer(call.body) && (kind === 'query' || kind === 'match');
     await forwardStream(
-      route.upstream,
+      ctx.upstream ?? route.upstream,
       {
         method: call.method,
         pathAndQuery: call.pathAndQuery,
@@ -65,7 +67,7 @@ export async function send(
         idempotent,
       },
       res,
-      fixLocation(route, ctx.identity?.setCookies),
+      answerHead(rt, ctx, route),
     );
   } catch (err) {
     upstreamFailed(rt, ctx, route, err);
@@ -157,6 +159,7 @@ function sharedCall(
  * share one upstream call (whose answer the cache then keeps).
  */
 async function sendShared(
+  rt: Runtime,
   ctx: RequestContext,
   route: RouteRuntime,
   call: SharedCall,
@@ -164,7 +167,7 @@ async function sendShared(
   onCancel: OnCancel,
   refuseAuth: boolean,
 ): Promise<void> {
-  const onHead = fixLocation(route, ctx.identity?.setCookies);
+  const onHead = answerHead(rt, ctx, route);
   const cache = route.resultsCache;
   if (call.key !== undefined && cache?.serve(call.key, ctx.res, onHead, Date.now())) return;
   const sink = call.key !== undefined ? cache?.sink(call.key, Date.now) : undefined;
@@ -178,7 +181,7 @@ async function sendShared(
     onCancel,
     refuseAuth,
   };
-  await route.upstream.coalescer.stream(shared, ctx.res, onHead, sink);
+  await (ctx.upstream ?? route.upstream).coalescer.stream(shared, ctx.res, onHead, sink);
 }
 
 /** Answers that must be filtered (rules, alerts, targets, Alertmanager reads) are read whole, under a limit. */
@@ -201,7 +204,7 @@ async function sendFiltered(
     signal.emit('abort');
   });
   const r = await forwardWhole(
-    route.upstream,
+    ctx.upstream ?? route.upstream,
     { method: 'GET', pathAndQuery: call.pathAndQuery, headers, signal },
     rt.cfg.server.maxFilteredResponseBytes,
   );
@@ -212,7 +215,7 @@ async function sendFiltered(
   } catch {
     throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `upstream answered ${r.status} with a body that is not JSON`);
   }
-  sendJson(ctx.res, r.status, plan.filter(body));
+  sendJson(ctx.res, r.status, plan.filter(body), responseDirectives(rt, ctx, route));
 }
 
 /**
@@ -255,26 +258,49 @@ export function refusal(rt: Runtime, ctx: RequestContext, route: RouteRuntime, e
 }
 
 /**
- * Upstream redirects (the Prometheus UI's /graph → /graph/ …) must point back through this route. A refreshed
+ * Upstream redirects (the Prometheus UI's /graph → /graph/ …) must point back through this route: under its
+ * prefix when the upstream saw the path without it, as they are when it saw the whole path. A refreshed
  * session's Set-Cookie joins the upstream's own: writeHead's headers replace what res.setHeader set, so an app
- * setting a cookie in the same answer would otherwise drop the refreshed session.
+ * setting a cookie in the same answer would otherwise drop the refreshed session. Then the route's response
+ * header directives.
  */
-function fixLocation(route: RouteRuntime, setCookies?: readonly string[]) {
+function answerHead(rt: Runtime, ctx: RequestContext, route: RouteRuntime) {
+  const setCookies = ctx.identity?.setCookies;
+  const up = ctx.upstream ?? route.upstream;
+  const directives = responseDirectives(rt, ctx, route);
   return (_status: number, headers: Record<string, string | string[] | undefined>) => {
     const loc = headers.location;
-    if (typeof loc === 'string') headers.location = rewriteLocation(loc, route.upstream, route.prefix);
+    if (typeof loc === 'string') headers.location = rewriteLocation(loc, up, route.stripPrefix ? route.prefix : '/');
     const upstream = headers['set-cookie'];
     if (setCookies && upstream !== undefined)
       headers['set-cookie'] = [...(Array.isArray(upstream) ? upstream : [upstream]), ...setCookies];
+    directives?.(headers);
   };
 }
 
-export function sendJson(res: ServerResponse, status: number, body: unknown): void {
+/** The route's response header directives for this request, when it has any. */
+function responseDirectives(
+  rt: Runtime,
+  ctx: RequestContext,
+  route: RouteRuntime,
+): ((headers: Record<string, string | string[] | number | undefined>) => void) | undefined {
+  const d = route.directives.response;
+  return d && ((headers) => d(templateRequest(rt, ctx), headers));
+}
+
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  directives?: (headers: Record<string, string | string[] | number | undefined>) => void,
+): void {
   const text = JSON.stringify(body);
-  res.writeHead(status, {
+  const headers: Record<string, string | string[] | number | undefined> = {
     'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
     'cache-control': 'no-store',
-  });
+  };
+  directives?.(headers);
+  headers['content-length'] = Buffer.byteLength(text);
+  res.writeHead(status, headers);
   res.end(text);
 }

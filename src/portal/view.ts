@@ -31,13 +31,10 @@ export interface PortalView {
   routes: PortalRoute[];
 }
 
-/**
- * The caller's tenant on a route. One function so per-route tenant policies can plug in here: today the global
- * policy (`tenants`) serves every route.
- */
-export function tenantOf(rt: Runtime, _route: RouteRuntime, id: Identity): Tenant | undefined {
+/** The caller's tenant on a route: the route's own `tenants` policy, or the global one (as the pipeline resolves it). */
+export function tenantOf(route: RouteRuntime, id: Identity): Tenant | undefined {
   try {
-    return rt.tenants.resolve(id);
+    return route.resolveTenant(id);
   } catch {
     return undefined;
   }
@@ -60,7 +57,7 @@ export function linkOf(route: RouteRuntime): string {
 
 function tenantView(rt: Runtime, route: RouteRuntime, id: Identity): PortalRoute['tenant'] {
   if (route.cfg.upstream.type === 'http') return null;
-  const t = tenantOf(rt, route, id);
+  const t = tenantOf(route, id);
   if (!t) return { refused: true };
   if (t.unrestricted) return { unrestricted: true, matchers: [] };
   return { unrestricted: false, matchers: tenantMatchers(t).map(formatMatcher) };

@@ -5,6 +5,7 @@ import type { UpstreamKind } from '../enforce/endpoints.js';
 import { DotModeState } from './dot-mode.js';
 import type { Upstream } from '../upstream/pool.js';
 import { ResultsCache } from '../upstream/results-cache.js';
+import { firstReplacer } from '../lib/re2.js';
 
 export interface CompiledRoute {
   readonly name: string;
@@ -21,6 +22,12 @@ export interface CompiledRoute {
   readonly dotMode: DotModeState;
   /** Present when the route turns the results cache on (a reload starts it empty). */
   readonly resultsCache?: ResultsCache;
+  /** The route's `methods`, when it limits them (others get 405). */
+  readonly methods?: ReadonlySet<string>;
+  /** The upstream sees the path below the prefix (default), or the whole path. */
+  readonly stripPrefix: boolean;
+  /** The route's `rewrite` on the decoded path below the prefix, before the endpoint table reads it. */
+  readonly rewrite?: (rel: string) => string;
 }
 
 export function compileRoute(
@@ -42,6 +49,9 @@ export function compileRoute(
     protectedPrefixes: cfg.protectedPaths.filter((p) => p.endsWith('/')),
     passthrough: new Set(cfg.unsafePassthroughPaths),
     dotMode: new DotModeState(cfg.upstream),
+    methods: cfg.methods ? new Set(cfg.methods) : undefined,
+    stripPrefix: cfg.stripPrefix ?? true,
+    rewrite: cfg.rewrite ? firstReplacer(cfg.rewrite.regex, cfg.rewrite.replacement) : undefined,
     resultsCache:
       cfg.resultsCache.ttl > 0 && kind !== 'alertmanager'
         ? new ResultsCache(

@@ -6,6 +6,7 @@ import type { UpstreamCall } from '../upstream/signers/index.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import { dotModeOfVersion } from '../routes/dot-mode.js';
 import type { DotMode } from '../lib/re2.js';
+import { isTemplate } from '../lib/template.js';
 
 const BUILDINFO_MAX_BYTES = 64 * 1024;
 
@@ -84,6 +85,13 @@ export class Readiness {
     const next = new Map<string, UpstreamState>();
     await Promise.all(
       this.routes.map(async (r) => {
+        if (isTemplate(r.cfg.upstream.url)) {
+          // A templated upstream has no host until an identity fills it in: not probed, and not held against
+          // readiness (its dot mode stays as configured, or unknown, which filters read the safe way).
+          const detail = 'not probed: the upstream URL is a template, chosen per identity';
+          next.set(r.name, { route: r.name, url: r.cfg.upstream.url, up: true, detail });
+          return;
+        }
         // The regex dot mode is re-read on every check: a backend upgraded from 2.x to 3.x (or back)
         // behind the same URL changes how its label regexes read "\n".
         const mode = r.dotMode.probes ? probeDotMode(r) : undefined;

@@ -92,6 +92,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   let rt = build(cfg);
   metrics.circuitsFrom(() => circuits().map(([url, b]) => [url, STATE_VALUE[b.state()]] as const));
   metrics.inflightFrom(() => rt.limits.inflight());
+  metrics.poolsFrom(() => rt.routes.all().flatMap((r) => (r.router ? [[r.name, r.router.size] as const] : [])));
   let inflight = 0;
   const pipeline = createPipeline(
     () => rt,

@@ -3,6 +3,7 @@ import { LABEL_NAME_RE } from '../config/schema-common.js';
 import { GatewayError } from '../errors.js';
 import type { Identity } from '../authn/identity.js';
 import { allowValues, type Allowed, type Spec } from './union.js';
+import { checkTemplate, parseTemplate, type TemplateVocabulary } from '../lib/template.js';
 
 /** Where the tenant lives in the claims. `namespace` (one string) is read only when named. */
 export interface ClaimNames {
@@ -96,24 +97,21 @@ export function claimStrings(v: unknown): string[] {
 type Part = string | { ref: 'user' } | { ref: 'email' } | { ref: 'group' } | { ref: 'claim'; path: string };
 export type Template = readonly Part[];
 
-const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
+const TENANT_RULE_VOCAB: TemplateVocabulary = {
+  variables: { user: 'string', email: 'string', group: 'string', claims: 'path' },
+};
 
 /** Compile `team-{{ group }}`; throws a message naming the problem (the caller adds the config path). */
 export function compileTemplate(text: string): Template {
-  const parts: Part[] = [];
-  let last = 0;
-  for (const m of text.matchAll(PLACEHOLDER)) {
-    if (m.index > last) parts.push(text.slice(last, m.index));
-    const name = m[1]!;
-    if (name === 'user' || name === 'email' || name === 'group') parts.push({ ref: name });
-    else if (name.startsWith('claims.') && name.length > 7) parts.push({ ref: 'claim', path: name.slice(7) });
-    else throw new Error(`unknown placeholder {{ ${name} }} (use user, email, group or claims.<path>)`);
-    last = m.index + m[0].length;
-  }
-  if (last < text.length) parts.push(text.slice(last));
-  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}'))))
-    throw new Error(`unbalanced {{ }} in "${text}"`);
-  return parts;
+  const parsed = parseTemplate(text);
+  checkTemplate(parsed, TENANT_RULE_VOCAB);
+  return parsed.map((p): Part =>
+    typeof p === 'string'
+      ? p
+      : p.name === 'claims'
+        ? { ref: 'claim', path: p.path! }
+        : { ref: p.name as 'user' | 'email' | 'group' },
+  );
 }
 
 export const isLiteral = (t: Template): boolean => t.every((p) => typeof p === 'string');

@@ -5,7 +5,7 @@ import type { Identity } from '../authn/identity.js';
 import type { OnReload } from '../authn/reloadable.js';
 import type { TenantRuleConfig, TenantsConfig } from '../config/schema.js';
 import { GatewayError } from '../errors.js';
-import { ConfigError, type ConfigIssue } from '../config/errors.js';
+import { ConfigError, formatPath, type ConfigIssue } from '../config/errors.js';
 import {
   USERS_FILE_CLAIMS,
   claimAt,
@@ -28,6 +28,8 @@ export interface TenantResolverDeps {
    * identities always use the users-file names. The singular `namespace` is not read from tokens
    * unless named here: some issuers (Vault) put an unrelated `namespace` claim in every token. */
   claimNames?: ClaimNames;
+  /** Where the rules are in the config (a route's own: routes[i].tenants.rules); default tenants.rules. */
+  at?: readonly (string | number)[];
 }
 
 export interface TenantResolver {
@@ -76,7 +78,7 @@ const anyOf = (patterns: string | readonly string[], fold = false): Test => {
  * `users` matches Identity.user (the basic username, or the token's userClaim); where users can
  * edit that claim at their provider, match on `claims: {sub: ...}` instead.
  */
-function compileMatch(m: TenantRuleConfig['match']): (id: Identity) => boolean {
+export function compileMatch(m: TenantRuleConfig['match']): (id: Identity) => boolean {
   const checks: ((id: Identity) => boolean)[] = [];
   if (m.users) {
     const t = anyOf(m.users);
@@ -99,10 +101,14 @@ function compileMatch(m: TenantRuleConfig['match']): (id: Identity) => boolean {
 }
 
 /** Every problem of rule i that only compiling it finds (templates, a label in both maps), with its key path. */
-export function tenantRuleProblems(r: TenantRuleConfig, i: number): ConfigIssue[] {
+export function tenantRuleProblems(
+  r: TenantRuleConfig,
+  i: number,
+  at: readonly (string | number)[] = ['tenants', 'rules'],
+): ConfigIssue[] {
   const out: ConfigIssue[] = [];
   for (const [label, v] of Object.entries(r.labels)) {
-    const path = ['tenants', 'rules', i, 'labels', label];
+    const path = [...at, i, 'labels', label];
     if (Object.hasOwn(r.regex, label))
       out.push({ path, message: `label "${label}" is in both labels and regex; use one` });
     for (const text of typeof v === 'string' ? [v] : v) {
@@ -116,9 +122,9 @@ export function tenantRuleProblems(r: TenantRuleConfig, i: number): ConfigIssue[
   return out;
 }
 
-function compileRule(r: TenantRuleConfig, i: number): CompiledRule {
-  const at = `tenants.rules[${i}]`;
-  const problems = tenantRuleProblems(r, i);
+function compileRule(r: TenantRuleConfig, i: number, path: readonly (string | number)[]): CompiledRule {
+  const at = `${formatPath(path)}[${i}]`;
+  const problems = tenantRuleProblems(r, i, path);
   if (problems.length > 0) throw ConfigError.of(problems);
   const labels = Object.entries(r.labels).map(
     ([label, v]) => [label, (typeof v === 'string' ? [v] : v).map(compileTemplate)] as const,
@@ -153,7 +159,8 @@ function ruleSpec(rule: CompiledRule, id: Identity): Spec | undefined {
 const DEFAULT_NAMES: ClaimNames = Object.freeze({ namespaces: 'namespaces', labels: 'labels' });
 
 export function createTenantResolver(cfg: TenantsConfig, deps: TenantResolverDeps): TenantResolver {
-  const rules = cfg.rules.map(compileRule);
+  const rulesAt = deps.at ?? ['tenants', 'rules'];
+  const rules = cfg.rules.map((r, i) => compileRule(r, i, rulesAt));
   const tokenNames = deps.claimNames ?? DEFAULT_NAMES;
   const intern = createInterner();
   const loggedUnrestricted = new LRUCache<string, true>({ max: 10_000 });

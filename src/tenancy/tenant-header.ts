@@ -3,6 +3,7 @@ import type { Identity } from '../authn/identity.js';
 import { GatewayError } from '../errors.js';
 import { ConfigError } from '../config/errors.js';
 import type { Tenant } from './tenant.js';
+import { TemplateError, checkTemplate, parseTemplate, type TemplateVocabulary } from '../lib/template.js';
 
 export interface TenantHeaderConfig {
   name: string;
@@ -12,7 +13,6 @@ export interface TenantHeaderConfig {
 
 type Part = string | { ref: 'user' } | { ref: 'tenant' } | { ref: 'values'; label: string };
 
-const PLACEHOLDER = /\{\{\s*([^{}]*?)\s*\}\}/g;
 const MAX_IDS = 1000;
 
 /** Mimir/Cortex tenant IDs (dskit ValidTenantID): 1–150 bytes of [A-Za-z0-9!-_.*'()], not `.`/`..`/`__mimir_cluster`. */
@@ -27,22 +27,25 @@ export function tenantIdProblem(id: string): string | undefined {
   return undefined;
 }
 
+const TENANT_HEADER_VOCAB: TemplateVocabulary = {
+  variables: { user: 'string', tenant: 'string', values: 'path' },
+};
+
 function parse(template: string, at: (string | number)[]): Part[] {
-  const parts: Part[] = [];
-  let last = 0;
-  for (const m of template.matchAll(PLACEHOLDER)) {
-    if (m.index > last) parts.push(template.slice(last, m.index));
-    const name = m[1]!;
-    if (name === 'user') parts.push({ ref: 'user' });
-    else if (name === 'tenant') parts.push({ ref: 'tenant' });
-    else if (name.startsWith('values.') && name.length > 7) parts.push({ ref: 'values', label: name.slice(7) });
-    else throw ConfigError.at(at, `unknown placeholder {{ ${name} }} (use values.<label>, user or tenant)`);
-    last = m.index + m[0].length;
+  try {
+    const parsed = parseTemplate(template);
+    checkTemplate(parsed, TENANT_HEADER_VOCAB);
+    return parsed.map((p): Part =>
+      typeof p === 'string'
+        ? p
+        : p.name === 'values'
+          ? { ref: 'values', label: p.path! }
+          : { ref: p.name as 'user' | 'tenant' },
+    );
+  } catch (e) {
+    if (e instanceof TemplateError) throw ConfigError.at(at, e.message);
+    throw e;
   }
-  if (last < template.length) parts.push(template.slice(last));
-  if (parts.some((p) => typeof p === 'string' && (p.includes('{{') || p.includes('}}'))))
-    throw ConfigError.at(at, `unbalanced {{ }} in "${template}"`);
-  return parts;
 }
 
 const invalid = (msg: string): GatewayError => new GatewayError('PG_TENANT_HEADER_INVALID', msg);

@@ -12,6 +12,8 @@ import { parseExtraJwtIssuers } from '../authn/oidc/bearer-issuers.js';
 import { tenantRuleProblems } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { tlsFilesProblem } from '../upstream/tls.js';
+import { compileDirectives } from '../upstream/directives.js';
+import { tenantHeaderTemplate } from '../config/semantics.js';
 
 /**
  * Every problem the factories of buildRuntime would throw, each at its key path. It calls the same parsers
@@ -32,10 +34,12 @@ export function preflight(cfg: Config): ConfigIssue[] {
   cfg.routes.forEach((r, i) => {
     const th = r.upstream.tenantHeader;
     const at = ['routes', i, 'upstream', 'tenantHeader', 'template'];
-    if (th)
-      attempt(at, () =>
-        createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at),
-      );
+    if (th) attempt(at, () => createTenantHeader({ ...th, template: tenantHeaderTemplate(cfg, r) }, at));
+    r.tenants?.rules?.forEach((rule, n) => out.push(...tenantRuleProblems(rule, n, ['routes', i, 'tenants', 'rules'])));
+    // Header directives: files read, promgate's own cookie refused (the vocabulary is checked by the schema).
+    attempt(['routes', i, 'headers'], () =>
+      compileDirectives(r, i, { env: process.env, sessionCookie: cfg.auth.oidc?.cookie.name }),
+    );
     const tls = r.upstream.tls;
     // Unreadable files are already named by the semantic check, key by key.
     const readable = tls && ['caFile', 'certFile', 'keyFile'].every((k) => canRead(tls[k as 'caFile']));

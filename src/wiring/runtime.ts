@@ -1,6 +1,10 @@
 // Builds everything a request needs from one frozen Config; a reload builds a new Runtime and swaps it in whole.
 import { buildLimits, LimitsState, type RuntimeLimits } from '../limits/limits.js';
-import type { Config } from '../config/schema.js';
+import type { Config, RouteConfig } from '../config/schema.js';
+import { identityRouted, tenantHeaderTemplate } from '../config/semantics.js';
+import { isTemplate } from '../lib/template.js';
+import { createUpstreamRouter, placeholderUrl, type UpstreamRouter } from '../upstream/identity-upstream.js';
+import { compileDirectives } from '../upstream/directives.js';
 import type { Logger } from '../observability/logger.js';
 import type { GatewayMetrics } from '../observability/metrics.js';
 import type { Authenticator } from '../authn/identity.js';
@@ -12,7 +16,7 @@ import { createPromqlEnforcer } from '../enforce/promql/index.js';
 import type { QueryEnforcer } from '../enforce/params.js';
 import { createBasicAuthenticator } from '../authn/basic.js';
 import { createJwtAuthenticator } from '../authn/jwt.js';
-import { createTenantResolver } from '../tenancy/policy.js';
+import { createTenantResolver, type TenantResolver, type TenantResolverDeps } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
 import { createSigner, signCall, type UpstreamSigner } from '../upstream/signers/index.js';
@@ -85,19 +89,33 @@ function assemble(
     vmStrict: createPromqlEnforcer({ maxQueryLength, errorOnConflict: true, refuseRawBackslash: true }),
   };
   const limitState = deps.limits ?? new LimitsState();
+  const routers = new Map<RouteConfig, UpstreamRouter>();
   const compiled = cfg.routes.map((r) => {
     const key = JSON.stringify(r.upstream);
+    const upstreamDeps = {
+      clock: limitState.clock,
+      logger,
+      onRetry: (u: string) => metrics.upstreamRetry(u),
+      onReload: tlsReloaded(r.upstream.url, deps),
+    };
+    const templated = isTemplate(r.upstream.url);
     let up = deps.pools.get(key);
     if (!up) {
-      const upstreamDeps = {
-        clock: limitState.clock,
-        logger,
-        onRetry: (u: string) => metrics.upstreamRetry(u),
-        onReload: tlsReloaded(r.upstream.url, deps),
-      };
-      deps.pools.set(key, (up = createUpstream(r.upstream, upstreamDeps)));
+      // A templated default URL has no host of its own: its pool stands for the route and is never dialled
+      // (requests go to the pools the router resolves; readiness does not probe it).
+      const url = templated ? placeholderUrl(r.upstream.url) : r.upstream.url;
+      deps.pools.set(key, (up = createUpstream({ ...r.upstream, url }, upstreamDeps)));
     }
     usedPools.add(key);
+    if (identityRouted(r.upstream))
+      routers.set(
+        r,
+        createUpstreamRouter(
+          r.upstream,
+          (url) => createUpstream({ ...r.upstream, url }, upstreamDeps),
+          templated ? undefined : up,
+        ),
+      );
     return compileRoute(r, up, (hit) => metrics.cache('results', hit));
   });
   const claimNames = {
@@ -112,7 +130,18 @@ function assemble(
     limitRule: (id) => tenants.limitRule(id),
     state: limitState,
   });
-  const routes = compiled.map((r) => compileRouteRuntime(r, { cfg, byMethod, enforcers, logger, signers, limits }));
+  const routes = compiled.map((r) =>
+    compileRouteRuntime(r, {
+      cfg,
+      byMethod,
+      enforcers,
+      logger,
+      signers,
+      limits,
+      tenants: routeTenants(cfg, r.cfg, tenants, { logger, claimNames }),
+      router: routers.get(r.cfg),
+    }),
+  );
   const authenticators = [...byMethod.values()];
 
   return {
@@ -144,6 +173,7 @@ function assemble(
     poolKeys: usedPools,
     async close() {
       for (const s of signers) s.close?.();
+      await Promise.allSettled([...routers.values()].map((r) => r.close()));
       await Promise.allSettled(authenticators.map(async (a) => a.close?.()));
     },
   };
@@ -173,6 +203,26 @@ function enforcerOf(route: CompiledRoute, e: Enforcers): QueryEnforcer {
   return vm ? e.vmLenient : e.lenient;
 }
 
+/** The route's own tenant policy over the global one (what it leaves out is the global's), or the global resolver. */
+function routeTenants(
+  cfg: Config,
+  route: RouteConfig,
+  global: TenantResolver,
+  deps: Pick<TenantResolverDeps, 'logger' | 'claimNames'>,
+): TenantResolver {
+  const own = route.tenants;
+  if (!own) return global;
+  const i = cfg.routes.indexOf(route);
+  return createTenantResolver(
+    {
+      fromClaims: own.fromClaims ?? cfg.tenants.fromClaims,
+      namespaceLabel: own.namespaceLabel ?? cfg.tenants.namespaceLabel,
+      rules: own.rules ?? cfg.tenants.rules,
+    },
+    { ...deps, at: own.rules ? ['routes', i, 'tenants', 'rules'] : ['tenants', 'rules'] },
+  );
+}
+
 interface RouteDeps {
   cfg: Config;
   byMethod: ReadonlyMap<string, Authenticator>;
@@ -181,6 +231,9 @@ interface RouteDeps {
   /** Every signer made, so a refused build or a closed runtime stops their credential refreshers. */
   signers: UpstreamSigner[];
   limits: RuntimeLimits;
+  /** The route's tenant resolver (its own policy, or the global one). */
+  tenants: TenantResolver;
+  router?: UpstreamRouter;
 }
 
 /** One route's stages, built once: its auth chain, enforcer, tenant header, header hygiene and signer. */
@@ -194,10 +247,9 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
       ? 'Bearer'
       : undefined;
   const th = route.cfg.upstream.tenantHeader;
-  const at = ['routes', cfg.routes.indexOf(route.cfg), 'upstream', 'tenantHeader', 'template'];
-  const header = th
-    ? createTenantHeader({ ...th, template: th.template ?? `{{values.${cfg.tenants.namespaceLabel}}}` }, at)
-    : undefined;
+  const index = cfg.routes.indexOf(route.cfg);
+  const at = ['routes', index, 'upstream', 'tenantHeader', 'template'];
+  const header = th ? createTenantHeader({ ...th, template: tenantHeaderTemplate(cfg, route.cfg) }, at) : undefined;
   const headerName = th?.name.toLowerCase();
   const signer = createSigner(route.cfg.upstream, { logger: deps.logger, route: route.name });
   if (signer) {
@@ -212,8 +264,15 @@ function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntim
     route: route.name,
   };
   const tokenHeader = cfg.auth.jwt?.tokenHeader;
+  const directives = compileDirectives(route.cfg, index, {
+    env: process.env,
+    sessionCookie: cfg.auth.oidc?.cookie.name,
+  });
   return {
     ...route,
+    resolveTenant: (id) => deps.tenants.resolve(id),
+    router: deps.router,
+    directives,
     auth: { authenticators, anonymous: cfg.auth.anonymous && methods.includes('anonymous'), challenge },
     enforcer: enforcerOf(route, deps.enforcers),
     stripHeaders: th ? new Set([normalizeHeaderName(th.name)]) : undefined,

@@ -96,6 +96,76 @@ const BAD: { name: string; yaml: string; key: string }[] = [
     key: 'routes[0].description',
     yaml: `routes: [{description: "one\\ntwo", ${UP}}]\n${ANON}\n`,
   },
+  {
+    name: 'a route without an upstream',
+    key: 'routes[1].upstream',
+    yaml: `routes:\n  - {prefix: /a, ${UP}}\n  - {prefix: /b}\n${ANON}\n`,
+  },
+  {
+    name: 'a rewrite that is not a valid regex',
+    key: 'routes[0].rewrite.regex',
+    yaml: `routes: [{${UP}, rewrite: {regex: "^/(a", replacement: /b}}]\n${ANON}\n`,
+  },
+  {
+    name: 'a header directive with an unknown variable',
+    key: 'routes[0].headers.request.set.X-User',
+    yaml: `routes: [{${UP}, headers: {request: {set: {X-User: "{{ nosuch }}"}}}}]\n${ANON}\n`,
+  },
+  {
+    name: 'a header directive with an unknown filter',
+    key: 'routes[0].headers.response.add.X-Groups',
+    yaml: `routes: [{${UP}, headers: {response: {add: {X-Groups: '{{ groups | shout }}'}}}}]\n${ANON}\n`,
+  },
+  {
+    name: 'a header directive reading a file that does not exist',
+    key: 'routes[0].headers.request.set.X-Key',
+    yaml: `routes: [{${UP}, headers: {request: {set: {X-Key: '{{ file "/nonexistent/promgate-key" }}'}}}}]\n${ANON}\n`,
+  },
+  {
+    name: "a header directive handing promgate's session cookie upstream",
+    key: 'routes[0].headers.request.set.X-S',
+    yaml: `routes: [{${UP}, headers: {request: {set: {X-S: '{{ cookie "_oauth2_proxy" }}'}}}}]\n${oidc('')}`,
+  },
+  {
+    name: 'stripPrefix on the root route',
+    key: 'routes[0].stripPrefix',
+    yaml: `routes: [{prefix: /, stripPrefix: true, ${UP}}]\n${ANON}\n`,
+  },
+  {
+    name: 'an upstream URL template with an unknown variable',
+    key: 'routes[0].upstream.url',
+    yaml: `routes: [{upstream: {url: "http://ide-{{ nosuch }}.svc:8080"}}]\n${ANON}\n`,
+  },
+  {
+    name: 'an upstream URL template in the port',
+    key: 'routes[0].upstream.urls[0].url',
+    yaml: `routes: [{upstream: {url: "http://a:1", urls: [{match: {users: [x]}, url: "http://h:{{ user }}"}]}}]\n${ANON}\n`,
+  },
+  {
+    name: 'a route tenant rule with an unknown template variable',
+    key: 'routes[0].tenants.rules[0].labels.namespace',
+    yaml: `routes: [{${UP}, tenants: {rules: [{labels: {namespace: "{{ nosuch }}"}}]}}]\n${ANON}\n`,
+  },
+  {
+    name: "a header directive that sets the route's tenant header",
+    key: 'routes[0].headers.request.set.x-scope-orgid',
+    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID}}, headers: {request: {set: {x-scope-orgid: "{{ user }}"}}}}]\n${ANON}\n`,
+  },
+  {
+    name: "a header directive whose wildcard removes the route's tenant header",
+    key: 'routes[0].headers.request.remove[0]',
+    yaml: `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID}}, headers: {request: {remove: ["X-Scope-*"]}}}]\n${ANON}\n`,
+  },
+  {
+    name: "a response header directive that would hand the session's token to the browser",
+    key: 'routes[0].headers.response.set.X-Token',
+    yaml: `routes: [{${UP}, headers: {response: {set: {X-Token: "{{ access_token }}"}}}}]\n${ANON}\n`,
+  },
+  {
+    name: 'a results cache on an identity-chosen upstream',
+    key: 'routes[0].resultsCache.ttl',
+    yaml: `routes: [{upstream: {url: "http://ide-{{ user }}.svc:1"}, resultsCache: {ttl: 5s}}]\n${ANON}\n`,
+  },
 ];
 
 const CONTROL = `routes: [{upstream: {url: "http://127.0.0.1:1", tenantHeader: {name: X-Scope-OrgID, template: "t-{{values.namespace}}"}}}]
