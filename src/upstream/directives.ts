@@ -121,7 +121,8 @@ export function compileValue(text: string, opts: CompileOptions): Value {
       return p;
     },
   );
-  const getters = new Map<TemplateExpr, (r: TemplateRequest) => TemplateValue>();
+  // Constants (env, file) ignore the request; at load they are rendered without one.
+  const getters = new Map<TemplateExpr, (r?: TemplateRequest) => TemplateValue>();
   const rendered: TemplatePart[] = resolved.map((p) => {
     if (typeof p === 'string' || !('constant' in p)) return p;
     // A constant joins the template as an expression whose value is fixed.
@@ -130,10 +131,14 @@ export function compileValue(text: string, opts: CompileOptions): Value {
     return e;
   });
   const constant = rendered.every((p) => typeof p === 'string' || getters.has(p));
-  for (const p of rendered) if (typeof p !== 'string' && !getters.has(p)) getters.set(p, variable(p));
+  for (const p of rendered) {
+    if (typeof p === 'string' || getters.has(p)) continue;
+    const read = variable(p);
+    getters.set(p, (r) => read(r!));
+  }
   if (constant) {
     // Literals, env and files only: rendered once here, so a bad value is a config error, not a dropped header.
-    const fixed = renderParts(rendered, (e) => getters.get(e)!(undefined as unknown as TemplateRequest));
+    const fixed = renderParts(rendered, (e) => getters.get(e)!());
     if (fixed !== undefined && BAD_VALUE.test(fixed))
       throw new TemplateError('a header value may not contain CR, LF, NUL or control characters');
     return () => fixed;
