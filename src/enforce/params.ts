@@ -1,4 +1,5 @@
 // Rewrites every `query` or `match[]` parameter of a URL query string or urlencoded form body.
+import { GatewayError } from '../errors.js';
 import type { RestrictedTenant } from '../tenancy/tenant.js';
 import { tenantSelector } from '../tenancy/tenant.js';
 import type { QueryFacts } from './promql/facts.js';
@@ -32,9 +33,13 @@ export function rewriteParams(
   tenant: RestrictedTenant,
   enf: QueryEnforcer,
   facts?: QueryFacts[],
+  /** Most `match[]` selectors accepted, with `already` counted before (URL and form together); checked before any is parsed. */
+  maxMatch?: { max: number; already: number },
 ): ParamRewrite {
   const key = kind === 'query' ? 'query' : 'match[]';
   const input = new URLSearchParams(raw);
+  if (kind === 'match' && maxMatch && maxMatch.already + input.getAll(key).length > maxMatch.max)
+    throw new GatewayError('PG_TOO_MANY_MATCHERS', `more than ${maxMatch.max} match[] selectors in one request`);
   const out = new URLSearchParams();
   const rewritten: string[] = [];
   for (const [k, v] of input) {

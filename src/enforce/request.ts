@@ -52,7 +52,8 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
 
   if (e.kind === 'query' || e.kind === 'match') {
     const facts: QueryFacts[] = [];
-    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts);
+    const max = x.maxMatchSelectors ?? Infinity;
+    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts, { max, already: 0 });
     let form: ParamRewrite | undefined;
     let count = url.count;
     const logged = [...url.rewritten];
@@ -62,7 +63,7 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
         const mt = mediaType(x.req.headers['content-type']);
         if (mt !== FORM)
           throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
-        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts);
+        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts, { max, already: url.count });
         count += form.count;
         logged.push(...form.rewritten);
       }
