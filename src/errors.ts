@@ -36,6 +36,11 @@ export const CODES = {
     type: 'bad_data',
     when: 'A query or `match[]` is longer than `server.maxQueryLength`.',
   },
+  PG_TOO_MANY_MATCHERS: {
+    status: 400,
+    type: 'bad_data',
+    when: 'More `match[]` selectors in one request than `server.maxMatchSelectors`.',
+  },
   PG_BAD_MATCH: { status: 400, type: 'bad_data', when: 'A `match[]` selector does not parse.' },
   PG_BAD_BODY: {
     status: 400,
@@ -52,6 +57,16 @@ export const CODES = {
     status: 431,
     type: 'bad_data',
     when: 'The request line and headers exceed `server.maxHeaderBytes`.',
+  },
+  PG_URI_TOO_LONG: {
+    status: 414,
+    type: 'bad_data',
+    when: 'The request line alone (method, path and query string) exceeds `server.maxHeaderBytes`.',
+  },
+  PG_CLIENT_TIMEOUT: {
+    status: 408,
+    type: 'timeout',
+    when: 'The client did not send its request line and headers within `server.headersTimeout` (slowloris), or its whole request within `server.requestTimeout`.',
   },
   PG_AUTHN_REQUIRED: { status: 401, type: 'unauthorized', when: 'No credentials on a route that needs them.' },
   PG_AUTHN_BAD_CREDENTIALS: { status: 401, type: 'unauthorized', when: 'Wrong user name or password.' },

@@ -38,11 +38,23 @@ const serverSchema = z.strictObject({
     .describe('Largest request line + headers accepted (431 above it).'),
   maxBodyBytes: byteSize().prefault('10MiB').describe('Largest request body accepted (413 above it).'),
   maxQueryLength: byteSize().prefault('64KiB').describe('Longest PromQL query or match[] accepted (400 above it).'),
+  maxMatchSelectors: z
+    .number()
+    .int()
+    .min(1)
+    .max(100000)
+    .default(256)
+    .describe('Most match[] selectors in one request, URL and form body together (400 PG_TOO_MANY_MATCHERS above it).'),
   maxFilteredResponseBytes: byteSize()
     .prefault('256MiB')
     .describe('Largest upstream body read whole for filtering (rules, alerts).'),
   shutdownTimeout: duration().prefault('30s').describe('How long SIGTERM waits for in-flight requests.'),
   requestTimeout: duration().prefault('5m').describe('Whole-request limit for a client request.'),
+  headersTimeout: duration()
+    .prefault('60s')
+    .describe(
+      'Longest a client may take to send its request line and headers; a slower (slowloris) connection is answered 408 and closed.',
+    ),
   keepAliveTimeout: duration().prefault('65s'),
   trustedProxies: commaList.default([]).describe('CIDRs whose X-Forwarded-* headers are trusted. Empty: trust none.'),
   logLevel: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),

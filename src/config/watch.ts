@@ -20,9 +20,11 @@ export interface ConfigWatcher {
 export function watchConfigFile(file: string, onChange: () => void, debounceMs = 200): ConfigWatcher {
   let last = digest(file);
   let timer: NodeJS.Timeout | undefined;
+  // A file that disappears is a change too: the reload it triggers is refused and counted, so /-/ready and
+  // promgate_config_last_reload_successful say the last good config is serving; its return reloads again.
   const poll = () => {
     const now = digest(file);
-    if (now !== undefined && now !== last) {
+    if (now !== last) {
       last = now;
       onChange();
     }

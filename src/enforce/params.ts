@@ -1,4 +1,5 @@
 // Rewrites every `query` or `match[]` parameter of a URL query string or urlencoded form body.
+import { GatewayError } from '../errors.js';
 import type { RestrictedTenant } from '../tenancy/tenant.js';
 import { tenantSelector } from '../tenancy/tenant.js';
 import type { QueryFacts } from './promql/facts.js';
@@ -33,9 +34,13 @@ export function rewriteParams(
   enf: QueryEnforcer,
   facts?: QueryFacts[],
   backend: ParamBackend = 'prometheus',
+  /** Most `match[]` selectors accepted, with `already` counted before (URL and form together); checked before any is parsed. */
+  maxMatch?: { max: number; already: number },
 ): ParamRewrite {
   const keys = backend === 'victoriametrics' && kind === 'match' ? VM_MATCH_KEYS : kind === 'query' ? QUERY : MATCH;
   const input = new URLSearchParams(raw);
+  if (kind === 'match' && maxMatch && maxMatch.already + countKeys(input, keys) > maxMatch.max)
+    throw new GatewayError('PG_TOO_MANY_MATCHERS', `more than ${maxMatch.max} match[] selectors in one request`);
   const out = new URLSearchParams();
   const rewritten: string[] = [];
   for (const [k, v] of input) {
@@ -47,6 +52,12 @@ export function rewriteParams(
     } else out.append(k, v);
   }
   return { text: out.toString(), count: rewritten.length, rewritten, params: out };
+}
+
+function countKeys(params: URLSearchParams, keys: ReadonlySet<string>): number {
+  let n = 0;
+  for (const k of params.keys()) if (keys.has(k)) n++;
+  return n;
 }
 
 /** Which API reads the parameters: VictoriaMetrics reads more of them (below). */

@@ -31,6 +31,8 @@ export interface EnforceInput {
   /** The route allows metadata endpoints. */
   allowMetadata: boolean;
   maxBodyBytes: number;
+  /** Most `match[]` selectors in one request (server.maxMatchSelectors); absent: no limit. */
+  maxMatchSelectors?: number;
   enforcer: QueryEnforcer;
   lookup: Lookup;
   /** How the backend reads "." in label regexes right now (the route's DotModeState); filters read tenant regexes the same way. */

@@ -53,7 +53,8 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
   if (e.kind === 'query' || e.kind === 'match') {
     const facts: QueryFacts[] = [];
     const backend = x.backend ?? 'prometheus';
-    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts, backend);
+    const max = x.maxMatchSelectors ?? Infinity;
+    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts, backend, { max, already: 0 });
     let form: ParamRewrite | undefined;
     let count = url.count;
     const logged = [...url.rewritten];
@@ -63,7 +64,10 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
         const mt = mediaType(x.req.headers['content-type']);
         if (mt !== FORM)
           throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
-        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts, backend);
+        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts, backend, {
+          max,
+          already: url.count,
+        });
         count += form.count;
         logged.push(...form.rewritten);
       }

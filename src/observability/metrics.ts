@@ -8,6 +8,8 @@ export interface GatewayMetrics {
   upstreamError(route: string, reason: string): void;
   authFailure(method: string, code: string): void;
   reload(source: string, ok: boolean): void;
+  /** Sources (config, auth files) whose last reload was refused: the last good version keeps serving them. */
+  failedReloads(): string[];
   upstreamUp(route: string, up: boolean): void;
   cache(kind: string, hit: boolean): void;
   /** A request refused by a limit (query limits, rate, concurrency, circuit). */
@@ -78,6 +80,7 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
     labelNames: ['source'] as const,
     registers: [registry],
   });
+  const failing = new Set<string>();
   const lastReload = new Gauge({
     name: 'promgate_config_last_reload_successful',
     help: '1 when the last reload of a source succeeded.',
@@ -161,7 +164,10 @@ export function createMetrics(opts: MetricsOptions = {}): GatewayMetrics {
       reloads.labels(source, ok ? 'success' : 'failure').inc();
       if (!ok) reloadFailures.labels(source).inc();
       lastReload.labels(source).set(ok ? 1 : 0);
+      if (ok) failing.delete(source);
+      else failing.add(source);
     },
+    failedReloads: () => [...failing],
     upstreamUp: (route, isUp) => up.labels(route).set(isUp ? 1 : 0),
     cache: (kind, hit) => cacheOps.labels(kind, hit ? 'hit' : 'miss').inc(),
     limitRejected: (route, tenant, limit) => rejections.inc(tenantLabel ? { route, tenant, limit } : { route, limit }),

@@ -97,6 +97,7 @@ export async function planRequest(
     tenant: ctx.tenant!,
     allowMetadata: route.cfg.allowMetadata,
     maxBodyBytes: rt.cfg.server.maxBodyBytes,
+    maxMatchSelectors: rt.cfg.server.maxMatchSelectors,
     enforcer: route.enforcer,
     lookup,
     dotMode: route.dotMode.current(),

@@ -52,6 +52,10 @@ export function readyReport(rt: Runtime, deps: OwnDeps): { ok: boolean; lines: s
     const st = tls.status();
     if (!st.ok) lines.push(`upstream tls ${r.cfg.upstream.url}: WARNING ${st.detail}`);
   }
+  // Reported, not failing: the last good version keeps serving, and one bad ConfigMap failing every replica
+  // would turn a refused edit into an outage. promgate_config_last_reload_successful says the same.
+  for (const source of rt.metrics.failedReloads())
+    lines.push(`reload ${source}: WARNING last reload refused; the last good version keeps serving`);
   for (const a of rt.authenticators) {
     if (a.ready && !a.ready()) {
       ok = false;

@@ -49,15 +49,32 @@ function listen(server: Server, host: string, port: number): Promise<number> {
   });
 }
 
-function clientError(err: NodeJS.ErrnoException, socket: Socket): void {
+/**
+ * True when the head overflowed inside its request line (a long path or query string): the packet that
+ * overflowed starts with a method and a target whose line is longer than the limit. A packet that cannot show
+ * it (the line arrived in pieces) is answered 431 like any other oversized head.
+ */
+function requestLineOverflow(err: NodeJS.ErrnoException & { rawPacket?: Buffer }, limit: number): boolean {
+  const raw = err.rawPacket;
+  if (!Buffer.isBuffer(raw)) return false;
+  if (!/^[A-Z]{1,16} \S/.test(raw.subarray(0, 64).toString('latin1'))) return false;
+  const eol = raw.indexOf('\n');
+  return eol === -1 ? raw.length >= limit : eol >= limit;
+}
+
+function clientError(err: NodeJS.ErrnoException, socket: Socket, maxHeaderBytes: number): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
   const ge =
     err.code === 'HPE_HEADER_OVERFLOW'
-      ? new GatewayError('PG_HEADERS_TOO_LARGE', 'request line or headers too large')
-      : new GatewayError('PG_BAD_REQUEST', 'malformed HTTP request');
+      ? requestLineOverflow(err, maxHeaderBytes)
+        ? new GatewayError('PG_URI_TOO_LONG', 'request line (path and query string) too long')
+        : new GatewayError('PG_HEADERS_TOO_LARGE', 'request line or headers too large')
+      : err.code === 'ERR_HTTP_REQUEST_TIMEOUT'
+        ? new GatewayError('PG_CLIENT_TIMEOUT', 'the request was not received in time')
+        : new GatewayError('PG_BAD_REQUEST', 'malformed HTTP request');
   socket.end(rawErrorResponse(ge));
 }
 
@@ -104,11 +121,20 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     pipeline(req, res);
   };
   const s = cfg.server;
+  // node:http refuses a headersTimeout above a non-zero requestTimeout; both are checked on its connection
+  // timer, which runs often enough for the shorter of them to be kept to within a quarter.
+  const headersTimeout = s.requestTimeout > 0 ? Math.min(s.headersTimeout, s.requestTimeout) : s.headersTimeout;
   const server = createServer(
-    { maxHeaderSize: s.maxHeaderBytes, requestTimeout: s.requestTimeout, keepAliveTimeout: s.keepAliveTimeout },
+    {
+      maxHeaderSize: s.maxHeaderBytes,
+      requestTimeout: s.requestTimeout,
+      headersTimeout,
+      connectionsCheckingInterval: Math.max(50, Math.min(30_000, Math.floor(headersTimeout / 4))),
+      keepAliveTimeout: s.keepAliveTimeout,
+    },
     onRequest,
   );
-  server.on('clientError', clientError);
+  server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => clientError(err, socket, s.maxHeaderBytes));
   const port = await listen(server, s.host, s.port);
   let metricsServer: Server | undefined;
   let metricsPort: number | undefined;

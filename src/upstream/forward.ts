@@ -1,7 +1,8 @@
 // Sends one request upstream over the pool: streamed straight into the client response, or read whole (with a limit) for filtering.
 import type { ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
-import type { Readable } from 'node:stream';
+import type { Readable, Transform } from 'node:stream';
+import { createBrotliDecompress, createGunzip, createInflate } from 'node:zlib';
 import { GatewayError } from '../errors.js';
 
 export { classifyUpstreamError, upstreamError, type UpstreamFailure } from './failure.js';
@@ -61,7 +62,21 @@ export interface WholeResponse {
   body: Buffer;
 }
 
-/** Read the whole upstream answer (for responses that must be filtered), refusing bodies over `limit` bytes. */
+const ignore = (): void => undefined;
+
+/** The content codings a filtered answer may come in; any other is refused, never passed on unfiltered. */
+const DECODERS: Record<string, () => Transform> = {
+  gzip: () => createGunzip(),
+  'x-gzip': () => createGunzip(),
+  deflate: () => createInflate(),
+  br: () => createBrotliDecompress(),
+};
+
+/**
+ * Read the whole upstream answer (for responses that must be filtered), refusing bodies over `limit` bytes.
+ * promgate asks for `identity`; an upstream that encodes anyway is decoded (gzip, deflate, br), the limit
+ * counting decoded bytes so a compression bomb stops there too, and any other coding is refused (502).
+ */
 export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: number): Promise<WholeResponse> {
   const r = await up.dispatcher.request({
     path: up.basePath + fr.pathAndQuery,
@@ -70,6 +85,8 @@ export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: numb
     body: fr.body ?? null,
     signal: fr.signal,
   });
+  // Destroying the body to stop reading emits 'error' on it; unheard, that error would end the process.
+  r.body.on('error', ignore);
   const declared = Number(r.headers['content-length'] ?? 0);
   if (declared > limit) {
     r.body.destroy();
@@ -78,18 +95,51 @@ export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: numb
       `upstream response of ${declared} bytes is over the ${limit}-byte filtering limit`,
     );
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of r.body) {
-    size += (chunk as Buffer).length;
-    if (size > limit) {
+  const headers = { ...r.headers };
+  const coding = String(headers['content-encoding'] ?? '')
+    .trim()
+    .toLowerCase();
+  let source: Readable = r.body;
+  let decoder: Transform | undefined;
+  let bodyFailed = false;
+  if (coding !== '' && coding !== 'identity') {
+    const make = DECODERS[coding];
+    if (!make) {
       r.body.destroy();
       throw new GatewayError(
-        'PG_UPSTREAM_RESPONSE_TOO_LARGE',
-        `upstream response is over the ${limit}-byte filtering limit`,
+        'PG_UPSTREAM_BAD_RESPONSE',
+        `upstream answered in content-encoding "${coding.slice(0, 64)}", which promgate cannot read to filter`,
       );
     }
-    chunks.push(chunk as Buffer);
+    decoder = make();
+    r.body.on('error', (e) => {
+      bodyFailed = true;
+      decoder!.destroy(e);
+    });
+    source = r.body.pipe(decoder);
+    delete headers['content-encoding'];
+    delete headers['content-length'];
   }
-  return { status: r.statusCode, headers: r.headers, body: Buffer.concat(chunks, size) };
+  const chunks: Buffer[] = [];
+  let size = 0;
+  try {
+    for await (const chunk of source) {
+      size += (chunk as Buffer).length;
+      if (size > limit) {
+        throw new GatewayError(
+          'PG_UPSTREAM_RESPONSE_TOO_LARGE',
+          `upstream response is over the ${limit}-byte filtering limit`,
+        );
+      }
+      chunks.push(chunk as Buffer);
+    }
+  } catch (e) {
+    r.body.destroy();
+    decoder?.destroy();
+    // A body that does not decode is an answer promgate cannot read; a network failure stays what it is.
+    if (decoder && !bodyFailed && !(e instanceof GatewayError))
+      throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `upstream answer does not decode as ${coding}`, { cause: e });
+    throw e;
+  }
+  return { status: r.statusCode, headers, body: Buffer.concat(chunks, size) };
 }

@@ -44,6 +44,10 @@ export interface OidcProviderFixture {
   tokenRequests(grantType?: string): number;
   /** Destroys every refresh token issued so far; refreshing with one then fails with invalid_grant. */
   revokeRefreshTokens(): Promise<number>;
+  /** Takes the provider off the network (connections refused), keeping its state: an outage. */
+  down(): Promise<void>;
+  /** Brings it back on the same port, with the same keys, clients, sessions and tokens. */
+  up(): Promise<void>;
   close(): Promise<void>;
 }
 
@@ -197,9 +201,23 @@ export async function startOidcProvider(opts: OidcProviderOptions): Promise<Oidc
       await Promise.all(all.map((t) => t.destroy()));
       return all.length;
     },
+    down: () =>
+      new Promise<void>((r) => {
+        server.closeAllConnections();
+        server.close(() => r());
+      }),
+    up: () =>
+      new Promise<void>((resolve, reject) => {
+        server.once('error', reject);
+        server.listen(Number(new URL(issuer).port), '127.0.0.1', () => {
+          server.off('error', reject);
+          resolve();
+        });
+      }),
     close: () =>
       new Promise<void>((r) => {
         server.closeAllConnections();
+        if (!server.listening) return r();
         server.close(() => r());
       }),
   };
