@@ -61,6 +61,11 @@ export const CODES = {
     type: 'unauthorized',
     when: 'A bearer token with a bad signature, issuer, audience or algorithm.',
   },
+  PG_AUTHN_CERT_INVALID: {
+    status: 401,
+    type: 'unauthorized',
+    when: 'A client certificate that clientCaFile did not sign, or whose subject names no single identity (no CN or several, an unreadable subjectAltName).',
+  },
   PG_AUTHN_TOKEN_EXPIRED: { status: 401, type: 'unauthorized', when: 'An expired bearer token or session.' },
   PG_AUTHN_UNAVAILABLE: {
     status: 503,

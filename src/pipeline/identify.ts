@@ -18,7 +18,7 @@ export function identify(rt: Runtime, ctx: RequestContext, m: Matched): boolean 
   }
   let id: ReturnType<typeof authenticate>;
   try {
-    id = authenticate(m.route.auth, { headers: ctx.req.headers, path: ctx.path });
+    id = authenticate(m.route.auth, { headers: ctx.req.headers, path: ctx.path, socket: ctx.req.socket });
   } catch (e) {
     return refused(rt, ctx, m, e);
   }

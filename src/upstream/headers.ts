@@ -89,7 +89,8 @@ export function cleanRequestHeaders(
   const out: Record<string, string | string[]> = {};
   for (const name in h) {
     const v = h[name];
-    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are the request line, never headers upstream.
+    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name) || name.charCodeAt(0) === 58) continue;
     const n = normalize(name);
     if (IDENTITY.has(n) || extraStrip?.has(n)) continue;
     out[name] = v;
