@@ -273,6 +273,11 @@ export function renderError(
     body = errorBody(err);
   } else {
     headers['content-type'] = 'text/plain; charset=utf-8';
+    // A browser's page: the headers of src/lib/html-headers.ts (not imported: lib/ sits above this leaf), so a
+    // page nothing may frame, load into, or read as anything but text.
+    headers['content-security-policy'] = "default-src 'none'; frame-ancestors 'none'";
+    headers['x-frame-options'] = 'DENY';
+    headers['referrer-policy'] = 'no-referrer';
     headers['x-content-type-options'] = 'nosniff';
     body = `${err.status} ${err.message}\n(code ${err.code})\n`;
   }
