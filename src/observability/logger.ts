@@ -92,6 +92,11 @@ export function createLogger(level: string, opts: { sync?: boolean } = {}): Logg
   return logger;
 }
 
+/** A finished info line (with newline) in the format of createLogger's, for a destination of its own (the audit file). */
+export function infoLine(members: string, msg: string): string {
+  return `{"level":"info","time":"${isoNow()}","svc":"promgate",${members}${members === '' ? '' : ','}"msg":${JSON.stringify(msg)}}\n`;
+}
+
 let lastMs = -1;
 let lastIso = '';
 

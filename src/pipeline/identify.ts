@@ -47,6 +47,7 @@ function refused(rt: Runtime, ctx: RequestContext, m: Matched, e: unknown): fals
   )
     throw e;
   ctx.errorCode = e.code;
+  ctx.errorReason = e.message;
   rt.metrics.authFailure('session', e.code);
   rt.oauth!.unauthenticated(ctx.req, ctx.res, new URL(ctx.req.url ?? '/', 'http://promgate'));
   return false;

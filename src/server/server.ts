@@ -17,6 +17,7 @@ import type { Upstream } from '../upstream/pool.js';
 import { LimitsState } from '../limits/limits.js';
 import { STATE_VALUE } from '../upstream/breaker.js';
 import { createServerTls, type ServerTls } from './tls.js';
+import { openAuditFile } from '../observability/audit.js';
 
 /** The main listener: plain HTTP, HTTPS, or HTTP/2 with HTTP/1.1 fallback (all three are tls.Server or http.Server). */
 type Listener = Server | Http2SecureServer;
@@ -91,9 +92,14 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     }
     return { ok, lines };
   };
+  // The audit file outlives reloads (changing server.auditLog needs a restart, like the listener).
+  const auditFile = await openAuditFile(cfg.server.auditLog, (err) =>
+    logger.error({ err: err.message, file: cfg.server.auditLog.file }, 'audit log write failed'),
+  );
   const build = (c: Config): Runtime => {
     const rt = buildRuntime(c, { logger, metrics, pools, limits });
     rt.own = createOwnEndpoints(rt, { readiness, draining: () => draining, protections });
+    if (auditFile && c.server.auditLog.enabled) rt.audit = auditFile.write;
     return rt;
   };
   let rt = build(cfg);
@@ -181,6 +187,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     port = await listen(server, s.host, s.port);
   } catch (e) {
     tls?.close();
+    await auditFile?.close();
     throw e;
   }
   let metricsServer: Server | undefined;
@@ -200,6 +207,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     } catch (e) {
       server.close();
       tls?.close();
+      await auditFile?.close();
       throw e;
     }
   }
@@ -249,10 +257,11 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           next.server.port !== cfg.server.port ||
           next.server.host !== cfg.server.host ||
           next.server.metricsPort !== cfg.server.metricsPort ||
-          JSON.stringify(next.server.tls) !== JSON.stringify(cfg.server.tls)
+          JSON.stringify(next.server.tls) !== JSON.stringify(cfg.server.tls) ||
+          JSON.stringify(next.server.auditLog) !== JSON.stringify(cfg.server.auditLog)
         ) {
           logger.warn(
-            'server.host/port/metricsPort/tls changes need a restart; the new values are ignored until then (the TLS files themselves are re-read when they change)',
+            'server.host/port/metricsPort/tls/auditLog changes need a restart; the new values are ignored until then (the TLS files themselves are re-read when they change)',
           );
         }
         const old = rt;
@@ -295,6 +304,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
       await rt.close();
       await Promise.allSettled([...pools.values()].map((p) => p.close()));
       await limits.close();
+      await auditFile?.close();
       logger.info('stopped');
     },
   };
