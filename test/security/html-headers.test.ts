@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { ACTIONS } from '../../src/signin/endpoints.js';
 import { htmlSecurityHeaders } from '../../src/lib/html-headers.js';
 import { startOidcProvider, TestBrowser } from '../e2e/harness/oidc-provider.js';
-import { freePort } from '../e2e/harness/ports.js';
+import { reservePort } from '../e2e/harness/ports.js';
 import { startStub } from '../helpers/upstream-stub.js';
 import { startRuntime } from '../authn/oidc-runtime.js';
 
@@ -24,7 +24,10 @@ function pageProblems(h: Headers): string[] {
 }
 
 test('every HTML page and every error page promgate serves to a browser carries the security headers (crawl of its own endpoints)', async (t) => {
-  const port = await freePort();
+  // Held until the gateway binds it: the IdP must know the callback URL first.
+  const held = await reservePort();
+  t.after(() => held.release());
+  const port = held.port;
   const idp = await startOidcProvider({ redirectUris: [`http://127.0.0.1:${port}/oauth2/callback`] });
   t.after(() => idp.close());
   // The app behind the gateway says which software it is; promgate does not pass that on.
@@ -33,6 +36,7 @@ test('every HTML page and every error page promgate serves to a browser carries 
     res.end('app');
   });
   t.after(() => app.close());
+  await held.release();
   const gw = await startRuntime(port, idp, idp.clients.basic, app, {
     routes: [{ name: 'api', prefix: '/prom', upstream: { url: app.url }, authMethods: ['session'] }],
   });

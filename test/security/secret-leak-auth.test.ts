@@ -6,7 +6,7 @@ import { writeFileSync } from 'node:fs';
 import { SignJWT } from 'jose';
 import { startPromgate } from '../e2e/harness/promgate.js';
 import { makeTempDir } from '../e2e/harness/cleanup.js';
-import { freePort } from '../e2e/harness/ports.js';
+import { reservePort } from '../e2e/harness/ports.js';
 import { waitFor } from '../e2e/harness/wait.js';
 import { startOidcProvider, TestBrowser } from '../e2e/harness/oidc-provider.js';
 import { startStub } from '../helpers/upstream-stub.js';
@@ -44,7 +44,10 @@ test('no secret in stdout, stderr, any answer body or header: successful and fai
     res.end('{"status":"success","data":{"resultType":"vector","result":[]}}');
   });
   t.after(() => app.close());
-  const port = await freePort();
+  // Held until the gateway binds it: the IdP must know the callback URL first.
+  const held = await reservePort();
+  t.after(() => held.release());
+  const port = held.port;
   const idp = await startOidcProvider({ redirectUris: [`http://127.0.0.1:${port}/oauth2/callback`] });
   t.after(() => idp.close());
   const clientSecret = idp.clients.basic.clientSecret;
@@ -83,6 +86,7 @@ tenants:
 `;
   const configPath = dir.file('promgate.yaml');
   writeFileSync(configPath, configYaml(S.cookieSecret));
+  await held.release();
   const pg = await startPromgate({ port, configYaml: configYaml(S.cookieSecret), configPath });
   t.after(() => pg.stop());
 
