@@ -76,6 +76,11 @@ export const CODES = {
     type: 'unauthorized',
     when: 'A bearer token with a bad signature, issuer, audience or algorithm.',
   },
+  PG_AUTHN_CERT_INVALID: {
+    status: 401,
+    type: 'unauthorized',
+    when: 'A client certificate that clientCaFile did not sign, or whose subject names no single identity (no CN or several, an unreadable subjectAltName).',
+  },
   PG_AUTHN_TOKEN_EXPIRED: { status: 401, type: 'unauthorized', when: 'An expired bearer token or session.' },
   PG_AUTHN_UNAVAILABLE: {
     status: 503,
@@ -292,6 +297,11 @@ export function renderError(
     body = errorBody(err);
   } else {
     headers['content-type'] = 'text/plain; charset=utf-8';
+    // A browser's page: the headers of src/lib/html-headers.ts (not imported: lib/ sits above this leaf), so a
+    // page nothing may frame, load into, or read as anything but text.
+    headers['content-security-policy'] = "default-src 'none'; frame-ancestors 'none'";
+    headers['x-frame-options'] = 'DENY';
+    headers['referrer-policy'] = 'no-referrer';
     headers['x-content-type-options'] = 'nosniff';
     body = `${err.status} ${err.message}\n(code ${err.code})\n`;
   }

@@ -1,7 +1,8 @@
 // The Identity that authentication produces and every later stage reads.
 import type { IncomingHttpHeaders } from 'node:http';
+import type { Socket } from 'node:net';
 
-export type AuthMethod = 'basic' | 'jwt' | 'session' | 'anonymous';
+export type AuthMethod = 'cert' | 'basic' | 'jwt' | 'session' | 'anonymous';
 
 export interface Identity {
   /** Stable subject: username for basic, `sub` for tokens. */
@@ -24,6 +25,8 @@ export interface AuthRequest {
   headers: IncomingHttpHeaders;
   /** Decoded request path (no query). */
   path: string;
+  /** The connection (a TLSSocket on a TLS listener: the client certificate and whether it was verified). */
+  socket?: Socket;
 }
 
 export interface Authenticator {

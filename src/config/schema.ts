@@ -4,6 +4,7 @@ import { byteSize, duration } from './duration.js';
 import { checkTenantRegex, commaList, labelName, labelValues, ruleMatchSchema, urlPath } from './schema-common.js';
 import { routeFrontDoorFields, upstreamFrontDoorFields, upstreamUrl } from './schema-frontdoor.js';
 import { authSchema } from './schema-auth.js';
+import { auditLogSchema, serverTlsSchema } from './schema-server.js';
 import { breakerSchema, limitsSchema, retrySchema, tenantLimitsSchema } from './schema-limits.js';
 
 const serverSchema = z.strictObject({
@@ -64,6 +65,8 @@ const serverSchema = z.strictObject({
     .prefault('0s')
     .describe('Re-read config and auth files this often (0: only on change and SIGHUP).'),
   workers: z.number().int().min(1).max(64).default(1).describe('Worker processes (node:cluster).'),
+  tls: serverTlsSchema.optional(),
+  auditLog: auditLogSchema.default(() => auditLogSchema.parse({})),
 });
 
 const tenantHeaderSchema = z.strictObject({
@@ -278,9 +281,11 @@ const routeSchema = z.strictObject({
     .describe('Extra path clients put before /api (e.g. /prometheus for Mimir); kept when forwarding.'),
   upstream: upstreamSchema,
   authMethods: z
-    .array(z.enum(['basic', 'jwt', 'session', 'anonymous']))
+    .array(z.enum(['cert', 'basic', 'jwt', 'session', 'anonymous']))
     .optional()
-    .describe('Accepted methods; default: every configured one.'),
+    .describe(
+      'Accepted methods, tried in this order; default: every configured one (cert, session, jwt, basic, anonymous).',
+    ),
   unprotectedPaths: z.array(urlPath).default([]).describe('Exact paths served without authentication.'),
   protectedPaths: z
     .array(urlPath)

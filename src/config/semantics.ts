@@ -85,10 +85,11 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
       path: ['routes'],
       message: 'at least one route is needed (or auth.oidc, to serve only /oauth2/* forward auth)',
     });
-  if (!a.basic && !a.jwt && !a.oidc && !a.anonymous) {
+  if (!a.basic && !a.jwt && !a.oidc && !a.anonymous && !cfg.server.tls?.clientCaFile) {
     problems.push({
       path: ['auth'],
-      message: 'no authentication method is configured (set auth.basic, auth.jwt, auth.oidc, or auth.anonymous: true)',
+      message:
+        'no authentication method is configured (set auth.basic, auth.jwt, auth.oidc, server.tls.clientCaFile, or auth.anonymous: true)',
     });
   }
   if (a.basic && !a.basic.usersFile && !a.basic.htpasswdFile)

@@ -76,7 +76,32 @@ export function createLogger(level: string, opts: { sync?: boolean } = {}): Logg
       timestamp: pino.stdTimeFunctions.isoTime,
       formatters: { level: (label) => ({ level: label }) },
       redact: {
-        paths: ['password', '*.password', 'authorization', '*.authorization', 'cookie', '*.cookie', 'token', '*.token'],
+        // Defence in depth: no code logs these, and test/security/secret-leak*.test.ts greps the output for them.
+        paths: [
+          'password',
+          '*.password',
+          'authorization',
+          '*.authorization',
+          'cookie',
+          '*.cookie',
+          '*["set-cookie"]',
+          'token',
+          '*.token',
+          'secret',
+          '*.secret',
+          'clientSecret',
+          '*.clientSecret',
+          'secretAccessKey',
+          '*.secretAccessKey',
+          'sessionToken',
+          '*.sessionToken',
+          'accessToken',
+          '*.accessToken',
+          'idToken',
+          '*.idToken',
+          'refreshToken',
+          '*.refreshToken',
+        ],
         censor: '[redacted]',
       },
     },
@@ -90,6 +115,11 @@ export function createLogger(level: string, opts: { sync?: boolean } = {}): Logg
       ),
   });
   return logger;
+}
+
+/** A finished info line (with newline) in the format of createLogger's, for a destination of its own (the audit file). */
+export function infoLine(members: string, msg: string): string {
+  return `{"level":"info","time":"${isoNow()}","svc":"promgate",${members}${members === '' ? '' : ','}"msg":${JSON.stringify(msg)}}\n`;
 }
 
 let lastMs = -1;

@@ -1,9 +1,10 @@
-// One access-log line and one metrics update per request, written when the response closes.
+// One access-log line and one metrics update per request, written when the response closes; with server.auditLog
+// the same line carries the decision (allow or deny, its code and reason) and the endpoint, and a file of its own gets it too.
 import type { IncomingMessage } from 'node:http';
 import { randomBytes } from 'node:crypto';
 import type { RequestContext } from './runtime.js';
 import type { Runtime } from './runtime.js';
-import { infoWriter } from '../observability/logger.js';
+import { infoLine, infoWriter } from '../observability/logger.js';
 
 const SAFE_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 const PREFIX = randomBytes(4).toString('hex');
@@ -24,12 +25,21 @@ export function logAccess(rt: Runtime, ctx: RequestContext): void {
     ctx.route?.name ?? (ctx.path.startsWith('/-/') || ctx.path === rt.cfg.server.metricsPath ? 'self' : 'none');
   const tenant = ctx.tenant ? (ctx.tenant.unrestricted ? 'unrestricted' : ctx.tenant.id) : '';
   rt.metrics.request(route, ctx.req.method ?? 'GET', status, tenant, seconds);
-  if (!rt.cfg.server.accessLog) return;
+  const audit = rt.cfg.server.auditLog.enabled;
+  if (!rt.cfg.server.accessLog && !audit) return;
   const durationMs = Math.round(seconds * 100000) / 100;
   const query = ctx.logQuery && ctx.logQuery.length > 2048 ? ctx.logQuery.slice(0, 2048) + '…' : ctx.logQuery;
   const write = infoWriter(rt.logger);
+  // Built once: the access line, the audit fields, and the same members for the audit file.
+  const s =
+    write || rt.audit ? members(ctx, status, durationMs, tenant, route, query) + (audit ? auditMembers(ctx) : '') : '';
+  // Health, readiness and metrics probes decide nothing about anyone's data: they stay out of the audit log.
+  const probe = route === 'self';
+  if (rt.audit && !probe) rt.audit(infoLine(s, 'audit'));
+  // With an audit file, stdout keeps the access log only when it is on; without one, stdout is the audit log.
+  if (!rt.cfg.server.accessLog && (rt.audit || probe)) return;
   if (write) {
-    write(members(ctx, status, durationMs, tenant, route, query), 'request');
+    write(s, 'request');
     return;
   }
   rt.logger.info(
@@ -47,9 +57,24 @@ export function logAccess(rt: Runtime, ctx: RequestContext): void {
       query,
       code: ctx.errorCode,
       aborted: ctx.res.writableFinished ? undefined : true,
+      ...(audit
+        ? {
+            decision: ctx.allowed ? 'allow' : 'deny',
+            reason: ctx.errorReason,
+            endpoint: ctx.endpoint?.endpoint.path,
+          }
+        : {}),
     },
     'request',
   );
+}
+
+/** The audit fields: allow (every check passed) or deny, the refusal's reason, and the endpoint the request matched. */
+function auditMembers(ctx: RequestContext): string {
+  let s = ctx.allowed ? ',"decision":"allow"' : ',"decision":"deny"';
+  if (ctx.errorReason !== undefined) s += `,"reason":${q(ctx.errorReason)}`;
+  if (ctx.endpoint) s += `,"endpoint":${q(ctx.endpoint.endpoint.path)}`;
+  return s;
 }
 
 const q = JSON.stringify;

@@ -18,7 +18,7 @@ export function identify(rt: Runtime, ctx: RequestContext, m: Matched): boolean 
   }
   let id: ReturnType<typeof authenticate>;
   try {
-    id = authenticate(m.route.auth, { headers: ctx.req.headers, path: ctx.path });
+    id = authenticate(m.route.auth, { headers: ctx.req.headers, path: ctx.path, socket: ctx.req.socket });
   } catch (e) {
     return refused(rt, ctx, m, e);
   }
@@ -47,6 +47,7 @@ function refused(rt: Runtime, ctx: RequestContext, m: Matched, e: unknown): fals
   )
     throw e;
   ctx.errorCode = e.code;
+  ctx.errorReason = e.message;
   rt.metrics.authFailure('session', e.code);
   rt.oauth!.unauthenticated(ctx.req, ctx.res, new URL(ctx.req.url ?? '/', 'http://promgate'));
   return false;

@@ -37,7 +37,10 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   if (rt.own) {
     // Most requests are not for promgate's own endpoints; a plain `false` needs no await.
     const own = rt.own(ctx);
-    if (own === true || (own !== false && (await own))) return;
+    if (own === true || (own !== false && (await own))) {
+      ctx.allowed = ctx.errorCode === undefined;
+      return;
+    }
   }
   const route = matchRoute(rt, ctx);
   const m = matchEndpointStage(rt, ctx, route);
@@ -50,6 +53,7 @@ async function run(rt: Runtime, ctx: RequestContext): Promise<void> {
   const admitted = route.admit(ctx);
   if (admitted) await admitted;
   const plan = await planRequest(rt, ctx, m, headers);
+  ctx.allowed = true;
   await send(rt, ctx, route, plan, headers);
 }
 
@@ -58,6 +62,7 @@ function fail(rt: Runtime, ctx: RequestContext, err: unknown): void {
   if (ge.code === 'PG_INTERNAL') rt.logger.error({ reqId: ctx.id, err }, 'internal error');
   if (ge.status === 401) rt.metrics.authFailure(ctx.identity?.method ?? refusingMethod(err), ge.code);
   ctx.errorCode = ge.code;
+  ctx.errorReason = ge.message;
   // A queued request whose client left is not a refusal anyone saw.
   if (!ctx.res.destroyed) rt.limits.rejected(ctx, ge.code);
   if (ctx.req.readableEnded === false && !ctx.req.destroyed) ctx.req.resume();

@@ -72,6 +72,8 @@ export interface Runtime {
   identityHeaders(id: Identity, headers: UpstreamHeaders): void;
   /** Gateway-owned endpoints (health, readiness, metrics, sign-in); true when handled. */
   own?: (ctx: RequestContext) => Promise<boolean> | boolean;
+  /** server.auditLog with a file: writes one finished JSON line there (the server keeps it across reloads). */
+  audit?: (line: string) => void;
   /** Credential state of each signing route, for /-/ready. */
   credentials(): { route: string; type: string; ok: boolean; detail: string }[];
   /** Pool keys this runtime uses (the server closes pools no runtime uses any more). */
@@ -108,6 +110,10 @@ export interface RequestContext {
   logQuery?: string;
   /** Set when the error was already counted (auth failures). */
   errorCode?: string;
+  /** The refusal's message, for the audit log. */
+  errorReason?: string;
+  /** Set once every check passed and the request goes to its upstream (or to promgate's own endpoint). */
+  allowed?: boolean;
   /** Runs when the response closes, while an upstream call is in flight (aborts it if the client left). */
   onClose?: () => void;
   /** Hands back the concurrency slot (or leaves the queue) when the response closes. */

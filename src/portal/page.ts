@@ -1,5 +1,6 @@
 // The portal's HTML: one server-rendered page, its stylesheet allowed by hash, no script at all.
 import { createHash } from 'node:crypto';
+import { HTML_SECURITY_HEADERS, htmlSecurityHeaders } from '../lib/html-headers.js';
 import type { ServerResponse } from 'node:http';
 import { escapeHtml } from '../signin/respond.js';
 import type { PortalRoute, PortalView } from './view.js';
@@ -38,9 +39,8 @@ export const PORTAL_CSP = `default-src 'none'; style-src 'sha256-${createHash('s
 export const PORTAL_HEADERS: Readonly<Record<string, string>> = {
   'cache-control': 'no-store',
   pragma: 'no-cache',
-  'x-frame-options': 'DENY',
-  'x-content-type-options': 'nosniff',
-  'referrer-policy': 'no-referrer',
+  // X-Frame-Options, Referrer-Policy, nosniff and a CSP every HTML page carries; the portal's own CSP replaces it.
+  ...HTML_SECURITY_HEADERS,
 };
 
 const e = escapeHtml;
@@ -106,6 +106,7 @@ export function sendPage(res: ServerResponse, html: string, head: boolean, setCo
     'content-length': String(Buffer.byteLength(html)),
     'content-security-policy': PORTAL_CSP,
   };
+  htmlSecurityHeaders(res, PORTAL_CSP);
   if (setCookies.length > 0) headers['set-cookie'] = [...setCookies];
   res.writeHead(200, headers);
   res.end(head ? undefined : html);

@@ -18,6 +18,7 @@ function text(res: ServerResponse, status: number, body: string): void {
     'content-type': 'text/plain; charset=utf-8',
     'content-length': Buffer.byteLength(body),
     'cache-control': 'no-store',
+    'x-content-type-options': 'nosniff',
   });
   res.end(body);
 }

@@ -31,7 +31,8 @@ export interface OAuth2Endpoints {
   unauthenticated(req: IncomingMessage, res: ServerResponse, url: URL): void;
 }
 
-const ACTIONS = ['sign_in', 'start', 'callback', 'sign_out', 'userinfo', 'auth'] as const;
+/** Every endpoint under proxyPrefix (test/security/html-headers.test.ts crawls them all). */
+export const ACTIONS = ['sign_in', 'start', 'callback', 'sign_out', 'userinfo', 'auth'] as const;
 type Action = (typeof ACTIONS)[number];
 
 export function createOAuth2Endpoints(cfg: OidcConfig, deps: OAuth2EndpointDeps): OAuth2Endpoints {

@@ -1,10 +1,9 @@
 // Small response writers for the sign-in endpoints: redirects, JSON, text and the two HTML pages (sign-in, login failed).
 import type { ServerResponse } from 'node:http';
 import type { GatewayError } from '../errors.js';
+import { htmlSecurityHeaders } from '../lib/html-headers.js';
 
 const NO_STORE = { 'cache-control': 'no-store', pragma: 'no-cache' };
-const PAGE_CSP =
-  "default-src 'none'; style-src 'unsafe-inline'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 function withCookies(
   headers: Record<string, string | string[]>,
@@ -52,6 +51,7 @@ export function sendText(
         ...extra,
         'content-type': 'text/plain; charset=utf-8',
         'content-length': String(Buffer.byteLength(body)),
+        'x-content-type-options': 'nosniff',
       },
       setCookies,
     ),
@@ -79,6 +79,7 @@ a.button{display:inline-block;margin-top:1rem;padding:.7rem 1.4rem;background:#e
 p.small{color:#666;font-size:.85rem}</style></head>
 <body><main>${inner}</main></body></html>
 `;
+  htmlSecurityHeaders(res);
   res.writeHead(
     status,
     withCookies(
@@ -86,9 +87,6 @@ p.small{color:#666;font-size:.85rem}</style></head>
         ...NO_STORE,
         'content-type': 'text/html; charset=utf-8',
         'content-length': String(Buffer.byteLength(html)),
-        'content-security-policy': PAGE_CSP,
-        'x-frame-options': 'DENY',
-        'x-content-type-options': 'nosniff',
       },
       setCookies,
     ),

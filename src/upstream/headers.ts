@@ -89,7 +89,8 @@ export function cleanRequestHeaders(
   const out: Record<string, string | string[]> = {};
   for (const name in h) {
     const v = h[name];
-    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    // HTTP/2 pseudo-headers (:method, :path, :authority, :scheme) are the request line, never headers upstream.
+    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name) || name.charCodeAt(0) === 58) continue;
     const n = normalize(name);
     if (IDENTITY.has(n) || extraStrip?.has(n)) continue;
     out[name] = v;
@@ -97,7 +98,13 @@ export function cleanRequestHeaders(
   return out;
 }
 
-/** Response side: drop hop-by-hop and Connection-named headers; keep Content-Encoding and everything else untouched. */
+/**
+ * Headers that name a backend's software and version (`Server: nginx/1.25.3`, `X-Powered-By`): promgate's
+ * clients need not learn what stands behind it, so they are dropped from answers (promgate sends no Server header).
+ */
+const SOFTWARE = new Set(['server', 'x-powered-by', 'x-aspnet-version']);
+
+/** Response side: drop hop-by-hop, Connection-named and software headers; keep Content-Encoding and everything else untouched. */
 export function cleanResponseHeaders(h: Record<string, string | string[] | undefined>): OutgoingHttpHeaders {
   const c = h.connection;
   const named = c
@@ -110,7 +117,7 @@ export function cleanResponseHeaders(h: Record<string, string | string[] | undef
   const out: OutgoingHttpHeaders = {};
   for (const name in h) {
     const v = h[name];
-    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name)) continue;
+    if (v === undefined || HOP_BY_HOP.has(name) || named?.has(name) || SOFTWARE.has(name)) continue;
     out[name] = v;
   }
   return out;

@@ -46,6 +46,26 @@ export function preflight(cfg: Config): ConfigIssue[] {
     const problem = tls && readable ? tlsFilesProblem(tls) : undefined;
     if (problem !== undefined) out.push({ path: ['routes', i, 'upstream', 'tls'], message: problem });
   });
+  const stls = cfg.server.tls;
+  if (stls) {
+    let readable = true;
+    for (const key of ['certFile', 'keyFile', 'clientCaFile'] as const) {
+      const f = stls[key];
+      if (f !== undefined && !canRead(f)) {
+        readable = false;
+        out.push({ path: ['server', 'tls', key], message: `cannot read "${f}"` });
+      }
+    }
+    // The same reading as the listener's (src/server/tls.ts): PEM that parses, a key of the certificate.
+    const files = {
+      certFile: stls.certFile,
+      keyFile: stls.keyFile,
+      caFile: stls.clientCaFile,
+      insecureSkipVerify: false,
+    };
+    const problem = readable ? tlsFilesProblem(files) : undefined;
+    if (problem !== undefined) out.push({ path: ['server', 'tls'], message: problem });
+  }
   const { basic, jwt, oidc } = cfg.auth;
   if (basic) out.push(...basicFileProblems(basic));
   if (jwt) {

@@ -16,6 +16,7 @@ import { createPromqlEnforcer } from '../enforce/promql/index.js';
 import type { QueryEnforcer } from '../enforce/params.js';
 import { createBasicAuthenticator } from '../authn/basic.js';
 import { createJwtAuthenticator } from '../authn/jwt.js';
+import { createCertAuthenticator } from '../authn/cert.js';
 import { createTenantResolver, type TenantResolver, type TenantResolverDeps } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
@@ -71,6 +72,7 @@ function assemble(
   const authDeps = { logger, onReload };
   const trust = createProxyTrust(cfg.server.trustedProxies);
   const oidc = wireOidc(cfg, { logger, trust, onReload });
+  if (cfg.server.tls?.clientCaFile) byMethod.set('cert', createCertAuthenticator());
   if (oidc) byMethod.set('session', oidc.session);
   // With skip-jwt-bearer-tokens the bearer authenticator also carries auth.jwt's own keys and issuers.
   if (oidc?.bearer) byMethod.set('jwt', oidc.bearer);
@@ -239,7 +241,7 @@ interface RouteDeps {
 /** One route's stages, built once: its auth chain, enforcer, tenant header, header hygiene and signer. */
 function compileRouteRuntime(route: CompiledRoute, deps: RouteDeps): RouteRuntime {
   const { cfg, byMethod } = deps;
-  const methods = route.cfg.authMethods ?? ['session', 'jwt', 'basic', 'anonymous'];
+  const methods = route.cfg.authMethods ?? ['cert', 'session', 'jwt', 'basic', 'anonymous'];
   const authenticators = methods.flatMap((m) => (byMethod.has(m) ? [byMethod.get(m)!] : []));
   const challenge = authenticators.some((a) => a.method === 'basic')
     ? `Basic realm="${cfg.auth.basic?.realm ?? 'promgate'}", charset="UTF-8"`

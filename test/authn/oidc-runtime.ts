@@ -17,6 +17,8 @@ export interface RuntimeOptions {
   /** Extra routes put before the catch-all "/" http route to `app`. */
   routes?: Record<string, unknown>[];
   tenants?: Record<string, unknown>;
+  /** A `portal` block. */
+  portal?: Record<string, unknown>;
   /** Replaces the client secret with clientSecretFile (the file is read by loadConfig). */
   clientSecretFile?: string;
 }
@@ -59,6 +61,7 @@ export async function startRuntime(
       routes: [...(o.routes ?? []), { name: 'app', prefix: '/', upstream: { url: app.url, type: 'http' } }],
       auth: { oidc },
       ...(o.tenants ? { tenants: o.tenants } : {}),
+      ...(o.portal ? { portal: o.portal } : {}),
     },
   });
   return { url: g.url, gw: g.gateway, close: () => g.close() };

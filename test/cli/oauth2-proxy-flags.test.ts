@@ -227,3 +227,10 @@ test('authenticated-emails-file is read into allowedEmails; CSV quoting protects
   }
   assert.deepEqual(splitList('a,"^/x{1,3}$",b'), ['a', '^/x{1,3}$', 'b']);
 });
+
+test('GHSA-5hvv-m4w4-gf6v: the health-check User-Agent options are not implemented (no User-Agent skips authentication)', () => {
+  const r = parseOauth2ProxyOptions(['--ping-user-agent=GoogleHC/1.0', '--gcp-healthchecks', 'run'], {});
+  assert.deepEqual(r.unsupported.sort(), ['--gcp-healthchecks', '--ping-user-agent']);
+  // The control: a supported option is not reported.
+  assert.deepEqual(parseOauth2ProxyOptions(['--reverse-proxy', 'run'], {}).unsupported, []);
+});

@@ -33,3 +33,17 @@ test('infoWriter writes byte for byte what logger.info writes (time aside)', () 
     /^\{"level":"info","time":"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z","svc":"promgate","reqId":"a-1"/,
   );
 });
+
+test('the logger redacts secret-named fields at the top and one level down (defence in depth)', () => {
+  const script = `
+    import { createLogger, flushLogger } from ${JSON.stringify(LOGGER)};
+    const logger = createLogger('info');
+    logger.info({ password: 'S-1', clientSecret: 'S-2', cfg: { secret: 'S-3', token: 'S-4' }, headers: { authorization: 'S-5', cookie: 'S-6', 'set-cookie': 'S-7' }, tokens: { idToken: 'S-8', accessToken: 'S-9', refreshToken: 'S-10' }, creds: { secretAccessKey: 'S-11', sessionToken: 'S-12' }, user: 'kept' }, 'x');
+    flushLogger(logger);
+  `;
+  const r = spawnSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], { encoding: 'utf8' });
+  assert.equal(r.status, 0, r.stderr);
+  assert.doesNotMatch(r.stdout, /S-\d/);
+  assert.match(r.stdout, /"user":"kept"/);
+  assert.equal(r.stdout.match(/\[redacted\]/g)?.length, 12);
+});

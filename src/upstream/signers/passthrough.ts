@@ -27,6 +27,7 @@ export function callerAuthorization(
       return typeof auth === 'string' && /^basic\s+/i.test(auth) ? auth : undefined;
     }
     case 'anonymous':
+    case 'cert':
       return undefined;
   }
 }

@@ -13,8 +13,11 @@ export interface Issued {
 export interface TestCa {
   caFile: string;
   ca: Buffer;
-  /** A leaf certificate signed by this CA; `usage` picks the extended key usage. */
-  issue(name: string, usage: 'server' | 'client'): Issued;
+  /**
+   * A leaf certificate signed by this CA; `usage` picks the extended key usage. `subject` replaces `/CN=<name>`
+   * (e.g. `/O=x` for none), `san` sets the subjectAltName of a client certificate (`DNS:a,email:b,URI:c`).
+   */
+  issue(name: string, usage: 'server' | 'client', opts?: { subject?: string; san?: string }): Issued;
 }
 
 const openssl = (args: string[], cwd: string) =>
@@ -52,7 +55,7 @@ export function makeCa(dir: string, name = 'ca'): TestCa {
   return {
     caFile,
     ca: readFileSync(caFile),
-    issue(leaf, usage) {
+    issue(leaf, usage, opts = {}) {
       const keyFile = join(dir, `${name}-${leaf}.key`);
       const csr = join(dir, `${name}-${leaf}.csr`);
       const certFile = join(dir, `${name}-${leaf}.crt`);
@@ -61,7 +64,7 @@ export function makeCa(dir: string, name = 'ca'): TestCa {
         ext,
         usage === 'server'
           ? 'subjectAltName=IP:127.0.0.1,DNS:localhost\nextendedKeyUsage=serverAuth\n'
-          : 'extendedKeyUsage=clientAuth\n',
+          : `extendedKeyUsage=clientAuth\n${opts.san ? `subjectAltName=${opts.san}\n` : ''}`,
       );
       openssl(
         [
@@ -76,7 +79,7 @@ export function makeCa(dir: string, name = 'ca'): TestCa {
           '-out',
           csr,
           '-subj',
-          `/CN=${leaf}`,
+          opts.subject ?? `/CN=${leaf}`,
         ],
         dir,
       );
