@@ -17,7 +17,7 @@ export const scenarioD: Scenario = async (b) => {
   const res = await measureTargets(
     b,
     'd',
-    trio(b, pathsFile(b, p.upstream), pathsFile(b, p.promgate), { authorization: b.creds.basic }),
+    trio(b, pathsFile(b, p.upstream), pathsFile(b, p.promgate), { authorization: b.creds.basic }, { extras: true }),
     standardLoad(b),
   );
   const row = rowFrom('d', 'dashboard query_range, sum by namespace', res);
@@ -57,8 +57,7 @@ export const scenarioE: Scenario = async (b) => {
   };
   const headers = { authorization: b.creds.basic };
   const upstream = pathsFile(b, queryPaths(distinctQueries(b.o.distinct, 999)).upstream);
-  const targets = trio(b, upstream, '', headers);
-  targets[2]!.pathsFile = list;
+  const targets = trio(b, upstream, list, headers, { extras: true });
   const res = await measureTargets(b, 'e', targets, standardLoad(b), Math.min(2, b.o.rounds));
   const row = rowFrom('e', `${b.o.distinct} distinct ~300-char queries`, res);
   const most = Math.max(...res.get('promgate')!.runs.map((r) => r.requests));
