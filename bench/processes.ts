@@ -2,7 +2,9 @@
 import { fileURLToPath } from 'node:url';
 import { request } from 'node:http';
 import { spawnProc, type Proc } from '../test/e2e/harness/procs.js';
-import { REPO_ROOT, startPromgate, type PromgateInstance } from '../test/e2e/harness/promgate.js';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { PROMGATE_ENTRY, REPO_ROOT, startPromgate, type PromgateInstance } from '../test/e2e/harness/promgate.js';
 import { waitFor, sleep } from '../test/e2e/harness/wait.js';
 import { freePort } from '../test/e2e/harness/ports.js';
 
@@ -49,6 +51,21 @@ export interface GatewayStart {
   inst: PromgateInstance;
 }
 
+/**
+ * The Node flags a build ships with: those of its package.json `start` script (`node <flags> dist/cli/main.js`),
+ * which the image's ENTRYPOINT repeats. Each build is measured as it ships, the baseline with its own.
+ */
+export function shippedNodeFlags(entry: string): string {
+  try {
+    const pkg = JSON.parse(readFileSync(join(dirname(entry), '../../package.json'), 'utf8')) as {
+      scripts?: Record<string, string>;
+    };
+    return /^node((?: --[^ ]+)*) dist\/cli\/main\.js/.exec(pkg.scripts?.start ?? '')?.[1]?.trim() ?? '';
+  } catch {
+    return '';
+  }
+}
+
 export async function startGateway(
   name: string,
   configYaml: string,
@@ -56,8 +73,15 @@ export async function startGateway(
   /** Another build's CLI entry (`--baseline <dir>`: <dir>/dist/cli/main.js); default this tree's. */
   entry?: string,
 ): Promise<GatewayStart> {
+  const flags = shippedNodeFlags(entry ?? PROMGATE_ENTRY);
+  const nodeOptions = [flags, env.NODE_OPTIONS ?? ''].filter(Boolean).join(' ');
   const t0 = performance.now();
-  const inst = await startPromgate({ configYaml, env, waitHealthy: false, entry });
+  const inst = await startPromgate({
+    configYaml,
+    env: nodeOptions ? { ...env, NODE_OPTIONS: nodeOptions } : env,
+    waitHealthy: false,
+    entry,
+  });
   await waitFor(async () => (await status(`${inst.url}/-/healthy`)) === 200, {
     what: `${name} /-/healthy`,
     timeoutMs: 20_000,

@@ -7,6 +7,7 @@ import { GatewayError, rawErrorResponse, renderError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { buildRuntime, type Runtime } from '../wiring/runtime.js';
+import { loadFeatures } from '../wiring/features.js';
 import { createPipeline } from '../pipeline/pipeline.js';
 import { Readiness } from './readiness.js';
 import { createOwnEndpoints, serveMetrics } from './own-endpoints.js';
@@ -89,6 +90,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     rt.own = createOwnEndpoints(rt, { readiness, draining: () => draining, protections });
     return rt;
   };
+  await loadFeatures(cfg);
   let rt = build(cfg);
   metrics.circuitsFrom(() => circuits().map(([url, b]) => [url, STATE_VALUE[b.state()]] as const));
   metrics.inflightFrom(() => rt.limits.inflight());
@@ -172,6 +174,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           logger.warn('server.host/port/metricsPort changes need a restart; the new values are ignored until then');
         }
         const old = rt;
+        await loadFeatures(next);
         rt = build(next);
         cfg = next;
         metrics.reload('config', true);

@@ -11,13 +11,12 @@ import { createProxyTrust } from '../lib/trusted-proxies.js';
 import { createPromqlEnforcer } from '../enforce/promql/index.js';
 import type { QueryEnforcer } from '../enforce/params.js';
 import { createBasicAuthenticator } from '../authn/basic.js';
-import { createJwtAuthenticator } from '../authn/jwt.js';
 import { createTenantResolver } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { normalizeHeaderName } from '../upstream/headers.js';
 import { createSigner, signCall, type UpstreamSigner } from '../upstream/signers/index.js';
 import { callerAuthorization } from '../upstream/signers/passthrough.js';
-import { wireOidc } from './oidc.js';
+import { need } from './features.js';
 import { preflight } from './preflight.js';
 import { ConfigError } from '../config/errors.js';
 import { upstreamIdentityHeaders } from '../signin/headers.js';
@@ -66,11 +65,11 @@ function assemble(
   };
   const authDeps = { logger, onReload };
   const trust = createProxyTrust(cfg.server.trustedProxies);
-  const oidc = wireOidc(cfg, { logger, trust, onReload });
+  const oidc = cfg.auth.oidc ? need('oidc').wireOidc(cfg, { logger, trust, onReload }) : undefined;
   if (oidc) byMethod.set('session', oidc.session);
   // With skip-jwt-bearer-tokens the bearer authenticator also carries auth.jwt's own keys and issuers.
   if (oidc?.bearer) byMethod.set('jwt', oidc.bearer);
-  else if (cfg.auth.jwt) byMethod.set('jwt', createJwtAuthenticator(cfg.auth.jwt, authDeps));
+  else if (cfg.auth.jwt) byMethod.set('jwt', need('jwt').createJwtAuthenticator(cfg.auth.jwt, authDeps));
   if (cfg.auth.basic) byMethod.set('basic', createBasicAuthenticator(cfg.auth.basic, authDeps));
   const oidcCfg = cfg.auth.oidc;
   const cookiePrefix = oidcCfg?.cookie.name;
