@@ -84,7 +84,7 @@ export async function startGateway(
   });
   await waitFor(async () => (await status(`${inst.url}/-/healthy`)) === 200, {
     what: `${name} /-/healthy`,
-    timeoutMs: 20_000,
+    timeoutMs: 60_000, // 10,000 users on a busy shared machine took 11–24 s (20 s once timed out)
     intervalMs: 5,
     procs: [inst.proc],
   });
