@@ -37,5 +37,7 @@ USER 65532:65532
 EXPOSE 9092
 HEALTHCHECK --interval=30s --timeout=5s --start-period=10s --retries=3 CMD ["/nodejs/bin/node", "/app/dist/cli/healthcheck.js"]
 # The same flags as the CLI: `docker run promgate check --config …`, `docker run promgate run --port 9100`.
-ENTRYPOINT ["/nodejs/bin/node", "/app/dist/cli/main.js"]
+# --max-semi-space-size=2 (MB): V8's young generation stays small, so idle and peak RSS stay near Node's own floor
+# (docs/performance.md, "Memory"); the same flag as package.json's start scripts (test/deploy/node-flags.test.ts).
+ENTRYPOINT ["/nodejs/bin/node", "--max-semi-space-size=2", "/app/dist/cli/main.js"]
 CMD ["run"]

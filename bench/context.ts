@@ -20,6 +20,13 @@ export interface Bench {
   /** promgate with the 5-user config, workers 1. */
   gateway: Service;
   gatewayStartupMs: number;
+  /** `--baseline <dir>`: another built promgate (e.g. the commit before a change), same config, measured in the same rounds. */
+  baseline?: Service;
+  /** Where the baseline was built from, for the report. */
+  baselineDir?: string;
+  /** prom-label-proxy, when a binary is available (PROM_LABEL_PROXY_BIN, or built with Go in a full run). */
+  peer?: Service;
+  peerBin?: string;
   /** Stopped at the end of the run, in reverse order. */
   cleanup: (() => Promise<unknown>)[];
   progress(msg: string): void;
@@ -57,11 +64,30 @@ export function measureTargets(
   });
 }
 
-/** direct, bare and promgate targets for one workload (direct and bare get the already-rewritten paths). */
-export function trio(b: Bench, upstreamFile: string, promgateFile: string, headers: Record<string, string>): Target[] {
-  return [
+export const BASELINE = 'baseline';
+export const PEER = 'prom-label-proxy';
+
+/**
+ * direct, bare and promgate targets for one workload (direct and bare get the already-rewritten paths), then the
+ * baseline promgate and prom-label-proxy when the run has them and `extras` asks for them (scenarios a–e; both get
+ * promgate's paths: they enforce themselves).
+ * `gateway`/`baseline` replace the shared instances (scenario c runs gateways configured for OIDC).
+ */
+export function trio(
+  b: Bench,
+  upstreamFile: string,
+  promgateFile: Target['pathsFile'],
+  headers: Record<string, string>,
+  o: { extras?: boolean; gateway?: Service; baseline?: Service } = {},
+): Target[] {
+  const t: Target[] = [
     { role: 'direct', service: b.direct, pathsFile: upstreamFile, headers, latency: false, warmup: false },
     { role: 'bare', service: b.bare, pathsFile: upstreamFile, headers },
-    { role: 'promgate', service: b.gateway, pathsFile: promgateFile, headers },
+    { role: 'promgate', service: o.gateway ?? b.gateway, pathsFile: promgateFile, headers },
   ];
+  if (!o.extras) return t;
+  const baseline = o.baseline ?? b.baseline;
+  if (baseline) t.push({ role: BASELINE, service: baseline, pathsFile: promgateFile, headers });
+  if (b.peer) t.push({ role: PEER, service: b.peer, pathsFile: promgateFile, headers });
+  return t;
 }

@@ -76,7 +76,8 @@ export async function makeCredentials(dir: string, bigUsers: number, bigRuleCoun
 export interface GatewayConfig {
   upstream: string;
   usersFile: string;
-  jwksFile: string;
+  /** auth.jwt with this JWKS file; left out when absent (basic auth only, as examples/quickstart.yaml). */
+  jwksFile?: string;
   rules: unknown[];
   workers?: number;
   /** auth.oidc block (scenario c): sessions are only configured where they are measured. */
@@ -92,7 +93,11 @@ export function gatewayYaml(c: GatewayConfig): string {
   const cfg = {
     server: { host: '127.0.0.1', port: 0, workers: c.workers ?? 1, accessLog: true, logLevel: 'info' },
     routes,
-    auth: { basic: { usersFile: c.usersFile }, jwt: { jwks: c.jwksFile }, ...(c.oidc ? { oidc: c.oidc } : {}) },
+    auth: {
+      basic: { usersFile: c.usersFile },
+      ...(c.jwksFile ? { jwt: { jwks: c.jwksFile } } : {}),
+      ...(c.oidc ? { oidc: c.oidc } : {}),
+    },
     tenants: { rules: c.rules },
     ...(c.limits ? { limits: c.limits } : {}),
   };

@@ -1,5 +1,5 @@
 // Command-line options of `npm run bench` and the durations and sizes they imply (full run under 5 min, --quick under 1 min).
-export const ALL_SCENARIOS = ['a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'w', 'l'] as const;
+export const ALL_SCENARIOS = ['r', 'a', 'b', 'c', 'd', 'e', 'f', 'g', 'h', 'i', 'w', 'l'] as const;
 export type ScenarioId = (typeof ALL_SCENARIOS)[number];
 
 export interface Options {
@@ -26,14 +26,23 @@ export interface Options {
   rules: number;
   /** Extra NODE_OPTIONS for promgate (e.g. --cpu-prof --cpu-prof-dir=/tmp/prof). */
   nodeOptions: string;
+  /** `--baseline <dir>`: a second promgate built in <dir> (dist/cli/main.js), measured beside this tree's in every round. */
+  baseline: string;
+  /** `--no-peer`: leave prom-label-proxy out even when a binary is available. */
+  peer: boolean;
   help: boolean;
 }
 
 export const USAGE = `usage: npm run bench -- [--quick] [--scenario a,b,...] [--rounds N] [--seconds S] [--node-options "..."]
+                         [--baseline <dir>] [--no-peer]
   scenarios: a basic auth, b JWT, c OIDC session cookie, d dashboard query_range, e 10,000 distinct queries,
              f >= 20 MB query_range answers to 20 clients, g 10,000 users / 1,000 rules, h rules/alerts filtering
              at 5,000 rules, i 50 viewers of one dashboard, w scenario a with --workers 2 vs 1,
-             l scenario a with every limit on vs off`;
+             l scenario a with every limit on vs off, r idle RSS of every target
+  --baseline <dir>  another built promgate (a worktree of an older commit with dist/ built) runs beside this one
+                    in the same rounds, so before/after figures see the same machine load
+  prom-label-proxy joins a–e when PROM_LABEL_PROXY_BIN names a binary, or (full runs) when Go can build it once
+  into ~/.cache/promgate; --no-peer leaves it out`;
 
 export function parseOptions(argv: readonly string[]): Options {
   const quick = argv.includes('--quick');
@@ -69,6 +78,8 @@ export function parseOptions(argv: readonly string[]): Options {
     policyRules: 1_000,
     rules: quick ? 500 : 5_000,
     nodeOptions: value('--node-options') ?? '',
+    baseline: value('--baseline') ?? '',
+    peer: !argv.includes('--no-peer'),
     help: argv.includes('--help') || argv.includes('-h'),
   };
 }

@@ -1,14 +1,17 @@
 // `npm run bench`: real Prometheus, promgate and a bare proxy side by side under wrk; prints one row per scenario.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { makeTempDir } from '../test/e2e/harness/cleanup.js';
 import { PROMGATE_ENTRY, REPO_ROOT } from '../test/e2e/harness/promgate.js';
 import { startStack } from '../test/e2e/harness/stack.js';
 import type { Bench, Scenario } from './context.js';
 import { gatewayYaml, makeCredentials } from './fixtures.js';
 import { parseOptions, USAGE, type ScenarioId } from './options.js';
-import { directService, startBare, startGateway } from './processes.js';
+import { directService, startBare, startGateway, startLabelProxy } from './processes.js';
+import { findLabelProxy } from './peer.js';
+import { TENANT_NS } from './fixtures.js';
+import { scenarioR } from './scenarios-idle.js';
 import { machine } from './procstat.js';
 import { scenarioA, scenarioB, scenarioC, scenarioG, scenarioL, scenarioW } from './scenarios-auth.js';
 import { scenarioF, scenarioH } from './scenarios-big.js';
@@ -17,6 +20,7 @@ import { renderTable, type Row } from './table.js';
 import { installWrkScript, WRK_BIN } from './wrk.js';
 
 const SCENARIOS: Record<ScenarioId, Scenario> = {
+  r: scenarioR,
   a: scenarioA,
   b: scenarioB,
   c: scenarioC,
@@ -89,6 +93,26 @@ async function main(): Promise<number> {
     cleanup.push(() => gw.service.stop());
     const bare = await startBare('bare', stack.prom.url);
     cleanup.push(() => bare.stop());
+    let baseline: Bench['baseline'];
+    if (o.baseline) {
+      const entry = resolve(o.baseline, 'dist/cli/main.js');
+      if (!existsSync(entry)) throw new Error(`--baseline ${o.baseline}: ${entry} not found (build that tree first)`);
+      const yaml = gatewayYaml({
+        upstream: stack.prom.url,
+        usersFile: creds.smallUsersFile,
+        jwksFile: creds.jwksFile,
+        rules: creds.smallRules,
+      });
+      baseline = (await startGateway('baseline', yaml, env, entry)).service;
+      cleanup.push(() => baseline!.stop());
+    }
+    let peer: Bench['peer'];
+    const wantsPeer = o.peer && o.scenarios.some((s) => 'rabcde'.includes(s));
+    const found = wantsPeer ? findLabelProxy(o.quick, progress) : { why: '--no-peer' };
+    if (found.bin) {
+      peer = await startLabelProxy('prom-label-proxy', found.bin, stack.prom.url, 'namespace', TENANT_NS);
+      cleanup.push(() => peer!.stop());
+    } else progress(`prom-label-proxy left out: ${found.why}`);
     const b: Bench = {
       o,
       dir,
@@ -101,6 +125,10 @@ async function main(): Promise<number> {
       direct: directService(stack.prom.url, stack.prom.proc.pid!),
       gateway: gw.service,
       gatewayStartupMs: gw.startupMs,
+      baseline,
+      baselineDir: o.baseline ? resolve(o.baseline) : undefined,
+      peer,
+      peerBin: found.bin,
     };
     progress(
       `ready: prometheus ${stack.prom.url}, promgate ${gw.service.origin} (healthy after ${gw.startupMs.toFixed(0)} ms), bare ${bare.origin}`,
@@ -120,6 +148,7 @@ async function main(): Promise<number> {
   console.log(
     `${o.quick ? 'quick run' : 'full run'}: ${o.rounds} round(s), ${o.seconds} s loaded runs at ${o.connections} connections + ${o.latencySeconds} s 1-connection latency runs; medians; ${o.benchSeries} bench_series series; took ${elapsed().trim()}\n`,
   );
+  if (o.baseline) console.log(`rows marked [baseline] (ids like d0): the promgate built in ${resolve(o.baseline)}\n`);
   console.log(renderTable(rows));
   const errors = rows.reduce((s, r) => s + r.errors, 0);
   if (errors > 0) console.log(`\n${errors} request(s) failed`);

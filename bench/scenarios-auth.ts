@@ -1,4 +1,5 @@
 // Scenarios a, b, c, g and w: a cheap instant query repeated under each credential type, a big users file, and --workers 2.
+import { join } from 'node:path';
 import { measureTargets, pathsFile, standardLoad, trio, type Bench, type Scenario } from './context.js';
 import { gatewayYaml } from './fixtures.js';
 import { startGateway } from './processes.js';
@@ -24,7 +25,8 @@ function credentialScenario(id: string, title: string, header: (b: Bench) => str
   return async (b) => {
     const f = cheapFiles(b);
     const headers = { authorization: header(b) };
-    const res = await measureTargets(b, id, trio(b, f.upstream, f.promgate, headers), standardLoad(b));
+    const targets = trio(b, f.upstream, f.promgate, headers, { extras: true });
+    const res = await measureTargets(b, id, targets, standardLoad(b));
     const row = authChecks(rowFrom(id, title, res));
     row.notes.push(`access log ${fmt(res.get('promgate')!.median.logBytesPerReq, 0)} bytes/request`);
     return [row];
@@ -37,28 +39,30 @@ export const scenarioB = credentialScenario('b', 'RS256 JWT, cheap instant query
 /** c: a gateway with OIDC sessions configured; the cookie is sealed with its cookie store and secret. */
 export const scenarioC: Scenario = async (b) => {
   const secret = newCookieSecret();
-  const gw = await startGateway(
-    'promgate-oidc',
-    gatewayYaml({
-      upstream: b.stack.prom.url,
-      usersFile: b.creds.smallUsersFile,
-      jwksFile: b.creds.jwksFile,
-      rules: b.creds.smallRules,
-      oidc: oidcConfig(secret),
-    }),
-  );
+  const yaml = gatewayYaml({
+    upstream: b.stack.prom.url,
+    usersFile: b.creds.smallUsersFile,
+    jwksFile: b.creds.jwksFile,
+    rules: b.creds.smallRules,
+    oidc: oidcConfig(secret),
+  });
+  const gw = await startGateway('promgate-oidc', yaml);
   b.cleanup.push(() => gw.service.stop());
+  // The baseline build gets the same OIDC config, so its row measures the same sessions.
+  const base = b.baseline
+    ? await startGateway('baseline-oidc', yaml, {}, join(b.baselineDir!, 'dist/cli/main.js'))
+    : undefined;
+  if (base) b.cleanup.push(() => base.service.stop());
   const cookie = await mintSessionCookie(secret);
   const f = cheapFiles(b);
   const headers = { cookie };
-  const [direct, bare] = trio(b, f.upstream, f.promgate, headers);
-  const res = await measureTargets(
-    b,
-    'c',
-    [direct!, bare!, { role: 'promgate', service: gw.service, pathsFile: f.promgate, headers }],
-    standardLoad(b),
-  );
-  await gw.service.stop();
+  const targets = trio(b, f.upstream, f.promgate, headers, {
+    extras: true,
+    gateway: gw.service,
+    baseline: base?.service,
+  });
+  const res = await measureTargets(b, 'c', targets, standardLoad(b));
+  await Promise.all([gw.service.stop(), base?.service.stop()]);
   const row = authChecks(rowFrom('c', 'OIDC session cookie, cheap instant query', res));
   row.notes.push(
     `cookie ${cookie.length} bytes; opening it (AES-GCM + JSON + schema check) costs ${fmt(await sessionLoadMicros(cookie, secret), 1)} µs median in-process`,

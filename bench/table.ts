@@ -19,6 +19,14 @@ export interface Row {
   cpuPg?: number;
   cpuBare?: number;
   rssMb?: number;
+  /** Peak RSS of the bare proxy under the same load. */
+  rssBare?: number;
+  /** promgate against prom-label-proxy (when the run has it): throughput ratio, its CPU per request and peak RSS. */
+  thrPeer?: number;
+  cpuPeer?: number;
+  rssPeer?: number;
+  /** The same figures for the `--baseline` build, printed as a row of its own under this one. */
+  baseline?: Row;
   errors: number;
   checks: Check[];
   /** Extra lines printed under the table (absolute figures, sub-measurements). */
@@ -41,6 +49,7 @@ export function rowFrom(
   const pg = res.get(roles.pg)!.median;
   const bare = roles.bare ? res.get(roles.bare)?.median : undefined;
   const direct = roles.direct ? res.get(roles.direct)?.median : undefined;
+  const peer = res.get('prom-label-proxy')?.median;
   let errors = 0;
   for (const r of res.values()) errors += r.median.errors;
   const abs = [...res.values()].map(
@@ -57,10 +66,25 @@ export function rowFrom(
     cpuPg: pg.cpuUs,
     cpuBare: bare?.cpuUs,
     rssMb: pg.rssMb,
+    rssBare: bare?.rssMb,
+    thrPeer: peer ? pg.rps / peer.rps : undefined,
+    cpuPeer: peer?.cpuUs,
+    rssPeer: peer?.rssMb,
+    baseline: roles.pg === 'promgate' && res.has('baseline') ? baselineRow(id, title, res, roles) : undefined,
     errors,
     checks: [],
     notes: [abs.join('; ')],
   };
+}
+
+function baselineRow(id: string, title: string, res: Map<string, TargetResult>, roles: Roles): Row {
+  const r = rowFrom(`${id}0`, `${title} [baseline]`, res, { ...roles, pg: 'baseline' });
+  const now = res.get(roles.pg)!.median;
+  const then = res.get('baseline')!.median;
+  r.notes = [
+    `this tree vs the baseline build, same rounds: throughput ${fmt(now.rps / then.rps, 2)}×, CPU/request ${fmt(now.cpuUs, 0)} vs ${fmt(then.cpuUs, 0)} µs (${fmt(now.cpuUs / then.cpuUs, 2)}×), peak RSS ${fmt(now.rssMb, 0)} vs ${fmt(then.rssMb, 0)} MB`,
+  ];
+  return r;
 }
 
 export function fmt(n: number | undefined, digits: number): string {
@@ -76,13 +100,17 @@ const COLUMNS = [
   'pg µs/req',
   'bare µs/req',
   'peak RSS MB',
+  'bare RSS MB',
+  'thr/plp',
+  'plp µs/req',
+  'plp RSS MB',
   'errors',
   'targets',
 ];
 
 function cells(r: Row): string[] {
   const checks = r.checks.length === 0 ? '—' : r.checks.map((c) => `${c.ok ? '✓' : '✗'} ${c.what}`).join('; ');
-  if (r.na) return [`${r.id}. ${r.title}`, r.na, '', '', '', '', '', '', String(r.errors), '—'];
+  if (r.na) return [`${r.id}. ${r.title}`, r.na, '', '', '', '', '', '', '', '', '', '', String(r.errors), '—'];
   return [
     `${r.id}. ${r.title}`,
     fmt(r.thrDirect, 2),
@@ -92,6 +120,10 @@ function cells(r: Row): string[] {
     fmt(r.cpuPg, 0),
     fmt(r.cpuBare, 0),
     fmt(r.rssMb, 0),
+    fmt(r.rssBare, 0),
+    fmt(r.thrPeer, 2),
+    fmt(r.cpuPeer, 0),
+    fmt(r.rssPeer, 0),
     String(r.errors),
     checks,
   ];
@@ -99,8 +131,10 @@ function cells(r: Row): string[] {
 
 /** A Markdown table (it reads as plain text in a terminal, and pastes into docs/performance.md as it is). */
 export function renderTable(rows: readonly Row[]): string {
-  const body = rows.map(cells);
+  // A baseline row sits right under the row it is compared with (ids like `d0`).
+  const all = rows.flatMap((r) => (r.baseline ? [r, r.baseline] : [r]));
+  const body = all.map(cells);
   const lines = [COLUMNS, COLUMNS.map(() => '---'), ...body].map((c) => `| ${c.join(' | ')} |`);
-  const notes = rows.flatMap((r) => r.notes.map((n) => `- ${r.id}: ${n}`));
+  const notes = all.flatMap((r) => r.notes.map((n) => `- ${r.id}: ${n}`));
   return [...lines, '', ...notes].join('\n');
 }

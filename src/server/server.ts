@@ -10,6 +10,7 @@ import { GatewayError, rawErrorResponse, renderError } from '../errors.js';
 import type { Logger } from '../observability/logger.js';
 import { createMetrics, type GatewayMetrics } from '../observability/metrics.js';
 import { buildRuntime, type Runtime } from '../wiring/runtime.js';
+import { loadFeatures } from '../wiring/features.js';
 import { createPipeline } from '../pipeline/pipeline.js';
 import { Readiness } from './readiness.js';
 import { createOwnEndpoints, serveMetrics } from './own-endpoints.js';
@@ -119,6 +120,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     if (auditFile && c.server.auditLog.enabled) rt.audit = auditFile.write;
     return rt;
   };
+  await loadFeatures(cfg);
   let rt = build(cfg);
   metrics.circuitsFrom(() => circuits().map(([url, b]) => [url, STATE_VALUE[b.state()]] as const));
   metrics.inflightFrom(() => rt.limits.inflight());
@@ -288,6 +290,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
           );
         }
         const old = rt;
+        await loadFeatures(next);
         rt = build(next);
         cfg = next;
         metrics.reload('config', true);

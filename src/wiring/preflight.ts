@@ -4,11 +4,11 @@ import { loadConfig, type LoadOptions } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { basicFileProblems } from '../authn/basic.js';
-import { parseJwks } from '../authn/jwks.js';
+import { checkJwks } from '../authn/jwks-check.js';
 import { FileConfigError } from '../authn/reloadable.js';
 import { cookieSecretProblems } from '../authn/session/secret.js';
-import { clientSecretOf } from '../authn/oidc/provider.js';
-import { parseExtraJwtIssuers } from '../authn/oidc/bearer-issuers.js';
+import { clientSecretOf } from '../authn/oidc/client-secret.js';
+import { parseExtraJwtIssuers } from '../authn/oidc/extra-issuers.js';
 import { tenantRuleProblems } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { tlsFilesProblem } from '../upstream/tls.js';
@@ -71,7 +71,7 @@ export function preflight(cfg: Config): ConfigIssue[] {
   if (jwt) {
     const local = (loc: string | undefined) => loc !== undefined && !/^https?:\/\//i.test(loc);
     const jwks = (loc: string, path: (string | number)[]) =>
-      attempt(path, () => parseJwks(JSON.parse(readFileSync(loc, 'utf8')), loc, () => undefined));
+      attempt(path, () => checkJwks(JSON.parse(readFileSync(loc, 'utf8')), loc, () => undefined));
     if (local(jwt.jwks)) jwks(jwt.jwks!, ['auth', 'jwt', 'jwks']);
     jwt.issuers.forEach((iss, n) => local(iss.jwks) && jwks(iss.jwks, ['auth', 'jwt', 'issuers', n, 'jwks']));
   }

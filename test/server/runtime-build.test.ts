@@ -8,6 +8,7 @@ import { pino } from 'pino';
 import { configSchema } from '../../src/config/schema.js';
 import { createMetrics } from '../../src/observability/metrics.js';
 import { buildRuntime } from '../../src/wiring/runtime.js';
+import { loadFeatures } from '../../src/wiring/features.js';
 import { waitFor } from '../helpers/wait.js';
 const key = (secret: string) =>
   JSON.stringify({ keys: [{ kty: 'oct', kid: 'k', k: Buffer.from(secret).toString('base64url') }] });
@@ -30,6 +31,7 @@ test('a refused build stops the file watchers of the authenticators it had alrea
       .filter((l) => l.startsWith('promgate_config_reloads_total{') && l.includes('jwt'));
 
   // The JWT authenticator (with its watcher on the JWKS file) is built before the users file is refused.
+  await loadFeatures(cfg(join(dir, 'good.yaml'))); // as startGateway does before every build
   const failed = { logger: pino({ level: 'silent' }), metrics: createMetrics(), pools: new Map() };
   assert.throws(() => buildRuntime(cfg(join(dir, 'bad.yaml')), failed), /bad\.yaml/);
   // A control that is built and kept: its watcher does see the change.

@@ -1,6 +1,6 @@
 // skip-jwt-bearer-tokens: which issuers' ID/access tokens count as a login, in the shape auth.jwt.issuers uses.
-import { ConfigError } from '../../config/errors.js';
 import * as client from 'openid-client';
+import { parseExtraJwtIssuers } from './extra-issuers.js';
 import type { OidcConfig } from '../../config/schema-auth.js';
 import type { OidcProvider } from './provider.js';
 
@@ -9,16 +9,6 @@ export interface BearerIssuer {
   /** JWKS URL from the issuer's discovery document. */
   jwks: string;
   audience: string;
-}
-
-/** "https://issuer=audience" pairs (oauth2-proxy --extra-jwt-issuers); the issuer URL may itself contain "=". */
-export function parseExtraJwtIssuers(entries: readonly string[]): { issuer: string; audience: string }[] {
-  return entries.map((e, i) => {
-    const eq = e.lastIndexOf('=');
-    if (eq <= 0 || eq === e.length - 1)
-      throw ConfigError.at(['auth', 'oidc', 'extraJwtIssuers', i], `"${e}": expected issuer=audience`);
-    return { issuer: e.slice(0, eq), audience: e.slice(eq + 1) };
-  });
 }
 
 /**

@@ -1,7 +1,7 @@
 // The OpenID provider as openid-client sees it: discovery (retried until it works), client authentication and scopes.
 import { ConfigError } from '../../config/errors.js';
-import { readFileSync } from 'node:fs';
 import * as client from 'openid-client';
+import { clientSecretOf } from './client-secret.js';
 import type { Logger } from '../../observability/logger.js';
 import type { OidcConfig } from '../../config/schema-auth.js';
 
@@ -24,12 +24,6 @@ export function defaultScopes(cfg: Pick<OidcConfig, 'scopes' | 'allowedGroups'>,
   const s = ['openid', 'email', 'profile'];
   if (cfg.allowedGroups.length > 0 || groupsUsed) s.push('groups');
   return s;
-}
-
-export function clientSecretOf(cfg: Pick<OidcConfig, 'clientSecret' | 'clientSecretFile'>): string {
-  if (cfg.clientSecret !== undefined && cfg.clientSecret !== '') return cfg.clientSecret;
-  if (cfg.clientSecretFile) return readFileSync(cfg.clientSecretFile, 'utf8').replace(/\r?\n$/, '');
-  throw ConfigError.at(['auth', 'oidc', 'clientSecret'], 'is required (or clientSecretFile)');
 }
 
 export function createOidcProvider(

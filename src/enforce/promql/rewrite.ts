@@ -10,7 +10,7 @@ import { charNumber, checkInput, DEFAULT_MAX_QUERY_LENGTH, parse, skipSpace, syn
 import { advance, commentIsSafe, readSelector, SelectorScan } from './scan.js';
 import type { Insert } from './scan.js';
 import { decodePromString } from './strings.js';
-import { singleSelectorProblem, verifyRewrite } from './verify.js';
+import { singleSelectorProblem, Splices, verifyRewrite } from './verify.js';
 import type { FactsCollector } from './facts.js';
 
 export interface EnforceOptions {
@@ -60,6 +60,7 @@ export function prepare(t: RestrictedTenant): Prepared {
 }
 
 const scan = new SelectorScan();
+const splices = new Splices();
 const BAD_WHY: Readonly<Record<string, string>> = {
   string: 'invalid string literal',
   comment: 'carriage return inside comment',
@@ -138,7 +139,8 @@ export function rewrite(
   facts?.reset();
   let out = '';
   let last = 0;
-  let selectors = 0;
+  let grown = 0;
+  splices.reset();
   for (;;) {
     const type = c.type;
     if (type.isError) throw syntaxError(src, c.from, c.to);
@@ -151,11 +153,11 @@ export function rewrite(
         throw syntaxError(src, scan.badAt, scan.badTo, BAD_WHY[scan.badWhy]);
       }
       if (conflicts) checkConflict(p.tenant.constraints, scan, src);
-      out += src.slice(last, scan.insertAt) + insertion(scan.insert, p.text);
-      if (out.length > maxOut)
+      const added = insertion(scan.insert, p.text);
+      grown += added.length;
+      if (src.length + grown > maxOut)
         throw new GatewayError('PG_QUERY_TOO_LONG', `rewritten query would exceed ${maxOut} characters`);
-      last = scan.insertAt;
-      selectors++;
+      splices.push(scan.from, scan.to, scan.insertAt, added);
     } else if (type.id === StringLiteral && decodePromString(src, c.from, c.to) === undefined) {
       throw syntaxError(src, c.from, c.to, 'invalid string literal');
     } else if (type.id === LineComment && !commentIsSafe(src, c.from, c.to)) {
@@ -165,7 +167,13 @@ export function rewrite(
     }
     if (!advance(c, descend)) break;
   }
+  // Joined once, front to back from the input's own offsets.
+  for (let i = 0; i < splices.count; i++) {
+    const at = splices.at[i]!;
+    out += src.slice(last, at) + splices.added[i]!;
+    last = at;
+  }
   out += src.slice(last);
-  verifyRewrite(out, p.matchers, selectors, single);
+  verifyRewrite(out, src, splices, p.matchers);
   return out;
 }
