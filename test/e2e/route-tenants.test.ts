@@ -58,8 +58,16 @@ auth:
   basic: { usersFile: ${JSON.stringify(tmp.file('users.yaml'))} }
 `,
   });
-  await waitFor(() => stack.prom.scrapes() >= 2, { what: '2 scrapes', procs: [stack.prom.proc] });
-  Ts = ((Date.now() - 2000) / 1000).toFixed(3);
+  // A query time at which Prometheus itself has the data (a scrape counted is not yet a sample stored).
+  await waitFor(
+    async () => {
+      Ts = ((Date.now() - 1000) / 1000).toFixed(3);
+      const qs = new URLSearchParams({ query: 'count(tenant_info)', time: Ts });
+      const r = await readAnswer(await request(`${stack.prom.base}/api/v1/query?${qs}`));
+      return (r.json as { data?: { result?: unknown[] } } | undefined)?.data?.result?.length === 1;
+    },
+    { what: 'tenant_info in Prometheus', procs: [stack.prom.proc] },
+  );
 });
 
 after(async () => {
