@@ -17,7 +17,7 @@ import {
   type GlobalStack,
   type PromgateInstance,
 } from './harness/index.js';
-import { PromqlGen, mulberry32, render, selectors, type Node } from './promql-gen.js';
+import { PromqlGen, absentNamesWrittenNamespace, mulberry32, render, selectors, type Node } from './promql-gen.js';
 
 interface TenantCase {
   user: string;
@@ -559,19 +559,6 @@ function tieBroken(query: string, x: Answer, y: Answer): boolean {
   return values(x) === values(y);
 }
 
-/**
- * Not a leak: `absent(…)` / `absent_over_time(…)` answer 1 with the labels of the query's own equality matchers
- * when nothing matches (Prometheus does the same), so `absent({namespace="other"})` names `other` because the
- * client wrote it, while the tenant matcher makes the selector match nothing. Only such answers (every value 1,
- * the namespace written in the query as an equality matcher) are counted here instead of as leaks.
- */
-function fromQueryText(query: string, m: Metric, got: Answer): boolean {
-  if (!/\babsent(_over_time)?\(/.test(query)) return false;
-  if (!got.rows.every(([, points]) => points.every(([, v]) => v === '1'))) return false;
-  const v = m.namespace!.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  return new RegExp(`namespace\\s*=\\s*["'\`]${v}["'\`]`).test(query);
-}
-
 const clip = (s: string, max = 1200): string => (s.length > max ? `${s.slice(0, max)}… (${s.length} chars)` : s);
 /** A raw (backtick) string holding a backslash: promgate refuses it on this route, by design. */
 const RAW_BACKSLASH = /`[^`]*\\[^`]*`/;
@@ -639,7 +626,7 @@ test(
       const got = toAnswer(g);
       for (const m of got.series)
         if (m.namespace !== undefined && !tenant.namespaces.includes(m.namespace)) {
-          if (fromQueryText(bare, m, got)) stats.absentLabels++;
+          if (absentNamesWrittenNamespace(bare, m.namespace!, got.rows)) stats.absentLabels++;
           else leaks.push(`#${i} seed=${SEED} user=${tenant.user} query=${bare} series=${JSON.stringify(m)}`);
         }
       if (got.status === 400 && RAW_BACKSLASH.test(bare) && /raw string/.test(got.raw)) {

@@ -489,3 +489,20 @@ export function selectors(n: Node): Extract<Node, { t: 'sel' }>[] {
       return selectors(n.expr);
   }
 }
+
+/**
+ * Not a leak: `absent(…)` / `absent_over_time(…)` answer 1 with the labels of the query's own equality matchers
+ * when nothing matches (Prometheus and VictoriaMetrics alike), so `absent({namespace="other"})` names `other`
+ * because the client wrote it, while the tenant matcher makes the selector match nothing. True only for such an
+ * answer: an absent() query, every value 1, and `namespace` written in the query as an equality matcher.
+ */
+export function absentNamesWrittenNamespace(
+  query: string,
+  namespace: string,
+  rows: readonly [string, readonly [number, string][]][],
+): boolean {
+  if (!/\babsent(_over_time)?\(/.test(query)) return false;
+  if (!rows.every(([, points]) => points.every(([, v]) => v === '1'))) return false;
+  const v = namespace.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  return new RegExp(`namespace\\s*=\\s*["'\`]${v}["'\`]`).test(query);
+}
