@@ -5,10 +5,11 @@ import { randomBytes } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import {
   startPromgate,
-  freePort,
+  reservePort,
   promgateBuilt,
   makeTempDir,
   type PromgateProc,
+  type ReservedPort,
   type TempDir,
 } from './harness/index.js';
 import { startOidcProvider, TestBrowser, type OidcProviderFixture } from './harness/oidc-provider.js';
@@ -23,11 +24,14 @@ let idp: OidcProviderFixture;
 let app: Stub;
 let tmp: TempDir;
 let ports: { prefix: number; secretFile: number };
+/** Each port stays bound by a placeholder until its promgate starts (the IdP must know it first). */
+let held: Record<keyof typeof ports, ReservedPort>;
 const procs: PromgateProc[] = [];
 
 before(async () => {
   if (skip) return;
-  ports = { prefix: await freePort(), secretFile: await freePort() };
+  held = { prefix: await reservePort(), secretFile: await reservePort() };
+  ports = { prefix: held.prefix.port, secretFile: held.secretFile.port };
   app = await startStub(echoJson);
   tmp = makeTempDir('oidc-cli-flags');
   idp = await startOidcProvider({
@@ -39,6 +43,7 @@ before(async () => {
 });
 after(async () => {
   await Promise.all(procs.map((p) => p.stop()));
+  await Promise.all(Object.values(held ?? {}).map((h) => h.release()));
   await idp?.close();
   await app?.close();
   tmp?.remove();
@@ -59,6 +64,7 @@ function baseFlags(port: number): string[] {
 }
 
 async function run(port: number, args: string[], env: Record<string, string> = INSECURE): Promise<PromgateProc> {
+  for (const h of Object.values(held)) if (h.port === port) await h.release();
   const pg = await startPromgate({ port, args, env });
   procs.push(pg);
   return pg;
