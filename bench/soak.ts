@@ -1,6 +1,6 @@
 // `npm run soak [-- --duration 30s] [--rate 300]`: real Prometheus behind promgate under a steady mixed load (query,
 // query_range, series, labels, rules, alerts; four tenants; basic, JWT and session callers). Passes when no request
-// failed, RSS stays within 10 % of its value after warm-up, open descriptors and sockets stay flat, and the achieved
+// failed, RSS stays within 10 % of its value after warm-up (judged in runs of 2 minutes and more), open descriptors and sockets stay flat, and the achieved
 // rate is at least 90 % of the asked one; prints p50/p99 latency. Exits 1 when a target is missed.
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -14,6 +14,8 @@ import { startGateway } from './processes.js';
 import { machine } from './procstat.js';
 import { mintSessionCookie, newCookieSecret, oidcConfig } from './session-cookie.js';
 import { fdsOf, rssOf } from '../test/reliability/helpers.js';
+
+const RSS_JUDGED_FROM_MS = 120_000;
 
 const USAGE = `npm run soak -- [--duration 5m] [--rate 300] [--warmup 20%]
   --duration  how long the load runs (s, m suffixes; default 5m)
@@ -187,7 +189,10 @@ async function main(): Promise<number> {
       xs.map((x) => x.rss).sort((a, b) => a - b)[Math.floor((xs.length - 1) / 2)]!;
     const rssStart = med3(after.slice(0, 3));
     const rssEnd = med3(after.slice(-3));
-    const rssOk = Math.abs(rssEnd - rssStart) <= rssStart * 0.1;
+    // A short run (CI's 30 s) ends while V8's old generation is still growing towards its first full collections,
+    // so its drift says nothing about leaks: RSS is judged from 2 minutes on and only reported below that.
+    const rssJudged = o.durationMs >= RSS_JUDGED_FROM_MS;
+    const rssOk = !rssJudged || Math.abs(rssEnd - rssStart) <= rssStart * 0.1;
     const fdSlack = 16;
     const fdOk = last.fds <= base.fds + fdSlack && last.sockets <= base.sockets + fdSlack;
     const errors = [...failures.values()].reduce((a, b) => a + b, 0);
@@ -200,7 +205,7 @@ async function main(): Promise<number> {
       `soak: ${o.durationMs / 1000}s at ${o.rate} req/s on ${m.cpus} CPUs (${m.model}), ${auths.length} callers, 4 tenants`,
       `requests:  ${done} answered, ${errors} failed, ${achieved.toFixed(0)} req/s achieved ${rateOk ? 'ok' : 'MISSED (< 90 %)'}`,
       `latency:   p50 ${percentile(latencies, 50).toFixed(1)} ms, p99 ${percentile(latencies, 99).toFixed(1)} ms, max ${(latencies.at(-1) ?? NaN).toFixed(1)} ms (after warm-up)`,
-      `rss:       ${mb(rssStart)} after warm-up, ${mb(rssEnd)} at the end (medians of 3 samples), max ${mb(maxRss)} ${rssOk ? 'ok' : 'MISSED (> 10 % drift)'}`,
+      `rss:       ${mb(rssStart)} after warm-up, ${mb(rssEnd)} at the end (medians of 3 samples), max ${mb(maxRss)} ${!rssJudged ? 'not judged (runs under 2 minutes)' : rssOk ? 'ok' : 'MISSED (> 10 % drift)'}`,
       `fds:       ${base.fds} after warm-up, end ${last.fds}; sockets ${base.sockets} → ${last.sockets} ${fdOk ? 'ok' : 'MISSED (grew)'}`,
     ];
     for (const [what, n] of failures) lines.push(`  failure ×${n}: ${what}`);
