@@ -6,7 +6,7 @@ import { stringify } from 'yaml';
 import {
   startStack,
   startPromgate,
-  freePort,
+  reservePort,
   promgateBuilt,
   elapsed,
   type Stack,
@@ -33,7 +33,10 @@ async function allStarted(starts: Promise<unknown>[]): Promise<void> {
 
 before(async () => {
   if (skip) return;
-  const [portA, portB] = await Promise.all([freePort(), freePort()]);
+  // Held by placeholders until each promgate starts: the IdP must know them first, and a concurrent test process
+  // must not bind them meanwhile (it once did, and this test's browser reached another file's app).
+  const held = await Promise.all([reservePort(), reservePort()]);
+  const [portA, portB] = held.map((h) => h.port) as [number, number];
   await allStarted([
     startStack().then((s) => (stack = s)),
     startRedis().then((r) => (redis = r)),
@@ -60,6 +63,7 @@ before(async () => {
       },
       tenants: { rules: [{ match: { emails: ['alice@example.com'] }, labels: { namespace: 'team-a' } }] },
     });
+  await Promise.all(held.map((h) => h.release()));
   await allStarted([
     startPromgate({ port: portA, configYaml: config(portA) }).then((p) => (a = p)),
     startPromgate({ port: portB, configYaml: config(portB) }).then((p) => (b = p)),
