@@ -24,6 +24,8 @@ export interface Bench {
   baseline?: Service;
   /** Where the baseline was built from, for the report. */
   baselineDir?: string;
+  /** `--node-options`: NODE_OPTIONS for every promgate a scenario starts (after its shipped flags, so it wins). */
+  gatewayEnv: Record<string, string>;
   /** prom-label-proxy, when a binary is available (PROM_LABEL_PROXY_BIN, or built with Go in a full run). */
   peer?: Service;
   peerBin?: string;

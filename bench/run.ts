@@ -127,6 +127,7 @@ async function main(): Promise<number> {
       gatewayStartupMs: gw.startupMs,
       baseline,
       baselineDir: o.baseline ? resolve(o.baseline) : undefined,
+      gatewayEnv: env,
       peer,
       peerBin: found.bin,
     };

@@ -46,11 +46,11 @@ export const scenarioC: Scenario = async (b) => {
     rules: b.creds.smallRules,
     oidc: oidcConfig(secret),
   });
-  const gw = await startGateway('promgate-oidc', yaml);
+  const gw = await startGateway('promgate-oidc', yaml, b.gatewayEnv);
   b.cleanup.push(() => gw.service.stop());
   // The baseline build gets the same OIDC config, so its row measures the same sessions.
   const base = b.baseline
-    ? await startGateway('baseline-oidc', yaml, {}, join(b.baselineDir!, 'dist/cli/main.js'))
+    ? await startGateway('baseline-oidc', yaml, b.gatewayEnv, join(b.baselineDir!, 'dist/cli/main.js'))
     : undefined;
   if (base) b.cleanup.push(() => base.service.stop());
   const cookie = await mintSessionCookie(secret);
@@ -78,7 +78,7 @@ export const scenarioG: Scenario = async (b) => {
     jwksFile: b.creds.jwksFile,
     rules: b.creds.bigRules,
   });
-  const big = await startGateway('promgate-10k', yaml);
+  const big = await startGateway('promgate-10k', yaml, b.gatewayEnv);
   b.cleanup.push(() => big.service.stop());
   b.progress(
     `[g] 10,000 users / ${b.creds.bigRules.length} rules: healthy after ${big.startupMs.toFixed(0)} ms (5-user config: ${b.gatewayStartupMs.toFixed(0)} ms)`,
@@ -115,7 +115,7 @@ export const scenarioW: Scenario = async (b) => {
     rules: b.creds.smallRules,
     workers: 2,
   });
-  const w2 = await startGateway('promgate-w2', yaml);
+  const w2 = await startGateway('promgate-w2', yaml, b.gatewayEnv);
   b.cleanup.push(() => w2.service.stop());
   const f = cheapFiles(b);
   const headers = { authorization: b.creds.basic };
@@ -161,7 +161,7 @@ export const scenarioL: Scenario = async (b) => {
     },
     upstreamExtra: { breaker: { failures: 5 }, retries: { attempts: 2 } },
   });
-  const lim = await startGateway('promgate-limits', yaml);
+  const lim = await startGateway('promgate-limits', yaml, b.gatewayEnv);
   b.cleanup.push(() => lim.service.stop());
   const f = cheapFiles(b);
   const headers = { authorization: b.creds.basic };

@@ -61,6 +61,7 @@ export const scenarioF: Scenario = async (b) => {
       jwksFile: b.creds.jwksFile,
       rules: b.creds.smallRules,
     }),
+    b.gatewayEnv,
   );
   b.cleanup.push(() => own.service.stop());
   const targets = trio({ ...b, gateway: own.service }, file, file, { authorization: admin });
@@ -148,6 +149,7 @@ export const scenarioH: Scenario = async (b) => {
       jwksFile: b.creds.jwksFile,
       rules: b.creds.smallRules,
     }),
+    b.gatewayEnv,
   );
   b.cleanup.push(() => gw.service.stop());
   const headers = { authorization: b.creds.basic };

@@ -42,7 +42,7 @@ export const scenarioR: Scenario = async (b) => {
   const nodeOnly = await measureOne('node:http', () => startBare('idle-node', up, {}, { undici: false }), undefined);
   const floor = await measureOne('node:http + undici', () => startBare('idle-undici', up));
   const gw = async (entry?: string, yaml = quickstart()) =>
-    (await startGateway('idle-promgate', yaml, {}, entry)).service;
+    (await startGateway('idle-promgate', yaml, b.gatewayEnv, entry)).service;
   const pg = await measureOne('promgate (quickstart: basic auth)', () => gw());
   const bench = gatewayYaml({
     upstream: up,
