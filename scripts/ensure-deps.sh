@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs the Debian packages the end-to-end tests and the benchmark run for real, when they are missing, and builds the deploy tests' helm.
+# Installs the Debian packages the end-to-end tests and the benchmark run for real, when they are missing, and builds the deploy tests' helm and the UI test's Prometheus 3.
 set -euo pipefail
 declare -A BIN=(
   [prometheus]=/usr/bin/prometheus
@@ -17,6 +17,9 @@ for pkg in "${!BIN[@]}"; do
 done
 # helm and kubeschema for the deploy tests: built once with Go (minutes) and cached outside the repo.
 if command -v go >/dev/null; then bash "$(dirname "$0")/deploy-tools.sh" >/dev/null || echo "promgate tests: helm/kubeschema not built; the deploy tests will fail with the reason" >&2; fi
+# Prometheus 3 with its web UI for test/e2e/prometheus-ui-v3 (Debian's 2.42 has the classic UI only): built once
+# from its Go module and the UI's npm packages (a few minutes), cached outside the repo.
+if command -v go >/dev/null; then bash "$(dirname "$0")/prometheus3.sh" >/dev/null || echo "promgate tests: Prometheus 3 not built; test/e2e/prometheus-ui-v3 will fail with the reason" >&2; fi
 [ ${#missing[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ] && command -v apt-get >/dev/null; then
   echo "promgate tests: installing ${missing[*]} with apt-get" >&2

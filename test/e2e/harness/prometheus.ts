@@ -17,13 +17,18 @@ export interface PrometheusOptions {
   expo: ExpositionServer;
   /** Alertmanager base URL (e.g. http://127.0.0.1:9093) to send alerts to. */
   alertmanagerUrl?: string;
-  /** Serve everything under this path, e.g. '/prometheus' (sets --web.external-url and --web.route-prefix). */
+  /**
+   * Serve everything under this path, e.g. '/prometheus' (sets --web.route-prefix, and --web.external-url to this
+   * server's own address under it unless externalUrl is given); '/' with externalUrl serves at the root.
+   */
   routePrefix?: string;
   /**
    * The URL people reach this Prometheus at (a gateway's), e.g. http://127.0.0.1:9092/clusters/east/prometheus/:
-   * only --web.external-url is set, so Prometheus serves under its path by its own default --web.route-prefix.
+   * alone, only --web.external-url is set, so Prometheus serves under its path by its own default --web.route-prefix.
    */
   externalUrl?: string;
+  /** The prometheus binary (default PROMETHEUS_BIN, Debian's 2.42; e.g. a Prometheus 3 from scripts/prometheus3.sh). */
+  bin?: string;
   /** Scrape job name (default 'tenants'). */
   jobName?: string;
   extraArgs?: string[];
@@ -129,9 +134,9 @@ export async function waitForPrometheusData(p: PrometheusInstance, timeoutMs = 2
 }
 
 export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusInstance> {
-  if (o.externalUrl !== undefined && o.routePrefix !== undefined)
-    throw new Error('startPrometheus: give routePrefix or externalUrl, not both');
-  const routePrefix = normalizePrefix(o.externalUrl !== undefined ? new URL(o.externalUrl).pathname : o.routePrefix);
+  const routePrefix = normalizePrefix(
+    o.routePrefix ?? (o.externalUrl !== undefined ? new URL(o.externalUrl).pathname : ''),
+  );
   const jobName = o.jobName ?? 'tenants';
   const metricsPath = `/metrics/prom-${randomBytes(4).toString('hex')}`;
   const p = await withFreePort(async (port) => {
@@ -147,14 +152,16 @@ export async function startPrometheus(o: PrometheusOptions): Promise<PrometheusI
       '--web.enable-lifecycle',
       // Alerts that fire before Alertmanager is discovered are otherwise resent only after a minute.
       '--rules.alert.resend-delay=1s',
-      ...(o.externalUrl !== undefined
-        ? [`--web.external-url=${o.externalUrl}`]
-        : routePrefix
-          ? [`--web.external-url=${url}${routePrefix}`, `--web.route-prefix=${routePrefix}`]
-          : []),
+      ...(o.externalUrl !== undefined ? [`--web.external-url=${o.externalUrl}`] : []),
+      ...(o.routePrefix !== undefined
+        ? [
+            ...(o.externalUrl === undefined ? [`--web.external-url=${url}${routePrefix}`] : []),
+            `--web.route-prefix=${routePrefix || '/'}`,
+          ]
+        : []),
       ...(o.extraArgs ?? []),
     ];
-    const proc = spawnProc(`prometheus:${port}`, PROMETHEUS_BIN, args);
+    const proc = spawnProc(`prometheus:${port}`, o.bin ?? PROMETHEUS_BIN, args);
     const inst: PrometheusInstance = {
       url,
       base: url + routePrefix,
