@@ -1,6 +1,6 @@
 // The programmatic API of the `promgate` package: start a gateway from a config object, load or validate a config, the error codes.
 import type { LoadOptions } from './config/load.js';
-import { loadCheckedConfig as loadFromSources } from './wiring/preflight.js';
+import { loadCheckedConfig as loadFromSources } from './wiring/load.js';
 import { ConfigError } from './config/errors.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { createLogger, flushLogger, type Logger } from './observability/logger.js';

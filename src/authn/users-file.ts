@@ -1,6 +1,6 @@
 // Parser for the prometheus-multi-tenant-proxy users file, with file:line messages for every problem.
 import { LineCounter, isMap, isScalar, isSeq, parseDocument, type Node, type YAMLMap } from 'yaml';
-import { LABEL_NAME_RE } from '../config/schema-common.js';
+import { LABEL_NAME_RE } from '../config/derived.js';
 import { classifyPassword, type StoredPassword } from './password.js';
 import { FileConfigError } from './reloadable.js';
 

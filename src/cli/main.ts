@@ -2,14 +2,10 @@
 // The promgate command line: run, demo, check, schema, hash-password, version.
 import { Command, Option } from 'commander';
 import { readFileSync } from 'node:fs';
-import { z } from 'zod';
-import { configSchema } from '../config/schema.js';
-import { deepMerge } from '../config/load.js';
-import { loadCheckedConfig } from '../wiring/preflight.js';
+import { deepMerge } from '../config/merge.js';
 import { ConfigError } from '../config/errors.js';
 import { addK8spinFlags, k8spinOverrides } from './k8spin-flags.js';
 import { runCommand } from './run.js';
-import { demoCommand } from './demo.js';
 import { hashPassword } from '../authn/password.js';
 import { parseOauth2ProxyOptions, type Oauth2ProxyOptions } from './oauth2-proxy-flags.js';
 import {
@@ -79,13 +75,17 @@ program
       .choices(['trace', 'debug', 'info', 'warn', 'error'])
       .default('warn'),
   )
-  .action((opts: { port: number; host: string; logLevel: string }) => demoCommand(opts));
+  .action(async (opts: { port: number; host: string; logLevel: string }) =>
+    (await import('./demo.js')).demoCommand(opts),
+  );
 
 program
   .command('check')
   .description('validate a config file and print every problem with its key path')
   .requiredOption('-c, --config <file>', 'YAML config file')
-  .action((opts: { config: string }) => {
+  // The schema, the loader and demo are imported when their command runs: `run` serves without them.
+  .action(async (opts: { config: string }) => {
+    const { loadCheckedConfig } = await import('../wiring/load.js');
     try {
       loadCheckedConfig({ file: opts.config, env: process.env });
     } catch (e) {
@@ -98,7 +98,8 @@ program
 program
   .command('schema')
   .description("print the config's JSON Schema")
-  .action(() => {
+  .action(async () => {
+    const [{ z }, { configSchema }] = await Promise.all([import('zod'), import('../config/schema.js')]);
     const schema = z.toJSONSchema(configSchema, { io: 'input', unrepresentable: 'any' });
     process.stdout.write(JSON.stringify({ ...schema, title: 'promgate configuration' }, null, 2) + '\n');
   });

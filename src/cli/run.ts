@@ -1,6 +1,6 @@
 // `promgate run`: load the config, start the gateway (or N workers), and wire SIGTERM/SIGINT (drain) and SIGHUP (reload).
 import cluster from 'node:cluster';
-import { loadCheckedConfig } from '../wiring/preflight.js';
+import { loadConfigInChild } from './config-process.js';
 import type { Config } from '../config/schema.js';
 import { createLogger, flushLogger, type Logger } from '../observability/logger.js';
 import { startGateway } from '../server/server.js';
@@ -13,10 +13,11 @@ export interface RunOptions {
 }
 
 export async function runCommand(opts: RunOptions): Promise<void> {
-  // Overrides are merged into a fresh copy each time, so a SIGHUP reload sees the same flags again.
-  const load = () => loadCheckedConfig({ file: opts.file, env: opts.env, overrides: structuredClone(opts.overrides) });
+  // Overrides are merged into a fresh copy each time, so a SIGHUP reload sees the same flags again. The config is
+  // loaded in a child process, so zod and the schema never enter this one (cli/config-process.ts).
+  const load = () => loadConfigInChild({ file: opts.file, env: opts.env, overrides: structuredClone(opts.overrides) });
   // A refused config throws ConfigError (code PG_CONFIG_INVALID), which main prints as every problem it lists.
-  const first: Config = load();
+  const first: Config = await load();
   const logger = createLogger(first.server.logLevel);
   if (first.server.workers > 1 && cluster.isPrimary)
     return supervise(first.server.workers, first.server.shutdownTimeout, logger);

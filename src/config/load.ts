@@ -7,6 +7,9 @@ import { keysAt } from './introspect.js';
 import { parseYamlSource, type YamlSource } from './yaml-source.js';
 import { resolveSecretFiles } from './secrets.js';
 import { prefixProblems, validateSemantics } from './semantics.js';
+import { deepFreeze, deepMerge } from './merge.js';
+
+export { deepMerge } from './merge.js';
 
 export interface LoadOptions {
   /** Path of the YAML file; optional when flags describe everything. */
@@ -137,33 +140,4 @@ function setPath(obj: Record<string, unknown>, path: (string | number)[], value:
     cur = cur[seg] as Record<string | number, unknown>;
   }
   cur[path[path.length - 1]!] = value;
-}
-
-export function deepMerge(target: Record<string, unknown>, src: Record<string, unknown>): Record<string, unknown> {
-  for (const [k, v] of Object.entries(src)) {
-    if (v === undefined) continue;
-    const t = target[k];
-    if (v && typeof v === 'object' && !Array.isArray(v) && t && typeof t === 'object' && !Array.isArray(t)) {
-      deepMerge(t as Record<string, unknown>, v as Record<string, unknown>);
-    } else if (
-      Array.isArray(v) &&
-      Array.isArray(t) &&
-      v.every((x) => x && typeof x === 'object' && !Array.isArray(x))
-    ) {
-      v.forEach((item, i) => {
-        if (t[i] && typeof t[i] === 'object')
-          deepMerge(t[i] as Record<string, unknown>, item as Record<string, unknown>);
-        else t[i] = item;
-      });
-    } else target[k] = v;
-  }
-  return target;
-}
-
-function deepFreeze<T>(o: T): T {
-  if (o && typeof o === 'object' && !Object.isFrozen(o)) {
-    Object.freeze(o);
-    for (const v of Object.values(o)) deepFreeze(v);
-  }
-  return o;
 }

@@ -1,7 +1,6 @@
 // The `auth` part of the config schema: basic, JWT, OIDC sessions, anonymous.
 import { z } from 'zod';
-import { duration } from './duration.js';
-import { goRegex } from './schema-common.js';
+import { duration, goRegex } from './schema-common.js';
 import { parseSkipRule } from '../lib/skip-rule.js';
 
 /** `[METHOD=]regex`, `METHOD!=regex` or `!=regex`, with a regex Go's regexp accepts (oauth2-proxy's are Go regexes). */

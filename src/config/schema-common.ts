@@ -1,8 +1,8 @@
 // Small zod building blocks shared by the config schema files.
 import { z } from 'zod';
 import { goRegexError, wholeMatcher } from '../lib/re2.js';
-
-export const LABEL_NAME_RE = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
+import { LABEL_NAME_RE } from './derived.js';
+import { parseByteSize, parseDuration } from './duration.js';
 
 export const labelName = z.string().regex(LABEL_NAME_RE, 'not a valid Prometheus label name');
 
@@ -64,3 +64,29 @@ export const ruleMatchSchema = z.strictObject({
   groups: z.array(z.string()).optional(),
   claims: z.record(z.string(), z.union([z.string(), z.array(z.string())])).optional(),
 });
+
+/** A zod field accepting a duration string or a number of milliseconds; yields milliseconds. */
+export function duration() {
+  return z.union([z.number().nonnegative(), z.string()]).transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const ms = parseDuration(v);
+    if (ms === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a duration: "${v}" (use e.g. 500ms, 30s, 5m, 168h)` });
+      return z.NEVER;
+    }
+    return ms;
+  });
+}
+
+/** A byte size: a number, or "64KiB", "10MB". */
+export function byteSize() {
+  return z.union([z.number().int().nonnegative(), z.string()]).transform((v, ctx) => {
+    if (typeof v === 'number') return v;
+    const bytes = parseByteSize(v);
+    if (bytes === undefined) {
+      ctx.addIssue({ code: 'custom', message: `not a size: "${v}" (use e.g. 65536, 64KiB, 10MiB)` });
+      return z.NEVER;
+    }
+    return bytes;
+  });
+}

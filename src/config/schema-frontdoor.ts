@@ -11,28 +11,6 @@ const headerName = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTT
 /** A field name where `*` stands for any run of characters (`X-Debug-*`). */
 const headerPattern = z.string().regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, 'not an HTTP header name or pattern');
 
-/** A `remove` entry as a test of lowercase header names: case-insensitive, `*` any run of characters. */
-export function headerNamePattern(p: string): (name: string) => boolean {
-  const lower = p.toLowerCase();
-  if (!lower.includes('*')) return (n) => n === lower;
-  // No RegExp: the pieces between stars must appear in order, the first at the start and the last at the end.
-  const parts = lower.split('*');
-  const head = parts[0]!;
-  const tail = parts[parts.length - 1]!;
-  const middle = parts.slice(1, -1).filter((x) => x !== '');
-  return (n) => {
-    if (n.length < head.length + tail.length || !n.startsWith(head) || !n.endsWith(tail)) return false;
-    let at = head.length;
-    const end = n.length - tail.length;
-    for (const m of middle) {
-      const i = n.indexOf(m, at);
-      if (i < 0 || i + m.length > end) return false;
-      at = i + m.length;
-    }
-    return true;
-  };
-}
-
 /** Headers whose framing or connection meaning promgate owns; a directive may not touch them. */
 export const RESERVED_HEADERS = new Set([
   'connection',

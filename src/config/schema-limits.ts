@@ -1,7 +1,6 @@
 // Config schema of everything that protects the backends: query, rate and concurrency limits, circuit breakers, retries.
 import { z } from 'zod';
-import { duration } from './duration.js';
-import { urlPath } from './schema-common.js';
+import { duration, urlPath } from './schema-common.js';
 
 /** A positive duration: a limit of 0 would refuse everything, so it is a mistake, not a way to switch off. */
 const positiveDuration = (what: string) =>

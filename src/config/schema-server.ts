@@ -1,6 +1,6 @@
 // The `server.tls` (the listener's own TLS) and `server.auditLog` parts of the config schema.
 import { z } from 'zod';
-import { byteSize } from './duration.js';
+import { byteSize } from './schema-common.js';
 
 export const serverTlsSchema = z
   .strictObject({

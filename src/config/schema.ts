@@ -1,7 +1,15 @@
 // The one config schema: every key, its type and its default. Everything else derives from it.
 import { z } from 'zod';
-import { byteSize, duration } from './duration.js';
-import { checkTenantRegex, commaList, labelName, labelValues, ruleMatchSchema, urlPath } from './schema-common.js';
+import {
+  byteSize,
+  checkTenantRegex,
+  commaList,
+  duration,
+  labelName,
+  labelValues,
+  ruleMatchSchema,
+  urlPath,
+} from './schema-common.js';
 import { routeFrontDoorFields, upstreamFrontDoorFields, upstreamUrl } from './schema-frontdoor.js';
 import { authSchema } from './schema-auth.js';
 import { auditLogSchema, serverTlsSchema } from './schema-server.js';

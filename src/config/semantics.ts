@@ -4,8 +4,14 @@ import { accessSync, constants } from 'node:fs';
 import { createProxyTrust } from '../lib/trusted-proxies.js';
 import { awsRegion, azureProblems } from './cloud-auth.js';
 import type { QueryLimitsConfig } from './schema-limits.js';
-import { isTemplate } from '../lib/template.js';
-import { headerNamePattern } from './schema-frontdoor.js';
+import {
+  headerNamePattern,
+  identityRouted,
+  limitsRedisUrl,
+  normalizePrefix,
+  portalPaths,
+  routeNameOf,
+} from './derived.js';
 
 export type { ConfigIssue as SemanticProblem } from './errors.js';
 import type { ConfigIssue as SemanticProblem } from './errors.js';
@@ -101,12 +107,6 @@ export function validateSemantics(cfg: Config, env: NodeJS.ProcessEnv = {}): Sem
   return problems;
 }
 
-/** The two exact paths the portal serves: the page, and its JSON twin `<path>/portal.json`. */
-export function portalPaths(path: string): { page: string; json: string } {
-  const page = normalizePrefix(path);
-  return { page, json: `${page === '/' ? '' : page}/portal.json` };
-}
-
 /**
  * The portal answers its two paths before any route, so it would hide whatever a route serves there: a portal
  * path equal to a route prefix, or to one of promgate's own endpoints, is refused.
@@ -131,19 +131,6 @@ function portalProblems(cfg: Config): SemanticProblem[] {
       problems.push({ path: at, message: `"${p}" is one of promgate's own endpoints` });
   }
   return problems;
-}
-
-/** The name a route is known by in logs, metrics and limits.routes: its own, or one made from its prefix. */
-export function routeNameOf(r: { name?: string; prefix: string }): string {
-  const prefix = normalizePrefix(r.prefix);
-  return r.name ?? (prefix === '/' ? 'default' : prefix.slice(1).replace(/[^a-zA-Z0-9_.-]/g, '_'));
-}
-
-/** The Redis URL rate limits share buckets through: limits.redis.url, else the session store's. */
-export function limitsRedisUrl(cfg: Config): string | undefined {
-  if (!cfg.limits.redis) return undefined;
-  const o = cfg.auth.oidc;
-  return cfg.limits.redis.url ?? (o?.sessionStore === 'redis' ? o.redisUrl : undefined);
 }
 
 function limitProblems(cfg: Config): SemanticProblem[] {
@@ -227,17 +214,6 @@ export function prefixProblems(routes: readonly { prefix?: unknown; stripPrefix?
   return out;
 }
 
-/** The route's tenant header template: its own, or the values of its namespace label (the route's, else the global). */
-export function tenantHeaderTemplate(cfg: Config, route: Config['routes'][number]): string {
-  const th = route.upstream.tenantHeader;
-  return th?.template ?? `{{values.${route.tenants?.namespaceLabel ?? cfg.tenants.namespaceLabel}}}`;
-}
-
-/** Whether the route's upstream is chosen per identity: a templated url, or a urls list. */
-export function identityRouted(u: Config['routes'][number]['upstream']): boolean {
-  return u.urls.length > 0 || isTemplate(u.url);
-}
-
 /** The front-door keys of route i that only make sense together with others. */
 function frontDoorProblems(r: Config['routes'][number], i: number): SemanticProblem[] {
   const out: SemanticProblem[] = [];
@@ -289,8 +265,4 @@ function frontDoorProblems(r: Config['routes'][number], i: number): SemanticProb
           message: `upstream.auth ${r.upstream.auth.type} sets Authorization when signing, which would replace this`,
         });
   return out;
-}
-
-export function normalizePrefix(p: string): string {
-  return p.length > 1 && p.endsWith('/') ? p.slice(0, -1) : p;
 }

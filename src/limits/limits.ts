@@ -3,7 +3,7 @@ import { loadRedis } from '../lib/redis.js';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { Config } from '../config/schema.js';
 import type { ConcurrencyConfig, QueryLimitsConfig, RateConfig } from '../config/schema-limits.js';
-import { limitsRedisUrl } from '../config/semantics.js';
+import { limitsRedisUrl } from '../config/derived.js';
 import type { ErrorCode } from '../errors.js';
 import type { Identity } from '../authn/identity.js';
 import type { Logger } from '../observability/logger.js';

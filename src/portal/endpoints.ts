@@ -3,7 +3,7 @@ import { GatewayError, renderError, toGatewayError } from '../errors.js';
 import type { Identity } from '../authn/identity.js';
 import { authenticate, type AuthChain } from '../pipeline/authenticate.js';
 import type { RequestContext, Runtime } from '../pipeline/runtime.js';
-import { portalPaths } from '../config/semantics.js';
+import { portalPaths } from '../config/derived.js';
 import { renderPage, sendPage, sendView } from './page.js';
 import { buildView, type RouteHealth } from './view.js';
 

@@ -1,6 +1,6 @@
 // The route table: which configured route owns a path, and the per-route settings compiled once.
 import type { RouteConfig } from '../config/schema.js';
-import { normalizePrefix, routeNameOf } from '../config/semantics.js';
+import { normalizePrefix, routeNameOf } from '../config/derived.js';
 import type { UpstreamKind } from '../enforce/endpoints.js';
 import { DotModeState } from './dot-mode.js';
 import type { Upstream } from '../upstream/pool.js';

@@ -35,7 +35,7 @@ export interface Gateway {
 
 export interface GatewayOptions {
   logger: Logger;
-  load: () => Config;
+  load: () => Config | Promise<Config>;
   metrics?: GatewayMetrics;
 }
 
@@ -89,7 +89,7 @@ function clientError(err: NodeJS.ErrnoException, socket: Socket, maxHeaderBytes:
 
 export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
   const { logger } = opts;
-  let cfg = opts.load();
+  let cfg = await opts.load();
   // The tenant label names every tenant; it is on by default only where /metrics has a port of its own.
   const metrics =
     opts.metrics ??
@@ -277,7 +277,7 @@ export async function startGateway(opts: GatewayOptions): Promise<Gateway> {
     runtime: () => rt,
     async reload() {
       try {
-        const next = opts.load();
+        const next = await opts.load();
         if (
           next.server.port !== cfg.server.port ||
           next.server.host !== cfg.server.host ||

@@ -1,5 +1,5 @@
 // Reading tenants out of identity claims (namespaces, labels), claim paths, and {{ }} label templates.
-import { LABEL_NAME_RE } from '../config/schema-common.js';
+import { LABEL_NAME_RE } from '../config/derived.js';
 import { GatewayError } from '../errors.js';
 import type { Identity } from '../authn/identity.js';
 import { allowValues, type Allowed, type Spec } from './union.js';

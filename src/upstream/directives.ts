@@ -5,7 +5,7 @@ import type { Identity } from '../authn/identity.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { RouteConfig } from '../config/schema.js';
 import { HEADER_VOCAB } from '../config/templates.js';
-import { headerNamePattern } from '../config/schema-frontdoor.js';
+import { headerNamePattern } from '../config/derived.js';
 import { claimAt, claimStrings } from '../tenancy/claims.js';
 import {
   TemplateError,

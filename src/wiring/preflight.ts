@@ -1,6 +1,5 @@
 // What building a runtime would refuse, found without building one: `check` and `run` load configs through this alike.
 import { readFileSync } from 'node:fs';
-import { loadConfig, type LoadOptions } from '../config/load.js';
 import { ConfigError, type ConfigIssue } from '../config/errors.js';
 import type { Config } from '../config/schema.js';
 import { basicFileProblems } from '../authn/basic.js';
@@ -13,7 +12,7 @@ import { tenantRuleProblems } from '../tenancy/policy.js';
 import { createTenantHeader } from '../tenancy/tenant-header.js';
 import { tlsFilesProblem } from '../upstream/tls.js';
 import { compileDirectives } from '../upstream/directives.js';
-import { tenantHeaderTemplate } from '../config/semantics.js';
+import { tenantHeaderTemplate } from '../config/derived.js';
 
 /**
  * Every problem the factories of buildRuntime would throw, each at its key path. It calls the same parsers
@@ -93,9 +92,4 @@ function canRead(file: string | undefined): boolean {
   } catch {
     return false;
   }
-}
-
-/** loadConfig with the preflight: what `promgate check`, `promgate run`, a reload and the programmatic API use. */
-export function loadCheckedConfig(opts: LoadOptions): Config {
-  return loadConfig({ ...opts, check: preflight });
 }

@@ -1,7 +1,7 @@
 // Builds everything a request needs from one frozen Config; a reload builds a new Runtime and swaps it in whole.
 import { buildLimits, LimitsState, type RuntimeLimits } from '../limits/limits.js';
 import type { Config, RouteConfig } from '../config/schema.js';
-import { identityRouted, tenantHeaderTemplate } from '../config/semantics.js';
+import { identityRouted, tenantHeaderTemplate } from '../config/derived.js';
 import { isTemplate } from '../lib/template.js';
 import { createUpstreamRouter, placeholderUrl, type UpstreamRouter } from '../upstream/identity-upstream.js';
 import { compileDirectives } from '../upstream/directives.js';

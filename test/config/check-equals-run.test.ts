@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { CONFIG_INVALID, ConfigError } from '../../src/config/errors.js';
-import { loadCheckedConfig } from '../../src/wiring/preflight.js';
+import { loadCheckedConfig } from '../../src/wiring/load.js';
 import { PROMGATE_ENTRY, REPO_ROOT, startPromgate } from '../e2e/harness/promgate.js';
 import { makeTempDir } from '../e2e/harness/cleanup.js';
 

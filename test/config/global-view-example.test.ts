@@ -1,7 +1,7 @@
 // examples/global-view.yaml (docs/global-view.md) loads as `promgate check` and `run` load it, with the route types it shows.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { loadCheckedConfig } from '../../src/wiring/preflight.js';
+import { loadCheckedConfig } from '../../src/wiring/load.js';
 import { REPO_ROOT } from '../e2e/harness/promgate.js';
 
 test('examples/global-view.yaml is accepted, with a victoriametrics, a thanos and a mimir route', () => {

@@ -1,7 +1,7 @@
 // Header directive `remove` patterns: case-insensitive names where `*` stands for any run of characters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { headerNamePattern } from '../../src/config/schema-frontdoor.js';
+import { headerNamePattern } from '../../src/config/derived.js';
 
 test('a remove pattern matches exactly the names its stars allow', () => {
   const rows: [string, string, boolean][] = [

@@ -1,4 +1,5 @@
-// Preloaded with --import: prints "PKG <name>" on stderr the first time the process resolves a module of each npm package.
+// Preloaded with --import: prints "PKG <pid> <name>" on stderr the first time a process resolves a module of each npm
+// package (the pid tells promgate from the child that loads its config).
 import { register } from 'node:module';
 
 register(
@@ -10,7 +11,7 @@ export async function resolve(specifier, context, next) {
   const m = /node_modules\\/((?:@[^/]+\\/)?[^/]+)/.exec(r.url);
   if (m && !seen.has(m[1])) {
     seen.add(m[1]);
-    process.stderr.write('PKG ' + m[1] + '\\n');
+    process.stderr.write('PKG ' + process.pid + ' ' + m[1] + '\\n');
   }
   return r;
 }
