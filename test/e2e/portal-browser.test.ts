@@ -18,11 +18,13 @@ import {
   promQuery,
   REPO_ROOT,
   reservePort,
-  startExposition,
-  startPrometheus,
+  startClusters,
   startPromgate,
   TENANTS,
-  type ExpositionServer,
+  accessLines as accessLinesOf,
+  apiAccessLines,
+  type AccessLine,
+  type Clusters,
   type PrometheusInstance,
   type PromgateProc,
   type TempDir,
@@ -53,7 +55,7 @@ const CROSS_TENANT_PAGES = [
   '/consoles/index.html',
 ];
 
-let expo: ExpositionServer;
+let clusters: Clusters;
 let east: PrometheusInstance;
 let west: PrometheusInstance;
 let idp: OidcProviderFixture;
@@ -69,14 +71,10 @@ before(async () => {
   const origin = `http://127.0.0.1:${held.port}`;
   writeFileSync(tmp.file('users.yaml'), 'users:\n  - username: carol\n    password: carol-pw\n    namespace: team-c\n');
   const started = await Promise.allSettled([
-    startExposition().then(async (e) => {
-      expo = e;
-      // Two clusters with different data: each scrapes the tenants under its own job name.
-      [east, west] = await Promise.all(
-        ['east', 'west'].map((c) =>
-          startPrometheus({ expo: e, jobName: c, externalUrl: `${origin}/clusters/${c}/prometheus/` }),
-        ),
-      );
+    // Two clusters with different data: each scrapes the tenants under its own job name.
+    startClusters(origin).then((c) => {
+      clusters = c;
+      ({ east, west } = c);
     }),
     startOidcProvider({ redirectUris: [`${origin}/oauth2/callback`] }).then((p) => (idp = p)),
     launchChromium().then((b) => (browser = b)),
@@ -134,8 +132,7 @@ after(async () => {
   await browser?.close();
   await pg?.stop();
   await idp?.close();
-  await Promise.allSettled([east?.stop(), west?.stop()]);
-  await expo?.stop();
+  await clusters?.stop();
   tmp?.remove();
 });
 
@@ -164,9 +161,7 @@ async function openPortal(ctx: BrowserContext, user: string): Promise<{ page: Pa
 const cardNames = (page: Page) => page.locator('ul.cards > li h2').allInnerTexts();
 
 /** The promgate access-log lines, by path (the JSON lines on its stdout). */
-function accessLines(): { path: string; status: number; route?: string; tenant?: string; query?: string }[] {
-  return pg.logLines().filter((l) => l.msg === 'request') as never;
-}
+const accessLines = (): AccessLine[] => accessLinesOf(pg);
 
 /** Distinct colours of a PNG, and the share of pixels that are not the most common colour. */
 function pngStats(file: string): { colours: number; busy: number } {
@@ -357,19 +352,7 @@ test(
       assert.ok(assets.length >= 5, 'its assets came through promgate');
       for (const u of assets) assert.equal(responses.get(u), 200, `asset ${u}`);
       // Each API request the browser made has its access-log line (written when the response closed).
-      const pathOf = (u: string) => decodeURIComponent(new URL(u).pathname);
-      const lines = await waitFor(
-        () => {
-          const ls = accessLines()
-            .slice(logStart)
-            .filter((l) => l.path.startsWith(`${EAST}/api/`));
-          const short = api.some(
-            (u) => ls.filter((l) => l.path === pathOf(u)).length < api.filter((x) => pathOf(x) === pathOf(u)).length,
-          );
-          return short ? undefined : ls;
-        },
-        { what: 'an access-log line for every API request of the page', procs: [pg.proc] },
-      );
+      const lines = await apiAccessLines(pg, requests, EAST, logStart);
       for (const line of lines) {
         assert.equal(line.route, 'east', line.path);
         assert.ok(line.tenant, `${line.path} ran as a tenant`);

@@ -17,22 +17,23 @@ import { join } from 'node:path';
 import { stringify } from 'yaml';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import {
+  accessLines as accessLinesOf,
+  apiAccessLines,
   makeTempDir,
   promgateBuilt,
   promQuery,
   REPO_ROOT,
   reservePort,
-  startExposition,
-  startPrometheus,
+  startClusters,
   startPromgate,
   TENANTS,
-  type ExpositionServer,
+  type AccessLine,
+  type Clusters,
   type PrometheusInstance,
   type PromgateProc,
   type TempDir,
 } from './harness/index.js';
 import { chromiumAvailable, launchChromium } from './harness/browser.js';
-import { waitFor } from '../helpers/wait.js';
 
 // Builds Prometheus 3 on the first run (minutes; scripts/ensure-deps.sh does it before the suite), then cached.
 const tools = promgateBuilt()
@@ -69,7 +70,7 @@ const CROSS_TENANT_APIS = [
   '/api/v1/notifications',
 ];
 
-let expo: ExpositionServer;
+let clusters: Clusters;
 let east: PrometheusInstance;
 let west: PrometheusInstance;
 let pg: PromgateProc;
@@ -88,18 +89,9 @@ before(async () => {
       '  - username: bob\n    password: bob-pw\n    namespace: team-b\n',
   );
   const started = await Promise.allSettled([
-    startExposition().then(async (e) => {
-      expo = e;
-      [east, west] = await Promise.all([
-        startPrometheus({ expo: e, bin: PROMETHEUS3, jobName: 'east', externalUrl: `${origin}${EAST}/` }),
-        startPrometheus({
-          expo: e,
-          bin: PROMETHEUS3,
-          jobName: 'west',
-          externalUrl: `${origin}${WEST}/`,
-          routePrefix: '/',
-        }),
-      ]);
+    startClusters(origin, { bin: PROMETHEUS3 }, { routePrefix: '/' }).then((c) => {
+      clusters = c;
+      ({ east, west } = c);
     }),
     launchChromium().then((b) => (browser = b)),
   ]);
@@ -119,19 +111,11 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await pg?.stop();
-  await Promise.allSettled([east?.stop(), west?.stop()]);
-  await expo?.stop();
+  await clusters?.stop();
   tmp?.remove();
 });
 
-interface AccessLine {
-  path: string;
-  status: number;
-  route?: string;
-  tenant?: string;
-  query?: string;
-}
-const accessLines = (): AccessLine[] => pg.logLines().filter((l) => l.msg === 'request') as never;
+const accessLines = (): AccessLine[] => accessLinesOf(pg);
 
 /** A browser signed in as alice by basic auth; every request and response of its pages is recorded. */
 async function aliceContext(): Promise<{ ctx: BrowserContext; requests: string[]; statuses: Map<string, number> }> {
@@ -141,24 +125,6 @@ async function aliceContext(): Promise<{ ctx: BrowserContext; requests: string[]
   ctx.on('request', (r) => requests.push(r.url()));
   ctx.on('response', (r) => statuses.set(r.url(), r.status()));
   return { ctx, requests, statuses };
-}
-
-/** Waits until promgate has logged every API request the browser made under `prefix` since `logStart`. */
-async function apiLines(requests: string[], prefix: string, logStart: number): Promise<AccessLine[]> {
-  const api = requests.map((u) => new URL(u)).filter((u) => u.pathname.startsWith(`${prefix}/api/`));
-  const pathOf = (u: URL) => decodeURIComponent(u.pathname);
-  return waitFor(
-    () => {
-      const ls = accessLines()
-        .slice(logStart)
-        .filter((l) => l.path.startsWith(`${prefix}/api/`));
-      const short = api.some(
-        (u) => ls.filter((l) => l.path === pathOf(u)).length < api.filter((x) => pathOf(x) === pathOf(u)).length,
-      );
-      return short ? undefined : ls;
-    },
-    { what: 'an access-log line for every API request of the page', procs: [pg.proc] },
-  );
 }
 
 /** The query page's result table: one row per series; returns its text once the tenant's row is there. */
@@ -212,7 +178,7 @@ test(
 
       // Each API request has its access-log line, as the tenant, on the east route; the ones promgate refused are
       // the shared server APIs only; the user's query reached Prometheus with the tenant's matcher written in.
-      const lines = await apiLines(requests, EAST, logStart);
+      const lines = await apiAccessLines(pg, requests, EAST, logStart);
       for (const line of lines) {
         assert.equal(line.route, 'east', line.path);
         assert.equal(line.tenant, '{namespace="team-a"}', `${line.path} ran as the tenant`);
@@ -247,7 +213,7 @@ test(
       const assets = requests.filter((u) => new URL(u).pathname.startsWith(`${WEST}/assets/`));
       assert.ok(assets.length >= 2, 'assets under the route prefix, through promgate');
       for (const u of assets) assert.equal(statuses.get(u), 200, `asset ${u}`);
-      const lines = await apiLines(requests, WEST, logStart);
+      const lines = await apiAccessLines(pg, requests, WEST, logStart);
       assert.ok(lines.length >= 1);
       for (const l of lines) assert.equal(l.tenant, '{namespace="team-a"}', l.path);
       const mine = lines.filter((l) => (l.query ?? '').includes('http_requests_total'));

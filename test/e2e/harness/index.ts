@@ -12,3 +12,4 @@ export * from './rules.js';
 export * from './stack.js';
 export * from '../../helpers/wait.js';
 export * from './victoria.js';
+export * from './clusters.js';
