@@ -18,11 +18,27 @@ const CHILD = fileURLToPath(
   new URL(`./config-child.${import.meta.url.endsWith('.ts') ? 'ts' : 'js'}`, import.meta.url),
 );
 
-/** Loads and checks the config in a child process; throws ConfigError exactly as loadCheckedConfig does. */
-export async function loadConfigInChild(opts: ChildLoadOptions): Promise<Config> {
-  const reply = await ask(opts).catch(() => undefined);
+export interface ChildProcessOptions {
+  /** The node binary the child runs (default process.execPath); tests point it at one that cannot start. */
+  execPath?: string;
+  /** Where the one-line notice goes when no child could run (default stderr: there is no logger before a config). */
+  warn?: (line: string) => void;
+}
+
+/**
+ * Loads and checks the config in a child process; throws ConfigError exactly as loadCheckedConfig does. When no
+ * child can run (the binary cannot be executed again, no process slots, a sandbox without fork) it says so in one
+ * line and loads in this process, at the memory cost above; the result is the same.
+ */
+export async function loadConfigInChild(opts: ChildLoadOptions, o: ChildProcessOptions = {}): Promise<Config> {
+  let failure: Error | undefined;
+  const reply = await ask(opts, o.execPath ?? process.execPath).catch((e: Error) => {
+    failure = e;
+    return undefined;
+  });
   if (reply === undefined) {
-    // No child could run (no process slots, a sandbox without fork): load here, at the cost of the memory above.
+    const warn = o.warn ?? ((line: string) => process.stderr.write(line + '\n'));
+    warn(`promgate: the config child process could not run (${failure?.message}); checking the config in this process`);
     const { loadCheckedConfig } = await import('../wiring/load.js');
     return loadCheckedConfig(opts);
   }
@@ -31,9 +47,10 @@ export async function loadConfigInChild(opts: ChildLoadOptions): Promise<Config>
   throw new Error(`loading the config failed: ${reply.message}`);
 }
 
-function ask(opts: ChildLoadOptions): Promise<ConfigReply> {
+function ask(opts: ChildLoadOptions, execPath: string): Promise<ConfigReply> {
   return new Promise((resolve, reject) => {
     const child = fork(CHILD, [], {
+      execPath,
       serialization: 'advanced',
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
       // A debugger flag would make the child bind the parent's inspector port.
@@ -44,7 +61,8 @@ function ask(opts: ChildLoadOptions): Promise<ConfigReply> {
       reply = m as ConfigReply;
       resolve(reply);
     });
-    child.once('error', reject);
+    // `on`, not `once`: a child that cannot be spawned emits the spawn error and then the failed send's EPIPE.
+    child.on('error', reject);
     child.once('exit', (code, signal) => {
       if (reply === undefined) reject(new Error(`the config process exited (${signal ?? code}) without an answer`));
     });

@@ -6,6 +6,7 @@ import {
   chmodSync,
   cpSync,
   existsSync,
+  linkSync,
   lstatSync,
   mkdirSync,
   readdirSync,
@@ -154,8 +155,27 @@ function replay(stage: Stage): void {
   workdirs.set(stage.name, wd);
 }
 
-/** A path inside the image → where the replay put it; the base image's node is the one running this test. */
-const inImage = (p: string): string => (p === '/nodejs/bin/node' ? process.execPath : join(imageRoot, p));
+/**
+ * A path inside the image → where the replay put it. The base image's node is the one running this test, placed
+ * where every user can execute it, as /nodejs/bin/node is in the image (the node running this test may sit in a
+ * directory only root can enter, e.g. CI's Node 24 under a mktemp directory; promgate re-executes its own binary
+ * for the config child, which would then fail as the image USER).
+ */
+let imageNode = process.execPath;
+const inImage = (p: string): string => (p === '/nodejs/bin/node' ? imageNode : join(imageRoot, p));
+
+/** The running node, linked (or copied) to `dest` with mode 0755 in 0755 directories. */
+function placeNode(dest: string): string {
+  mkdirSync(dirname(dest), { recursive: true, mode: 0o755 });
+  for (let d = dirname(dest); d !== tmp.path && d.startsWith(tmp.path); d = dirname(d)) chmodSync(d, 0o755);
+  try {
+    linkSync(process.execPath, dest);
+  } catch {
+    cpSync(process.execPath, dest);
+  }
+  chmodSync(dest, 0o755);
+  return dest;
+}
 
 function snapshot(dir: string): string[] {
   const out: string[] = [];
@@ -245,6 +265,7 @@ test('the runtime stage holds only dist/, production node_modules and package.js
 
 test('the image runs read-only as its USER: healthy, enforcing, nothing written, healthcheck follows the process', async () => {
   const [uid, gid] = user.split(':');
+  if (isRoot) imageNode = placeNode(tmp.file('nodejs/bin/node'));
   // Read-only root filesystem: no write bit anywhere in the image.
   spawnSync('chmod', ['-R', 'a-w', imageRoot]);
   const etc = tmp.file('etc');
