@@ -62,30 +62,7 @@ export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: Restr
       },
     };
   }
-  if (e.kind === 'am-silences') {
-    const raw = await readBody(x.req, x.maxBodyBytes);
-    if (mediaType(x.req.headers['content-type']) !== 'application/json')
-      throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted as application/json');
-    // promgate reads the bytes as they come and forwards its own; a body declared compressed would be read
-    // one way here and another way by anything that honours the header.
-    const coding = x.req.headers['content-encoding'];
-    if (coding !== undefined && coding.trim().toLowerCase() !== 'identity')
-      throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted without a Content-Encoding');
-    // The body is decoded once into a typed silence; the ownership check, the enforcement and the bytes
-    // forwarded all come from that one value, so Alertmanager cannot read a different silence (or id).
-    const silence = readSilence(raw);
-    if (silence.id !== undefined && silence.id !== '') await checkOwned(x, t, silence.id);
-    const body = Buffer.from(serializeSilence(enforceSilence(silence, t, x.dotMode)));
-    return {
-      plan: {
-        type: 'stream',
-        method: 'POST',
-        pathAndQuery: withQuery(x.upstreamPath, x.search),
-        body,
-        contentType: 'application/json',
-      },
-    };
-  }
+  if (e.kind === 'am-silences') return planSilencePost(x, t);
   if (e.kind === 'am-silence-id') {
     const id = x.upstreamPath.slice(x.upstreamPath.lastIndexOf('/') + 1);
     await checkOwned(x, t, id);
@@ -94,4 +71,33 @@ export async function planAlertmanager(x: EnforceInput, e: Enforcement, t: Restr
     };
   }
   throw new GatewayError('PG_PATH_REFUSED', 'endpoint not served');
+}
+
+/**
+ * A silence created or updated: read once into a typed silence, its owner checked when it names an id, the
+ * tenant's matchers enforced, and promgate's own serialisation of that value forwarded.
+ */
+async function planSilencePost(x: EnforceInput, t: RestrictedTenant): Promise<EnforceResult> {
+  const raw = await readBody(x.req, x.maxBodyBytes);
+  if (mediaType(x.req.headers['content-type']) !== 'application/json')
+    throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted as application/json');
+  // promgate reads the bytes as they come and forwards its own; a body declared compressed would be read
+  // one way here and another way by anything that honours the header.
+  const coding = x.req.headers['content-encoding'];
+  if (coding !== undefined && coding.trim().toLowerCase() !== 'identity')
+    throw new GatewayError('PG_UNSUPPORTED_MEDIA', 'silences must be posted without a Content-Encoding');
+  // The body is decoded once into a typed silence; the ownership check, the enforcement and the bytes
+  // forwarded all come from that one value, so Alertmanager cannot read a different silence (or id).
+  const silence = readSilence(raw);
+  if (silence.id !== undefined && silence.id !== '') await checkOwned(x, t, silence.id);
+  const body = Buffer.from(serializeSilence(enforceSilence(silence, t, x.dotMode)));
+  return {
+    plan: {
+      type: 'stream',
+      method: 'POST',
+      pathAndQuery: withQuery(x.upstreamPath, x.search),
+      body,
+      contentType: 'application/json',
+    },
+  };
 }

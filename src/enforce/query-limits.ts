@@ -87,43 +87,8 @@ export function checkQueryLimits(
 ): QueryAdjust | undefined {
   if (x.kind === 'match') return checkWindow(l, x);
   const range = RANGE_PATHS.has(x.apiPath);
-  let start: number;
-  let end: number;
-  if (range) {
-    const s = x.param('start');
-    const e = x.param('end');
-    if (s === null || e === null)
-      throw new GatewayError('PG_LIMIT_BAD_TIME', `invalid parameter "${s === null ? 'start' : 'end'}": missing`);
-    start = parseTime('start', s);
-    end = parseTime('end', e);
-  } else {
-    const t = x.param('time');
-    start = end = t === null || t === '' ? x.now : parseTime('time', t);
-  }
-  if (x.apiPath === '/api/v1/query_range') {
-    const raw = x.param('step') ?? '';
-    const step = promDuration(raw);
-    if (!(step > 0))
-      throw new GatewayError(
-        'PG_LIMIT_BAD_TIME',
-        `invalid parameter "step": cannot parse "${raw}" to a valid duration`,
-      );
-    if (l.minStep !== undefined && step < l.minStep) {
-      throw refuse(
-        'PG_LIMIT_STEP',
-        'minStep',
-        `query resolution step ${formatDuration(step)} is below the minimum of ${formatDuration(l.minStep)}`,
-      );
-    }
-    // Prometheus: `end.Sub(start)/step > 11000`, a truncating integer division of durations.
-    if (l.maxPointsPerSeries !== undefined && Math.floor((end - start) / step) > l.maxPointsPerSeries) {
-      throw refuse(
-        'PG_LIMIT_POINTS',
-        'maxPointsPerSeries',
-        `exceeded maximum resolution of ${l.maxPointsPerSeries.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`,
-      );
-    }
-  }
+  const { start, end } = evaluationWindow(x, range);
+  if (x.apiPath === '/api/v1/query_range') checkStep(l, x, start, end);
   if (range && l.maxQueryRange !== undefined && end - start > l.maxQueryRange) {
     throw refuse(
       'PG_LIMIT_QUERY_RANGE',
@@ -131,6 +96,49 @@ export function checkQueryLimits(
       `the query time range ${formatDuration(end - start)} exceeds the limit of ${formatDuration(l.maxQueryRange)}`,
     );
   }
+  checkSelectors(l, x, start, end);
+  return TIMEOUT_PATHS.has(x.apiPath) ? timeoutFor(l, routeTimeout, x.param('timeout')) : undefined;
+}
+
+/** The times the query is evaluated over: start and end of a range query, else its `time` (default now). */
+function evaluationWindow(x: QueryLimitInput, range: boolean): { start: number; end: number } {
+  if (!range) {
+    const t = x.param('time');
+    const at = t === null || t === '' ? x.now : parseTime('time', t);
+    return { start: at, end: at };
+  }
+  const s = x.param('start');
+  const e = x.param('end');
+  if (s === null || e === null)
+    throw new GatewayError('PG_LIMIT_BAD_TIME', `invalid parameter "${s === null ? 'start' : 'end'}": missing`);
+  return { start: parseTime('start', s), end: parseTime('end', e) };
+}
+
+/** query_range's `step`: parsed as Prometheus does, at least minStep, at most maxPointsPerSeries points. */
+function checkStep(l: QueryLimitsConfig, x: QueryLimitInput, start: number, end: number): void {
+  const raw = x.param('step') ?? '';
+  const step = promDuration(raw);
+  if (!(step > 0))
+    throw new GatewayError('PG_LIMIT_BAD_TIME', `invalid parameter "step": cannot parse "${raw}" to a valid duration`);
+  if (l.minStep !== undefined && step < l.minStep) {
+    throw refuse(
+      'PG_LIMIT_STEP',
+      'minStep',
+      `query resolution step ${formatDuration(step)} is below the minimum of ${formatDuration(l.minStep)}`,
+    );
+  }
+  // Prometheus: `end.Sub(start)/step > 11000`, a truncating integer division of durations.
+  if (l.maxPointsPerSeries !== undefined && Math.floor((end - start) / step) > l.maxPointsPerSeries) {
+    throw refuse(
+      'PG_LIMIT_POINTS',
+      'maxPointsPerSeries',
+      `exceeded maximum resolution of ${l.maxPointsPerSeries.toLocaleString('en-US')} points per timeseries. Try decreasing the query resolution (?step=XX)`,
+    );
+  }
+}
+
+/** What the query's selectors read (from one parse of each query): their longest range and their oldest time. */
+function checkSelectors(l: QueryLimitsConfig, x: QueryLimitInput, start: number, end: number): void {
   let maxRange = 0;
   let oldest = Infinity;
   for (const f of x.facts) {
@@ -144,18 +152,16 @@ export function checkQueryLimits(
       `a range selector or subquery of ${formatDuration(maxRange)} exceeds the limit of ${formatDuration(l.maxSelectorRange)}`,
     );
   }
-  if (l.maxLookback !== undefined) {
-    // A query with no selector at all (`1+1`) reads nothing; its oldest time is its start.
-    const from = Math.min(start, oldest);
-    if (from < x.now - l.maxLookback) {
-      throw refuse(
-        'PG_LIMIT_LOOKBACK',
-        'maxLookback',
-        `the query reads data from ${formatDuration(x.now - from)} ago, older than the limit of ${formatDuration(l.maxLookback)}`,
-      );
-    }
+  if (l.maxLookback === undefined) return;
+  // A query with no selector at all (`1+1`) reads nothing; its oldest time is its start.
+  const from = Math.min(start, oldest);
+  if (from < x.now - l.maxLookback) {
+    throw refuse(
+      'PG_LIMIT_LOOKBACK',
+      'maxLookback',
+      `the query reads data from ${formatDuration(x.now - from)} ago, older than the limit of ${formatDuration(l.maxLookback)}`,
+    );
   }
-  return TIMEOUT_PATHS.has(x.apiPath) ? timeoutFor(l, routeTimeout, x.param('timeout')) : undefined;
 }
 
 /** Prometheus' `timeout`: the client's when it is shorter, else the configured one, never above the route's own. */

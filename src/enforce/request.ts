@@ -1,7 +1,7 @@
 // The enforce stage: turns an authenticated request into the exact upstream request (or response filter) for its tenant.
 import { GatewayError } from '../errors.js';
-import { tenantSelector } from '../tenancy/tenant.js';
-import { rewriteParams, defaultMatch, vmExtraFilters, type ParamRewrite } from './params.js';
+import { tenantSelector, type RestrictedTenant } from '../tenancy/tenant.js';
+import { rewriteParams, defaultMatch, vmExtraFilters } from './params.js';
 import type { QueryFacts } from './promql/facts.js';
 import { checkQueryLimits, type QueryAdjust } from './query-limits.js';
 import { filterAlerts, filterRules, filterTargets } from './filters/index.js';
@@ -20,22 +20,13 @@ function withQuery(path: string, search: string): string {
 export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
   const e = x.enforce;
   const t = x.tenant;
-  const passthrough = (): EnforceResult => ({
-    plan: {
-      type: 'stream',
-      method: x.method,
-      pathAndQuery: withQuery(x.upstreamPath, x.search),
-      body: x.method === 'GET' || x.method === 'HEAD' ? null : x.req,
-      contentType: x.req.headers['content-type'],
-    },
-  });
-  if (e.kind === 'public') return passthrough();
+  if (e.kind === 'public') return passthrough(x);
   if (e.kind === 'refuse') {
-    if (t.unrestricted && e.adminOk) return passthrough();
+    if (t.unrestricted && e.adminOk) return passthrough(x);
     throw new GatewayError('PG_PATH_REFUSED', `this endpoint is refused: ${e.reason}`);
   }
   if (e.kind === 'metadata') {
-    if (t.unrestricted || x.allowMetadata) return passthrough();
+    if (t.unrestricted || x.allowMetadata) return passthrough(x);
     throw new GatewayError(
       'PG_PATH_REFUSED',
       'metadata endpoints are refused: they list metric names across tenants (set allowMetadata on the route to serve them)',
@@ -44,56 +35,8 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
   // Unrestricted tenants (explicit admin policy) bypass rewriting and filtering; the pipeline logs it.
   // Query limits still apply to them: a runaway admin script hurts every tenant just the same.
   if (t.unrestricted)
-    return e.kind === 'query' || e.kind === 'match'
-      ? x.queryLimits
-        ? planUnrestricted(x, e.kind)
-        : passthrough()
-      : passthrough();
-
-  if (e.kind === 'query' || e.kind === 'match') {
-    const facts: QueryFacts[] = [];
-    const backend = x.backend ?? 'prometheus';
-    const max = x.maxMatchSelectors ?? Infinity;
-    const url = rewriteParams(x.search, e.kind, t, x.enforcer, facts, backend, { max, already: 0 });
-    let form: ParamRewrite | undefined;
-    let count = url.count;
-    const logged = [...url.rewritten];
-    if (x.method === 'POST') {
-      const raw = await readBody(x.req, x.maxBodyBytes);
-      if (raw.length > 0) {
-        const mt = mediaType(x.req.headers['content-type']);
-        if (mt !== FORM)
-          throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
-        form = rewriteParams(raw.toString('utf8'), e.kind, t, x.enforcer, facts, backend, {
-          max,
-          already: url.count,
-        });
-        count += form.count;
-        logged.push(...form.rewritten);
-      }
-    }
-    if (count === 0 && e.kind === 'query') throw new GatewayError('PG_BAD_QUERY', 'missing "query" parameter');
-    const adjust = x.queryLimits && limitQuery(x.queryLimits, e.kind, url.params, form?.params, facts);
-    let search = adjust ? applyAdjust(adjust, url.params, form?.params) : url.text;
-    const body = form ? Buffer.from(adjust ? form.params.toString() : form.text) : null;
-    if (count === 0) {
-      search = search === '' ? defaultMatch(t) : `${search}&${defaultMatch(t)}`;
-      logged.push(tenantSelector(t));
-    }
-    // VictoriaMetrics: the tenant's matchers once more, as its own extra_filters[], a second layer that does
-    // not depend on the PromQL rewrite (every client copy was dropped above).
-    if (backend === 'victoriametrics') search = search === '' ? vmExtraFilters(t) : `${search}&${vmExtraFilters(t)}`;
-    return {
-      plan: {
-        type: 'stream',
-        method: x.method,
-        pathAndQuery: withQuery(x.upstreamPath, search),
-        body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null,
-        contentType: body ? FORM : undefined,
-      },
-      logQuery: logged.join(' ; '),
-    };
-  }
+    return (e.kind === 'query' || e.kind === 'match') && x.queryLimits ? planUnrestricted(x, e.kind) : passthrough(x);
+  if (e.kind === 'query' || e.kind === 'match') return planQuery(x, e.kind, t);
   if (e.kind === 'filter') {
     const fn = e.filter === 'rules' ? filterRules : e.filter === 'alerts' ? filterAlerts : filterTargets;
     return {
@@ -106,6 +49,67 @@ export async function enforceRequest(x: EnforceInput): Promise<EnforceResult> {
     };
   }
   return planAlertmanager(x, e, t);
+}
+
+/** The request as it came: path, query string and (unless GET or HEAD) the body stream. */
+function passthrough(x: EnforceInput): EnforceResult {
+  return {
+    plan: {
+      type: 'stream',
+      method: x.method,
+      pathAndQuery: withQuery(x.upstreamPath, x.search),
+      body: x.method === 'GET' || x.method === 'HEAD' ? null : x.req,
+      contentType: x.req.headers['content-type'],
+    },
+  };
+}
+
+/** A POST's body when it has one; Prometheus reads only form bodies, so any other media type is refused. */
+async function readFormBody(x: EnforceInput): Promise<Buffer | undefined> {
+  if (x.method !== 'POST') return undefined;
+  const raw = await readBody(x.req, x.maxBodyBytes);
+  if (raw.length === 0) return undefined;
+  const mt = mediaType(x.req.headers['content-type']);
+  if (mt !== FORM)
+    throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
+  return raw;
+}
+
+/**
+ * A restricted tenant's query or match request: every query and match[] of the URL and the form body rewritten
+ * (every other copy of them dropped), the tenant's own match[] when there was none, the query limits applied.
+ */
+async function planQuery(x: EnforceInput, kind: 'query' | 'match', t: RestrictedTenant): Promise<EnforceResult> {
+  const facts: QueryFacts[] = [];
+  const backend = x.backend ?? 'prometheus';
+  const max = x.maxMatchSelectors ?? Infinity;
+  const url = rewriteParams(x.search, kind, t, x.enforcer, facts, backend, { max, already: 0 });
+  const raw = await readFormBody(x);
+  const form =
+    raw && rewriteParams(raw.toString('utf8'), kind, t, x.enforcer, facts, backend, { max, already: url.count });
+  const count = url.count + (form?.count ?? 0);
+  const logged = [...url.rewritten, ...(form?.rewritten ?? [])];
+  if (count === 0 && kind === 'query') throw new GatewayError('PG_BAD_QUERY', 'missing "query" parameter');
+  const adjust = x.queryLimits && limitQuery(x.queryLimits, kind, url.params, form?.params, facts);
+  let search = adjust ? applyAdjust(adjust, url.params, form?.params) : url.text;
+  const body = form ? Buffer.from(adjust ? form.params.toString() : form.text) : null;
+  if (count === 0) {
+    search = search === '' ? defaultMatch(t) : `${search}&${defaultMatch(t)}`;
+    logged.push(tenantSelector(t));
+  }
+  // VictoriaMetrics: the tenant's matchers once more, as its own extra_filters[], a second layer that does
+  // not depend on the PromQL rewrite (every client copy was dropped above).
+  if (backend === 'victoriametrics') search = search === '' ? vmExtraFilters(t) : `${search}&${vmExtraFilters(t)}`;
+  return {
+    plan: {
+      type: 'stream',
+      method: x.method,
+      pathAndQuery: withQuery(x.upstreamPath, search),
+      body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null,
+      contentType: body ? FORM : undefined,
+    },
+    logQuery: logged.join(' ; '),
+  };
 }
 
 /** The value Prometheus reads for a parameter: Go's FormValue takes the body's first, then the URL's. */
@@ -147,17 +151,8 @@ function applyAdjust(adjust: QueryAdjust, url: URLSearchParams, form: URLSearchP
  */
 async function planUnrestricted(x: EnforceInput, kind: 'query' | 'match'): Promise<EnforceResult> {
   const url = new URLSearchParams(x.search);
-  let raw: Buffer | null = null;
-  let form: URLSearchParams | undefined;
-  if (x.method === 'POST') {
-    raw = await readBody(x.req, x.maxBodyBytes);
-    if (raw.length > 0) {
-      const mt = mediaType(x.req.headers['content-type']);
-      if (mt !== FORM)
-        throw new GatewayError('PG_UNSUPPORTED_MEDIA', `POST bodies must be ${FORM}, not "${mt || 'unspecified'}"`);
-      form = new URLSearchParams(raw.toString('utf8'));
-    }
-  }
+  const raw = await readFormBody(x);
+  const form = raw && new URLSearchParams(raw.toString('utf8'));
   const facts: QueryFacts[] = [];
   const l = x.queryLimits!.config;
   // Only the PromQL limits need the parse; the others read parameters alone.

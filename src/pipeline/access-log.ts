@@ -42,6 +42,16 @@ export function logAccess(rt: Runtime, ctx: RequestContext): void {
     write(s, 'request');
     return;
   }
+  logWithPino(rt, ctx, { status, durationMs, tenant, route, query, audit });
+}
+
+/** The same access line through pino itself, when the logger has no fast writer (a caller's own logger). */
+function logWithPino(
+  rt: Runtime,
+  ctx: RequestContext,
+  f: { status: number; durationMs: number; tenant: string; route: string; query?: string; audit: boolean },
+): void {
+  const { status, durationMs, tenant, route, query, audit } = f;
   rt.logger.info(
     {
       reqId: ctx.id,

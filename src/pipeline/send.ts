@@ -52,28 +52,29 @@ export async function send(
         onCancel,
         refuseAuth,
       );
-    // A query or match read sent as a form may be repeated if its connection fails; other POSTs never are.
-    const kind = ctx.endpoint?.endpoint.enforce.kind;
-    const idempotent = Buffer.isBuffer(call.body) && (kind === 'query' || kind === 'match');
-    await forwardStream(
-      ctx.upstream ?? route.upstream,
-      {
-        method: call.method,
-        pathAndQuery: call.pathAndQuery,
-        headers,
-        body: call.body,
-        onCancel,
-        refuseAuth,
-        idempotent,
-      },
-      res,
-      answerHead(rt, ctx, route),
-    );
+    await sendStreamed(rt, ctx, route, call, onCancel, refuseAuth);
   } catch (err) {
     upstreamFailed(rt, ctx, route, err);
   } finally {
     ctx.onClose = undefined;
   }
+}
+
+/** The answer streamed through as it arrives (not shared, not filtered). */
+async function sendStreamed(
+  rt: Runtime,
+  ctx: RequestContext,
+  route: RouteRuntime,
+  call: UpstreamCall,
+  onCancel: OnCancel,
+  refuseAuth: boolean,
+): Promise<void> {
+  // A query or match read sent as a form may be repeated if its connection fails; other POSTs never are.
+  const kind = ctx.endpoint?.endpoint.enforce.kind;
+  const idempotent = Buffer.isBuffer(call.body) && (kind === 'query' || kind === 'match');
+  const { method, pathAndQuery, headers, body } = call;
+  const fr = { method, pathAndQuery, headers, body, onCancel, refuseAuth, idempotent };
+  await forwardStream(ctx.upstream ?? route.upstream, fr, ctx.res, answerHead(rt, ctx, route));
 }
 
 /** A rewritten body gets its own length and type; a plan without a body sends neither. */

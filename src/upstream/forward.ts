@@ -96,50 +96,69 @@ export async function forwardWhole(up: Upstream, fr: ForwardRequest, limit: numb
     );
   }
   const headers = { ...r.headers };
+  const d = decoded(r.body, headers);
+  try {
+    return { status: r.statusCode, headers, body: await readAtMost(d.source, limit) };
+  } catch (e) {
+    r.body.destroy();
+    d.decoder?.destroy();
+    // A body that does not decode is an answer promgate cannot read; a network failure stays what it is.
+    if (d.decoder && !d.bodyFailed() && !(e instanceof GatewayError))
+      throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `upstream answer does not decode as ${d.coding}`, {
+        cause: e,
+      });
+    throw e;
+  }
+}
+
+interface Decoded {
+  source: Readable;
+  decoder?: Transform;
+  coding: string;
+  /** The upstream body itself failed (a network error), as opposed to its bytes not decoding. */
+  bodyFailed(): boolean;
+}
+
+/**
+ * The answer's bytes as promgate reads them: decoded when the upstream encoded them anyway (the coding headers
+ * then dropped from `headers`); a coding promgate cannot read is refused.
+ */
+function decoded(body: Readable, headers: WholeResponse['headers']): Decoded {
   const coding = String(headers['content-encoding'] ?? '')
     .trim()
     .toLowerCase();
-  let source: Readable = r.body;
-  let decoder: Transform | undefined;
-  let bodyFailed = false;
-  if (coding !== '' && coding !== 'identity') {
-    const make = DECODERS[coding];
-    if (!make) {
-      r.body.destroy();
-      throw new GatewayError(
-        'PG_UPSTREAM_BAD_RESPONSE',
-        `upstream answered in content-encoding "${coding.slice(0, 64)}", which promgate cannot read to filter`,
-      );
-    }
-    decoder = make();
-    r.body.on('error', (e) => {
-      bodyFailed = true;
-      decoder!.destroy(e);
-    });
-    source = r.body.pipe(decoder);
-    delete headers['content-encoding'];
-    delete headers['content-length'];
+  if (coding === '' || coding === 'identity') return { source: body, coding, bodyFailed: () => false };
+  const make = DECODERS[coding];
+  if (!make) {
+    body.destroy();
+    throw new GatewayError(
+      'PG_UPSTREAM_BAD_RESPONSE',
+      `upstream answered in content-encoding "${coding.slice(0, 64)}", which promgate cannot read to filter`,
+    );
   }
+  const decoder = make();
+  let failed = false;
+  body.on('error', (e) => {
+    failed = true;
+    decoder.destroy(e);
+  });
+  delete headers['content-encoding'];
+  delete headers['content-length'];
+  return { source: body.pipe(decoder), decoder, coding, bodyFailed: () => failed };
+}
+
+/** Reads a stream whole, refusing it once it passes `limit` bytes. */
+async function readAtMost(source: Readable, limit: number): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
-  try {
-    for await (const chunk of source) {
-      size += (chunk as Buffer).length;
-      if (size > limit) {
-        throw new GatewayError(
-          'PG_UPSTREAM_RESPONSE_TOO_LARGE',
-          `upstream response is over the ${limit}-byte filtering limit`,
-        );
-      }
-      chunks.push(chunk as Buffer);
-    }
-  } catch (e) {
-    r.body.destroy();
-    decoder?.destroy();
-    // A body that does not decode is an answer promgate cannot read; a network failure stays what it is.
-    if (decoder && !bodyFailed && !(e instanceof GatewayError))
-      throw new GatewayError('PG_UPSTREAM_BAD_RESPONSE', `upstream answer does not decode as ${coding}`, { cause: e });
-    throw e;
+  for await (const chunk of source) {
+    size += (chunk as Buffer).length;
+    if (size > limit)
+      throw new GatewayError(
+        'PG_UPSTREAM_RESPONSE_TOO_LARGE',
+        `upstream response is over the ${limit}-byte filtering limit`,
+      );
+    chunks.push(chunk as Buffer);
   }
-  return { status: r.statusCode, headers, body: Buffer.concat(chunks, size) };
+  return Buffer.concat(chunks, size);
 }
