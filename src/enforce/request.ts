@@ -7,7 +7,7 @@ import { checkQueryLimits, type QueryAdjust } from './query-limits.js';
 import { filterAlerts, filterRules, filterTargets } from './filters/index.js';
 import { readBody, mediaType } from '../lib/body.js';
 import { planAlertmanager } from './alertmanager-plan.js';
-import type { EnforceInput, EnforceResult, QueryLimits } from './plan.js';
+import type { EnforceInput, EnforceResult, Plan, QueryLimits } from './plan.js';
 
 export type { EnforceInput, EnforceResult, Plan } from './plan.js';
 
@@ -64,6 +64,17 @@ function passthrough(x: EnforceInput): EnforceResult {
   };
 }
 
+/** The request with promgate's own query string and (for a POST, even an empty one) body. */
+function rebuilt(x: EnforceInput, search: string, body: Buffer | undefined | null, contentType?: string): Plan {
+  return {
+    type: 'stream',
+    method: x.method,
+    pathAndQuery: withQuery(x.upstreamPath, search),
+    body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null,
+    contentType,
+  };
+}
+
 /** A POST's body when it has one; Prometheus reads only form bodies, so any other media type is refused. */
 async function readFormBody(x: EnforceInput): Promise<Buffer | undefined> {
   if (x.method !== 'POST') return undefined;
@@ -100,16 +111,7 @@ async function planQuery(x: EnforceInput, kind: 'query' | 'match', t: Restricted
   // VictoriaMetrics: the tenant's matchers once more, as its own extra_filters[], a second layer that does
   // not depend on the PromQL rewrite (every client copy was dropped above).
   if (backend === 'victoriametrics') search = search === '' ? vmExtraFilters(t) : `${search}&${vmExtraFilters(t)}`;
-  return {
-    plan: {
-      type: 'stream',
-      method: x.method,
-      pathAndQuery: withQuery(x.upstreamPath, search),
-      body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null,
-      contentType: body ? FORM : undefined,
-    },
-    logQuery: logged.join(' ; '),
-  };
+  return { plan: rebuilt(x, search, body, body ? FORM : undefined), logQuery: logged.join(' ; ') };
 }
 
 /** The value Prometheus reads for a parameter: Go's FormValue takes the body's first, then the URL's. */
@@ -163,13 +165,5 @@ async function planUnrestricted(x: EnforceInput, kind: 'query' | 'match'): Promi
   const adjust = limitQuery(x.queryLimits!, kind, url, form, facts);
   const search = adjust ? applyAdjust(adjust, url, form) : x.search;
   const body = form && adjust ? Buffer.from(form.toString()) : raw;
-  return {
-    plan: {
-      type: 'stream',
-      method: x.method,
-      pathAndQuery: withQuery(x.upstreamPath, search),
-      body: x.method === 'POST' ? (body ?? Buffer.alloc(0)) : null,
-      contentType: form ? FORM : x.req.headers['content-type'],
-    },
-  };
+  return { plan: rebuilt(x, search, body, form ? FORM : x.req.headers['content-type']) };
 }

@@ -4,10 +4,11 @@
 // with their reason; the list must stay current (an entry that no longer needs it fails too).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative, resolve } from 'node:path';
 import ts from 'typescript';
+import { tsFiles } from '../helpers/files.js';
 
 const SRC = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../src');
 const MAX_LINES = 45;
@@ -22,15 +23,6 @@ const WHOLE: Record<string, string> = {
 };
 const FACTORY = /^(create|build|compile)[A-Z]/;
 
-function files(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) files(p, out);
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
-
 function nameOf(n: ts.FunctionLikeDeclaration): string {
   if (n.name) return n.name.getText();
   const p = n.parent;
@@ -41,7 +33,7 @@ function nameOf(n: ts.FunctionLikeDeclaration): string {
 /** Every function of `dirs` (under `root`) longer than MAX_LINES, as `file:function` → lines. */
 function longFunctions(root: string, dirs: readonly string[]): Map<string, number> {
   const out = new Map<string, number>();
-  for (const file of dirs.flatMap((d) => files(join(root, d)))) {
+  for (const file of dirs.flatMap((d) => tsFiles(join(root, d)))) {
     const sf = ts.createSourceFile(file, readFileSync(file, 'utf8'), ts.ScriptTarget.Latest, true);
     const visit = (n: ts.Node): void => {
       if (

@@ -1,19 +1,11 @@
 // No import cycles between src/ folders (and none between files): the allowed directions are in docs/architecture.md.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { dirname, join, relative, resolve } from 'node:path';
+import { readFileSync } from 'node:fs';
+import { dirname, relative, resolve } from 'node:path';
+import { tsFiles } from '../helpers/files.js';
 
 const SRC = resolve(import.meta.dirname ?? new URL('.', import.meta.url).pathname, '../../src');
-
-function files(dir: string, out: string[] = []): string[] {
-  for (const name of readdirSync(dir)) {
-    const p = join(dir, name);
-    if (statSync(p).isDirectory()) files(p, out);
-    else if (name.endsWith('.ts')) out.push(p);
-  }
-  return out;
-}
 
 /** Relative imports of a file (static, `export … from`, and `import()`), as absolute .ts paths. */
 function importsOf(file: string): string[] {
@@ -49,7 +41,7 @@ function cycles(graph: Map<string, Set<string>>): string[][] {
   return found;
 }
 
-const all = files(SRC);
+const all = tsFiles(SRC);
 const edges = new Map(all.map((f) => [f, importsOf(f)] as const));
 
 test('no import cycle between folders of src/', () => {
