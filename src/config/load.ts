@@ -9,8 +9,6 @@ import { resolveSecretFiles } from './secrets.js';
 import { prefixProblems, validateSemantics } from './semantics.js';
 import { deepFreeze, deepMerge } from './merge.js';
 
-export { deepMerge } from './merge.js';
-
 export interface LoadOptions {
   /** Path of the YAML file; optional when flags describe everything. */
   file?: string;
